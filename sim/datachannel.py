@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sim.protocol import (
     DATA_END_OF_STREAM,
+    DATA_OVERRUN,
     DATA_REPLY,
     HELLO_REQUEST,
     NO_MORE,
@@ -25,9 +26,17 @@ from sim.protocol import (
 )
 
 
+@dataclass(frozen=True)
+class ReadResult:
+    data: bytes
+    next_due: int  # instruction count when the next sample exists, or NO_MORE
+    end_of_stream: bool = False
+    dropped: int = 0  # samples lost since the previous read (a FIFO overrun in the part)
+
+
 class Stream(Protocol):
-    def read(self, up_to_instructions: int, max_bytes: int) -> tuple[bytes, int, bool]:
-        """Return (bytes due by then, instruction count when the next sample is due or NO_MORE, end of stream)."""
+    def read(self, up_to_instructions: int, max_bytes: int) -> ReadResult:
+        """The bytes due by `up_to_instructions` (at most `max_bytes`), and when the next sample is due."""
         ...
 
 
@@ -62,12 +71,12 @@ class RateStream:
             return min(self._count, instructions * int(self.rate_hz) // self.clock_hz + 1)
         return min(self._count, int(instructions * self.rate_hz // self.clock_hz) + 1)
 
-    def read(self, up_to_instructions: int, max_bytes: int) -> tuple[bytes, int, bool]:
+    def read(self, up_to_instructions: int, max_bytes: int) -> ReadResult:
         limit = min(self.available_by(up_to_instructions), self.next_sample + max_bytes // self.sample_bytes)
         start, self.next_sample = self.next_sample, max(self.next_sample, limit)
         chunk = self.data[start * self.sample_bytes : self.next_sample * self.sample_bytes]
         done = self.next_sample >= self._count
-        return chunk, (NO_MORE if done else self.due(self.next_sample)), done
+        return ReadResult(chunk, NO_MORE if done else self.due(self.next_sample), done)
 
 
 @dataclass
@@ -109,10 +118,11 @@ class DataService:
             stream = self.streams.get(stream_id)
             if stream is None:
                 return self._error(t, f"no stream {stream_id} (streams: {sorted(self.streams)})")
-            data, next_due, eos = stream.read(t, max_bytes)
-            self.stats.bytes_to_firmware += len(data)
-            flags = DATA_END_OF_STREAM if eos else 0
-            return Frame(FrameType.DATA, t, DATA_REPLY.pack(stream_id, flags, len(data), next_due) + data)
+            r = stream.read(t, max_bytes)
+            self.stats.bytes_to_firmware += len(r.data)
+            flags = (DATA_END_OF_STREAM if r.end_of_stream else 0) | (DATA_OVERRUN if r.dropped else 0)
+            reply = DATA_REPLY.pack(stream_id, flags, len(r.data), r.next_due, r.dropped) + r.data
+            return Frame(FrameType.DATA, t, reply)
         if request.type == FrameType.WRITE:
             stream_id, _ = WRITE_REQUEST.unpack_from(request.payload)
             sink = self.sinks.get(stream_id)

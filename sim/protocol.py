@@ -168,10 +168,12 @@ def decode_frame(raw: bytes) -> Frame:
 
 # Payload layouts (all little-endian).
 READ_REQUEST = struct.Struct("<HHI")  # stream, reserved, max bytes
-DATA_REPLY = struct.Struct("<HHIQ")  # stream, flags, byte count, next-due instruction count (NO_MORE if none)
+# stream, flags, byte count, next-due instruction count (NO_MORE if none), samples dropped since the last read
+DATA_REPLY = struct.Struct("<HHIQI")
 WRITE_REQUEST = struct.Struct("<HH")  # stream, reserved; the bytes follow
 HELLO_REQUEST = struct.Struct("<HH")  # protocol version, reserved; the firmware name follows (UTF-8)
-DATA_END_OF_STREAM = 1
+DATA_END_OF_STREAM = 1 << 0
+DATA_OVERRUN = 1 << 1
 NO_MORE = 0xFFFFFFFFFFFFFFFF
 
 # RAM mailbox (symbol `cosim_mailbox`): state, request length, reply length, capacity; then the two buffers.

@@ -77,6 +77,7 @@ class RunRecord(BaseModel):
     timing_valid: bool = Field(True, description="false when a debugger could hold the CPU")
     wall_seconds: float | None = None
     data_requests: int = 0
+    uses_cosim_runtime: bool = Field(False, description="the ELF links cosim.h (events, watchdog, exact budgets)")
 
     @property
     def succeeded(self) -> bool:

@@ -87,6 +87,7 @@ class Ending:
     faults: FaultRegisters = field(default_factory=FaultRegisters)
     polled_address: int | None = None  # an unmodelled peripheral register the stalled firmware keeps reading
     bad_address: int | None = None  # the address of a refused access (Renode)
+    bad_pc: int | None = None  # the PC of that access, from the engine's log
     pc_samples: list[int] = field(default_factory=list)  # PCs seen while confirming a stall
     message: str = ""  # what the engine itself said (stderr, log), trimmed
 
@@ -143,6 +144,10 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def read_cpu(self) -> CpuState: ...
+
+    @abc.abstractmethod
+    def is_alive(self) -> bool:
+        """Whether the emulator process is still running."""
 
     @abc.abstractmethod
     def close(self) -> None:

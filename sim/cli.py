@@ -1,0 +1,215 @@
+"""`cosim`: a thin typer layer over the Python API. Exit codes, the same for every command:
+0 success; 1 the firmware failed (non-zero exit, fault, lockup, hang, timeout) or an expectation failed;
+2 bad input or usage; 3 engine or internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, CosimError
+
+app = typer.Typer(
+    name="cosim",
+    help="Run and verify int8 ML firmware on emulated STM32 boards (QEMU, Renode).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="qemu or renode (default: $COSIM_ENGINE, then engine: in ./cosim.yaml, then qemu)"),
+]
+BoardOpt = Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of human output")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="directory for outputs (run.json, ...)")]
+
+
+def _fail(exc: CosimError) -> typer.Exit:
+    for line in str(exc).splitlines():
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _write_json_atomically(path: Path, payload: str) -> None:
+    """Never leave a half-written report: write beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(payload)
+    tmp.replace(path)
+
+
+@app.command()
+def boards(json_out: JsonOpt = False) -> None:
+    """List the boards with their memory limits, clock and engines."""
+    from sim.boards import available_boards, load_board
+
+    try:
+        items = [load_board(b) for b in available_boards()]
+    except CosimError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(json.dumps([b.model_dump(mode="json") for b in items], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("board", "MCU", "core", "clock", "flash", "RAM", "qemu", "renode")
+    for b in items:
+        q, r = b.engines.qemu, b.engines.renode
+        renode = "no: " + r.unsupported.split(";")[0] if r and r.unsupported else (r.platform if r else "-")
+        table.add_row(
+            b.id,
+            b.mcu,
+            b.core + ("F" if b.fpu else ""),
+            f"{b.mips} MHz",
+            f"{b.memory.flash.size // 1024} KiB",
+            f"{b.memory.ram.size // 1024} KiB",
+            q.machine if q else "-",
+            renode,
+        )
+    Console().print(table)
+
+
+@app.command()
+def build(
+    board: BoardOpt,
+    app_name: Annotated[str, typer.Option("--app", help="firmware app (a directory under firmware/apps)")] = "demo",
+    kernels: Annotated[
+        str, typer.Option("--kernels", help="ref (own kernels) or cmsis-nn (needs CMSIS_NN_DIR)")
+    ] = "ref",
+    out: OutOpt = None,
+) -> None:
+    """Build a firmware app for a board; prints the ELF's path."""
+    from sim.boards import load_board
+    from sim.build import build as do_build
+
+    try:
+        result = do_build(load_board(board), app_name, kernels=kernels, out_root=out)
+    except CosimError as exc:
+        raise _fail(exc) from None
+    typer.echo(str(result.elf))
+
+
+@app.command()
+def run(
+    elf: Annotated[Path, typer.Argument(help="firmware ELF to run")],
+    board: BoardOpt,
+    engine: EngineOpt = None,
+    max_instructions: Annotated[
+        int | None, typer.Option("--max-instructions", help="stop after N instructions (budget_reached)")
+    ] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="stop after S simulated seconds")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="wall-clock backstop in seconds")] = None,
+    hang_instructions: Annotated[
+        int, typer.Option("--hang-instructions", help="no console/protocol progress for N instructions is a hang")
+    ] = 2_000_000_000,
+    json_out: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Run a firmware ELF and report how it ended (exit code 0 only when it succeeded)."""
+    from sim.engines import process_registry
+    from sim.session import RunRequest, run_firmware
+
+    process_registry.install_signal_handlers()
+    echo = None if json_out else (lambda line: typer.echo(line))
+    try:
+        record = run_firmware(
+            RunRequest(
+                elf=elf,
+                board=board,
+                engine=engine,
+                max_instructions=max_instructions,
+                duration_s=duration,
+                timeout_s=timeout,
+                hang_instructions=hang_instructions,
+                echo=echo,
+            )
+        )
+    except CosimError as exc:
+        raise _fail(exc) from None
+    payload = record.model_dump_json(indent=2)
+    if out is not None:
+        _write_json_atomically(out / "run.json", payload)
+    if json_out:
+        typer.echo(payload)
+    else:
+        typer.echo(f"[{record.engine}/{record.board}] {record.status.value}: {record.diagnosis}", err=True)
+    if record.status.value in ("crash", "error"):
+        raise typer.Exit(EXIT_ENGINE_ERROR)
+    raise typer.Exit(EXIT_OK if record.succeeded else EXIT_FAILED)
+
+
+@app.command()
+def debug(
+    elf: Annotated[Path, typer.Argument(help="firmware ELF to debug")],
+    board: BoardOpt,
+    engine: EngineOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="GDB server port (default: a free one)")] = None,
+) -> None:
+    """Start the board halted with a GDB server and print the gdb-multiarch command; Ctrl-C ends it."""
+    from sim.debug import DebugSession
+    from sim.engines import process_registry
+
+    process_registry.install_signal_handlers()
+    try:
+        with DebugSession(elf=elf, board=board, engine=engine, port=port) as session:
+            typer.echo(f"GDB server for {session.board.id} on {session.engine.name}: localhost:{session.port}")
+            typer.echo(f"  {session.gdb_command()}")
+            typer.echo(
+                "Timing and sample pacing are not valid while a debugger holds the CPU (the simulated-time "
+                "watchdog is off). Ctrl-C ends the session."
+            )
+            sys.stdout.flush()
+            for line in session.follow_console():
+                typer.echo(line)
+            typer.echo(f"[debug] firmware ended: {session.ending_text()}", err=True)
+    except KeyboardInterrupt:
+        typer.echo("[debug] interrupted; emulator stopped", err=True)
+        raise typer.Exit(EXIT_OK) from None
+    except CosimError as exc:
+        raise _fail(exc) from None
+
+
+def _mount_optional(module: str, name: str, help_text: str) -> None:
+    """Sub-apps from other packages: mounted when present so the core CLI never depends on them."""
+    import importlib
+
+    try:
+        sub = importlib.import_module(module).app
+    except ModuleNotFoundError:
+        return
+    app.add_typer(sub, name=name, help=help_text)
+
+
+_mount_optional("sim.scenario.cli", "scenario", "Validate, export and plot scenario files.")
+
+
+def main() -> None:
+    """Entry point: usage errors exit 2 (click's own convention matches ours), anything unexpected exits 3."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # an internal error: say what it was, without a wall of traceback
+        typer.echo(f"internal error: {exc.__class__.__name__}: {exc} (set COSIM_DEBUG=1 for a traceback)", err=True)
+        if os.environ.get("COSIM_DEBUG"):
+            raise
+        sys.exit(EXIT_ENGINE_ERROR)
+
+
+assert EXIT_BAD_INPUT == 2  # click exits 2 on usage errors; our contract relies on that
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Run one firmware ELF on one board with one engine and produce its run record.
+
+The CLI, the Robot library and the tests all call `run_firmware`; none of them holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.boards import Board, load_board
+from sim.datachannel import DataService
+from sim.diagnosis import classify
+from sim.engines import create_engine, resolve_engine_name
+from sim.engines.base import Engine, RunLimits
+from sim.errors import BadInput
+from sim.firmware_image import FirmwareImage, load_image
+from sim.protocol import HOST_CONFIG_SYMBOL, ConfigFlag, Event, HostConfig, Transport
+from sim.record import RecordedEvent, RunRecord, Span
+
+DEFAULT_HANG_INSTRUCTIONS = 2_000_000_000
+
+
+@dataclass
+class RunRequest:
+    elf: Path
+    board: str | Path
+    engine: str | None = None
+    max_instructions: int | None = None
+    duration_s: float | None = None  # simulated seconds; converted through the board's clock
+    timeout_s: float | None = None
+    hang_instructions: int = DEFAULT_HANG_INSTRUCTIONS
+    transport: Transport | None = None  # None: the engine's own choice
+    data: DataService | None = None
+    echo: Callable[[str], None] | None = None  # each console line as it arrives
+
+
+def host_config(engine: Engine, request: RunRequest, budget: int | None, debug: bool = False) -> HostConfig:
+    base = engine.transport()
+    flags = base.flags | (int(ConfigFlag.DEBUG_SESSION) if debug else 0)
+    return HostConfig(
+        transport=request.transport if request.transport is not None else base.transport,
+        flags=flags,
+        watchdog_instructions=0 if debug else request.hang_instructions,
+        budget_instructions=budget or 0,
+    )
+
+
+def resolve_budget(board: Board, request: RunRequest) -> int | None:
+    if request.max_instructions is not None and request.duration_s is not None:
+        raise BadInput("give either --max-instructions or --duration, not both")
+    if request.max_instructions is not None:
+        if request.max_instructions <= 0:
+            raise BadInput(f"--max-instructions must be positive, got {request.max_instructions}")
+        return request.max_instructions
+    if request.duration_s is not None:
+        if request.duration_s <= 0:
+            raise BadInput(f"--duration must be positive simulated seconds, got {request.duration_s}")
+        return board.instructions(request.duration_s)
+    return None
+
+
+def spans_from_events(events: list[Event]) -> list[Span]:
+    spans = []
+    for e in events:
+        if e.kind == "SPAN":
+            begin = e.int_field("begin")
+            if begin is not None:
+                spans.append(
+                    Span(
+                        name=e.fields.get("name", "?"), depth=e.int_field("depth") or 0, begin=begin, end=e.instructions
+                    )
+                )
+    return spans
+
+
+def run_firmware(request: RunRequest) -> RunRecord:
+    board = load_board(request.board)
+    image = load_image(Path(request.elf), board)
+    if request.hang_instructions <= 0:
+        raise BadInput(f"--hang-instructions must be positive, got {request.hang_instructions}")
+    budget = resolve_budget(board, request)
+    name = resolve_engine_name(request.engine)
+    started = time.monotonic()
+    with create_engine(name, board) as engine:
+        if request.echo is not None:
+            engine.console._echo = request.echo
+        config = host_config(engine, request, budget)
+        engine.start(image, config, data=request.data or DataService())
+        limits = RunLimits(
+            max_instructions=budget, timeout_s=request.timeout_s, hang_instructions=request.hang_instructions
+        )
+        ending = engine.run(limits)
+        record = make_record(engine, image, board, ending, budget, time.monotonic() - started, request.data)
+    return record
+
+
+def make_record(engine: Engine, image: FirmwareImage, board: Board, ending, budget, wall: float, data) -> RunRecord:
+    events = engine.console.events
+    v = classify(ending, events, image, board, engine.name)
+    return RunRecord(
+        status=v.status,
+        exit_code=v.exit_code,
+        diagnosis=v.diagnosis,
+        instructions=v.instructions,
+        instructions_exact=v.instructions_exact,
+        instructions_precision=v.instructions_precision,
+        simulated_seconds=board.seconds(v.instructions) if v.instructions is not None else None,
+        pc=v.pc,
+        lr=v.lr,
+        sp=v.sp,
+        xpsr=v.xpsr,
+        cfsr=v.cfsr,
+        hfsr=v.hfsr,
+        mmfar=v.mmfar,
+        bfar=v.bfar,
+        fault_bits=v.fault_bits,
+        pc_symbol=v.pc_symbol,
+        polled_address=v.polled_address,
+        console_tail=engine.console.tail(20),
+        events=[RecordedEvent(kind=e.kind, instructions=e.instructions, fields=e.fields) for e in events],
+        spans=spans_from_events(events),
+        board=board.id,
+        engine=engine.name,
+        engine_version=engine.version(),
+        elf=str(image.path),
+        elf_sha256=image.sha256,
+        clock_hz=board.clock_hz,
+        max_instructions=budget,
+        systick_ticks_per_instruction=engine.systick_ticks_per_instruction,
+        timing_valid=True,
+        wall_seconds=round(wall, 4),
+        data_requests=data.stats.requests if data else 0,
+        uses_cosim_runtime=image.has_symbol(HOST_CONFIG_SYMBOL),
+    )

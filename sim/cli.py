@@ -190,6 +190,13 @@ def _mount_optional(module: str, name: str, help_text: str) -> None:
 
 
 _mount_optional("sim.scenario.cli", "scenario", "Validate, export and plot scenario files.")
+_mount_optional("sim.models.cli", "model", "Check compiled models bit for bit against TFLite Micro in the emulator.")
+try:  # `cosim compile MODEL.tflite` is top-level; it lives with the model compiler
+    from sim.models.cli import compile_command
+
+    app.command("compile")(compile_command)
+except ImportError:
+    pass
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ class Transport(IntEnum):
 class ConfigFlag(IntEnum):
     SEMIHOSTING_EXIT = 1 << 0  # the engine turns SYS_EXIT_EXTENDED into its exit status
     DEBUG_SESSION = 1 << 1  # a debugger may hold the CPU: the firmware's watchdog stays off
+    # QEMU 7.2's STM32 timer fires its update event at ARR + t(CNT write) + t(ARR write), not when CNT reaches ARR
+    QEMU_TIMER_ALARM = 1 << 2
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,10 @@ typedef struct {
 #define COSIM_HOST_CONFIG_MAGIC 0x31485343u /* "CSH1" */
 #define COSIM_FLAG_SEMIHOSTING_EXIT (1u << 0)
 #define COSIM_FLAG_DEBUG_SESSION (1u << 1)
+/* QEMU 7.2's STM32 timer model schedules the update event at ARR + t(last CNT write) + t(ARR write) instead of
+ * when CNT reaches ARR (measured by firmware/tests/apps/alarm_probe); the engine sets this so the alarm is armed
+ * the way that model needs. */
+#define COSIM_FLAG_QEMU_TIMER_ALARM (1u << 2)
 
 typedef enum {
     COSIM_TRANSPORT_NONE = 0,
@@ -470,15 +474,27 @@ void cosim_fault_report(const uint32_t *frame, uint32_t exc_return)
 }
 
 /* --- service alarm: budget, watchdog, and a sample of the counter at least every COSIM_SERVICE_PERIOD --- */
+/* Within this many instructions of the budget the service routine waits for the exact count itself: the main
+ * program is frozen meanwhile, so stopping there is the same as stopping at the budget. */
+#define COSIM_BUDGET_SPIN 32768u
+static uint64_t cosim__alarm_epoch; /* firmware time of the service timer's CNT write (QEMU mode) */
+
 static void cosim__service_arm(uint64_t now)
 {
     uint64_t period = COSIM_SERVICE_PERIOD;
-    if (cosim__budget && cosim__budget > now && cosim__budget - now < period) period = cosim__budget - now;
-    if (period < 2) period = 2;
-    /* QEMU's timer model fires once when CNT reaches ARR and re-arms only on a CNT/ARR write: write both. */
+    if (cosim__watchdog && cosim__watchdog / 8u < period) period = cosim__watchdog / 8u; /* watchdog within 1/8 */
+    uint64_t target = now + period;
+    if (cosim__budget && cosim__budget < target + COSIM_BUDGET_SPIN) target = cosim__budget - COSIM_BUDGET_SPIN / 2;
+    if (target < now + 256u) target = now + 256u;
+    if (cosim__flags & COSIM_FLAG_QEMU_TIMER_ALARM) {
+        uint64_t t = cosim_instructions();
+        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = (uint32_t)(target - cosim__alarm_epoch - t);
+        return;
+    }
+    /* silicon and Renode: the update event comes when CNT reaches ARR */
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CR1) = 0;
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CNT) = 0;
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = (uint32_t)period;
+    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = (uint32_t)(target - cosim_instructions());
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_SR) = 0;
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CR1) = 1;
 }
@@ -488,7 +504,8 @@ __attribute__((used)) void cosim__service(uint32_t *frame)
 {
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_SR) = 0;
     uint64_t now = cosim_instructions();
-    if (cosim__budget && now >= cosim__budget) {
+    if (cosim__budget && now + COSIM_BUDGET_SPIN >= cosim__budget) {
+        while (now < cosim__budget) now = cosim_instructions();
         cosim__emit(now, "BUDGET", "");
         cosim__halt(0);
     }
@@ -560,9 +577,16 @@ void cosim_init(void)
 
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_PSC) = 0;
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_DIER) = 1;
+    if (cosim__flags & COSIM_FLAG_QEMU_TIMER_ALARM) {
+        /* QEMU mode: CNT is written once; every later arm writes ARR only (see the flag's comment) */
+        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = 0xFFFFFFFFu;
+        cosim__alarm_epoch = cosim_instructions();
+        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CNT) = 0;
+        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CR1) = 1;
+    }
     cosim__nvic_enable(COSIM_TIMEBASE_IRQ);
     cosim__nvic_enable(COSIM_SERVICE_IRQ);
-    cosim__service_arm(0);
+    cosim__service_arm(cosim_instructions());
     __asm__ volatile("cpsie i" ::: "memory");
 
     char f[96], *p = f;

@@ -96,7 +96,7 @@ class QemuEngine(Engine):
         return q.systick_hz / 1e9
 
     def transport(self) -> HostConfig:
-        return HostConfig(Transport.SEMIHOSTING, flags=int(ConfigFlag.SEMIHOSTING_EXIT))
+        return HostConfig(Transport.SEMIHOSTING, flags=int(ConfigFlag.SEMIHOSTING_EXIT | ConfigFlag.QEMU_TIMER_ALARM))
 
     # --- life cycle ---
     def start(
@@ -312,14 +312,16 @@ class QemuEngine(Engine):
             current = self._activity()
             if current != activity:
                 activity, idle_since = current, icount
-            if budget is not None and icount >= budget:
+            if budget is not None and icount >= budget + self._budget_margin():
                 return self._stop_and_describe(EndKind.BUDGET, budget=budget)
             if icount - idle_since >= self._stall_threshold(limits) or now - frozen_since > FROZEN_WALL_S:
                 return self._stop_and_describe(EndKind.STALLED)
             if limits.timeout_s is not None and now - started >= limits.timeout_s:
                 return self._stop_and_describe(EndKind.TIMEOUT)
             # Sleep until about half-way to the next instruction limit, so budgets land close without busy polling.
-            targets = [idle_since + self._stall_threshold(limits)] + ([budget] if budget is not None else [])
+            targets = [idle_since + self._stall_threshold(limits)]
+            if budget is not None:
+                targets.append(budget + self._budget_margin())
             remaining = min(targets) - icount
             interval = min(0.05, max(0.0005, 0.5 * remaining / max(mips_estimate, 1.0)))
             time.sleep(interval)
@@ -327,10 +329,17 @@ class QemuEngine(Engine):
     def _semihosting_exit(self) -> bool:
         return bool(self._config and self._config.flags & ConfigFlag.SEMIHOSTING_EXIT)
 
+    def _own_runtime(self) -> bool:
+        return self.image is not None and self.image.has_symbol(HOST_CONFIG_SYMBOL)
+
+    def _budget_margin(self) -> int:
+        # The project's firmware stops itself at the budget, exactly, from its service alarm; the host's own check
+        # is only a backstop (interrupts masked), so it must not win the race.
+        return 1 << 22 if self._own_runtime() else 0
+
     def _stall_threshold(self, limits: RunLimits) -> int:
         # The project's own firmware has a watchdog on simulated time; give it room to speak first.
-        own = self.image is not None and self.image.has_symbol(HOST_CONFIG_SYMBOL)
-        return limits.hang_instructions + (1 << 26) if own else limits.hang_instructions
+        return limits.hang_instructions + (1 << 26) if self._own_runtime() else limits.hang_instructions
 
     def _activity(self) -> tuple[int, int]:
         return self.console.line_count, self._data.stats.requests if self._data else 0

@@ -22,6 +22,7 @@ void SVC_Handler(void) WEAK_DEFAULT;
 void DebugMon_Handler(void) WEAK_DEFAULT;
 void PendSV_Handler(void) WEAK_DEFAULT;
 void SysTick_Handler(void) WEAK_DEFAULT;
+void TIM3_IRQHandler(void) WEAK_DEFAULT; /* used by firmware/tests/apps/alarm_probe */
 
 #ifndef COSIM_IRQ_COUNT
 #define COSIM_IRQ_COUNT 82 /* STM32F405: 82 maskable interrupts */
@@ -45,6 +46,7 @@ __attribute__((section(".isr_vector"), used)) const vector_t cosim_vectors[16 + 
     [16 ... 16 + COSIM_IRQ_COUNT - 1] = Default_Handler,
     [16 + COSIM_TIMEBASE_IRQ] = COSIM_TIMEBASE_HANDLER,
     [16 + COSIM_SERVICE_IRQ] = COSIM_SERVICE_HANDLER,
+    [16 + 29] = TIM3_IRQHandler,
 };
 
 /* An interrupt nobody handles is a bug: report it like a fault instead of spinning silently. */

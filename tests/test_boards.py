@@ -1,0 +1,81 @@
+"""Board descriptions: validation with file:line errors, the linker script, and `cosim boards`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.boards import PLATFORMS_DIR, available_boards, load_board
+from sim.build import linker_script
+from sim.cli import app
+from sim.errors import BadInput
+
+
+def test_both_boards_load_with_datasheet_limits() -> None:
+    assert {"stm32f405", "stm32f205"} <= set(available_boards())
+    f4 = load_board("stm32f405")
+    assert (f4.core, f4.fpu, f4.clock_hz) == ("cortex-m4", "fpv4-sp-d16", 168_000_000)
+    assert (f4.memory.flash.size, f4.memory.ram.size) == (1024 * 1024, 128 * 1024)
+    assert f4.memory.ccm is not None and not f4.memory.ccm.usable and f4.memory.ccm.size == 64 * 1024
+    assert f4.engines.qemu.machine == "netduinoplus2" and f4.engines.renode.platform == "platforms/cpus/stm32f4.repl"
+    assert "-mfloat-abi=hard" in f4.compiler.cflags
+    f2 = load_board("stm32f205")
+    assert (f2.core, f2.fpu, f2.dsp, f2.clock_hz) == ("cortex-m3", None, False, 120_000_000)
+    assert f2.engines.qemu.machine == "netduino2" and "STM32F2" in f2.engines.renode.unsupported
+    assert "-mfloat-abi=soft" in f2.compiler.cflags
+
+
+@pytest.mark.parametrize("board_id", ["stm32f405", "stm32f205"])
+def test_linker_script_carries_the_board_limits(board_id: str) -> None:
+    board = load_board(board_id)
+    script = linker_script(board)
+    flash = re.search(r"FLASH \(rx\)\s*: ORIGIN = 0x([0-9A-F]+), LENGTH = (\d+)", script)
+    ram = re.search(r"RAM\s+\(rwx\)\s*: ORIGIN = 0x([0-9A-F]+), LENGTH = (\d+)", script)
+    assert flash and ram
+    assert (int(flash[1], 16), int(flash[2])) == (board.memory.flash.origin, board.memory.flash.size)
+    assert (int(ram[1], 16), int(ram[2])) == (board.memory.ram.origin, board.memory.ram.size)
+    assert "0x10000000" not in script  # CCM is never used: QEMU does not map it
+
+
+def _board_file(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "myboard.yaml"
+    p.write_text(text)
+    return p
+
+
+BASE = (PLATFORMS_DIR / "stm32f405.yaml").read_text().replace("id: stm32f405", "id: myboard")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("clock_hz: 168000000", "clock_hz: 168500000"), r"myboard.yaml:\d+: clock_hz: .*whole number of MHz"),
+        (lambda t: t.replace("core: cortex-m4", "core: cortex-m99"), r"myboard.yaml:\d+: core: 'cortex-m99': Input should be"),
+        (lambda t: t.replace("  ram: {origin: 0x20000000, size: 0x20000}\n", ""), r"myboard.yaml:\d+: memory.ram: required field"),
+        (lambda t: t.replace("-mfloat-abi=hard, ", ""), r"needs -mfloat-abi=hard"),
+        (lambda t: t.replace("dsp: true", "dsp: true\nflash_wait_states: 5"), r"myboard.yaml:\d+: flash_wait_states: unknown field"),
+        (lambda t: t.replace("id: myboard", "id: other"), r"myboard.yaml:1: id: 'other' must match the file name"),
+        (lambda t: t + "\n  bad: [unclosed\n", r"myboard.yaml:\d+: not valid YAML"),
+    ],
+)  # fmt: skip
+def test_malformed_board_files_name_file_line_and_field(tmp_path: Path, edit, message: str) -> None:
+    path = _board_file(tmp_path, edit(BASE))
+    with pytest.raises(BadInput, match=message):
+        load_board(path)
+
+
+def test_unknown_board_lists_the_known_ones() -> None:
+    with pytest.raises(BadInput, match=r"unknown board 'stm32h999': known boards are .*stm32f205.*stm32f405"):
+        load_board("stm32h999")
+
+
+def test_cli_boards_json_lists_limits() -> None:
+    result = CliRunner().invoke(app, ["boards", "--json"])
+    assert result.exit_code == 0
+    boards = {b["id"]: b for b in json.loads(result.stdout)}
+    assert boards["stm32f405"]["memory"]["ram"]["size"] == 131072
+    assert boards["stm32f205"]["clock_hz"] == 120_000_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,16 +9,6 @@ import pytest
 
 from sim.boards import load_board
 from sim.build import build
-
-HAVE_QEMU = shutil.which("qemu-system-arm") is not None
-HAVE_ARM_GCC = shutil.which("arm-none-eabi-gcc") is not None
-HAVE_GDB = shutil.which("gdb-multiarch") is not None
-
-needs_qemu = pytest.mark.skipif(
-    not (HAVE_QEMU and HAVE_ARM_GCC),
-    reason="needs qemu-system-arm and arm-none-eabi-gcc (run `make setup`)",
-)
-needs_toolchain = pytest.mark.skipif(not HAVE_ARM_GCC, reason="needs arm-none-eabi-gcc (run `make setup`)")
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,11 @@ def test_event_line_matches_what_the_firmware_prints() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["@C1 991409 EXIT code=1 stack_used=516 #71fb63d4", "@C1 991409 EXIT code=0 stack_used=516 #71fb63d5", "@C1 x EXIT"],
+    [
+        "@C1 991409 EXIT code=1 stack_used=516 #71fb63d4",
+        "@C1 991409 EXIT code=0 stack_used=516 #71fb63d5",
+        "@C1 x EXIT",
+    ],
 )
 def test_corrupt_event_lines_are_rejected(line: str) -> None:
     with pytest.raises(CorruptEvent):

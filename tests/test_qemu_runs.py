@@ -7,9 +7,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+from cosim_testing import needs_qemu
 from typer.testing import CliRunner
 
-from conftest import needs_qemu
 from sim.boards import load_board
 from sim.cli import app
 from sim.datachannel import DataService, RateStream

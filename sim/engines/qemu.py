@@ -20,9 +20,6 @@ import threading
 import time
 from pathlib import Path
 
-from qemu.qmp import ExecuteError
-from qemu.qmp.legacy import QEMUMonitorProtocol
-
 from sim.datachannel import DataService
 from sim.engines import process_registry
 from sim.engines.base import (
@@ -32,10 +29,10 @@ from sim.engines.base import (
     Engine,
     FaultRegisters,
     RunLimits,
-    StackedFrame,
     which,
 )
 from sim.engines.framing import serve_frames
+from sim.engines.qmp import QmpClient, QmpDisconnected, QmpError
 from sim.errors import EngineError
 from sim.firmware_image import FirmwareImage
 from sim.protocol import HOST_CONFIG_SYMBOL, ConfigFlag, HostConfig, Transport
@@ -63,8 +60,7 @@ class QemuEngine(Engine):
     def __init__(self, board, workdir=None) -> None:
         super().__init__(board, workdir)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._qmp: QEMUMonitorProtocol | None = None
-        self._qmp_lock = threading.Lock()
+        self._qmp: QmpClient | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._data: DataService | None = None
@@ -184,14 +180,12 @@ class QemuEngine(Engine):
                 raise EngineError(f"{QEMU_BINARY} did not create {path.name} within 10 s")
             time.sleep(0.002)
 
-    def _connect_qmp(self, path: Path) -> QEMUMonitorProtocol:
+    def _connect_qmp(self, path: Path) -> QmpClient:
         self._wait_for_socket(path)
-        qmp = QEMUMonitorProtocol(str(path))
         for _ in range(500):
             try:
-                qmp.connect(negotiate=True)
-                return qmp
-            except Exception:
+                return QmpClient(str(path))
+            except (OSError, QmpDisconnected):
                 if self._proc is not None and self._proc.poll() is not None:
                     break
                 time.sleep(0.005)
@@ -239,11 +233,10 @@ class QemuEngine(Engine):
         if self._qmp is None:
             raise EngineError("QEMU is not running")
         try:
-            with self._qmp_lock:
-                return self._qmp.cmd(cmd, **args)
-        except ExecuteError:
+            return self._qmp.command(cmd, **args)
+        except QmpError:
             raise
-        except Exception as exc:
+        except QmpDisconnected as exc:
             proc = self._proc
             if proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -494,6 +487,3 @@ def _read_exact_sock(sock: socket.socket, n: int, stop: threading.Event) -> byte
             return None
         buf += chunk
     return buf
-
-
-__all__ = ["ExecuteError", "QemuEngine", "StackedFrame"]

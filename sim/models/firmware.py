@@ -34,6 +34,7 @@ from sim.record import RunRecord
 APP = "model_runner"
 RUNNER_MAGIC = 0x31524D43  # "CMR1"
 FLAG_INTERMEDIATES = 1
+FLAG_PROFILE = 2
 STREAM_CONFIG, STREAM_INPUT, STREAM_OUTPUT, STREAM_LAYERS = 0, 1, 2, 3
 # CLI / build spelling -> compile_model spelling (the compiler predates the CLI's name for the kernel set)
 KERNEL_SETS = {"ref": "ref", "cmsis-nn": "cmsis"}
@@ -85,9 +86,29 @@ def prepare_model(
     return cm, final
 
 
+def cmsis_scratch_bytes(cm: CompiledModel) -> int:
+    """An upper bound of the scratch CMSIS-NN asks for (its get_buffer_size functions, DSP and plain-C builds) over
+    the model's layers; the adapters check every call against it (firmware/nn/cmsis/cmsis_adapter.h)."""
+    assert cm.graph is not None
+    need = 16
+    for layer in cm.graph.layers:
+        p = layer.p
+        if layer.kind == "conv2d":  # arm_convolve_s8: two int16 im2col columns, padded to a multiple of 4
+            cols = p["k_h"] * p["k_w"] * p["in_c"]
+            need = max(need, 2 * 2 * (cols + (-cols) % 4))
+        elif layer.kind == "dwconv2d":  # arm_depthwise_conv_s8_opt (DSP): one int16 column per input channel
+            need = max(need, 2 * p["in_c"] * p["k_h"] * p["k_w"])
+        elif layer.kind == "avgpool":  # arm_avgpool_s8 (DSP): one int32 sum per channel
+            need = max(need, 4 * p["channels"])
+    return (need + 15) // 16 * 16
+
+
 def build_runner(path: Path, board: Board, kernels: str = "ref", extra_cflags: list[str] | None = None) -> RunnerBuild:
     cm, model_dir = prepare_model(path, board, kernels)
-    result = build(board, APP, kernels=kernels, extra_cflags=[f"-DCOSIM_MODEL_DIR={model_dir}", *(extra_cflags or [])])
+    flags = [f"-DCOSIM_MODEL_DIR={model_dir}"]
+    if kernels == "cmsis-nn":
+        flags.append(f"-DCOSIM_NN_SCRATCH_BYTES={cmsis_scratch_bytes(cm)}")
+    result = build(board, APP, kernels=kernels, extra_cflags=[*flags, *(extra_cflags or [])])
     return RunnerBuild(cm, model_dir, result, kernels)
 
 
@@ -124,6 +145,8 @@ class RunnerResult:
     outputs: list[bytes]
     intermediates: list[dict[int, bytes]]  # per inference: layer index -> that layer's output bytes (when asked)
     instructions: list[int]  # per inference, from the "inference" spans
+    marks: dict[str, int] = field(default_factory=dict)  # the runner's MARK events: inferences, nn_fallbacks
+    layer_instructions: list[list[int]] = field(default_factory=list)  # per inference, per layer (when profiling)
 
     @property
     def ok(self) -> bool:
@@ -152,8 +175,10 @@ def run_runner(
     intermediates: bool = False,
     engine: str | None = None,
     timeout_s: float | None = None,
+    profile: bool = False,
 ) -> RunnerResult:
-    """Run every input through the model in one emulator session."""
+    """Run every input through the model in one emulator session. `intermediates`: every layer's output comes back
+    (stream 3); `profile`: every layer runs in its own span (the inference spans then include the reporting)."""
     from sim.session import RunRequest, run_firmware
 
     want = rb.model.input.bytes
@@ -162,7 +187,8 @@ def run_runner(
         if len(t) != want:
             raise BadInput(f"input {i} has {len(t)} bytes; {rb.model.name} takes {want} ({rb.model.input.shape})")
     out, layers = _Sink(), _Sink()
-    config = struct.pack("<II", RUNNER_MAGIC, FLAG_INTERMEDIATES if intermediates else 0)
+    flags = (FLAG_INTERMEDIATES if intermediates else 0) | (FLAG_PROFILE if profile else 0)
+    config = struct.pack("<II", RUNNER_MAGIC, flags)
     svc = DataService(
         streams={STREAM_CONFIG: TensorStream([config]), STREAM_INPUT: TensorStream(tensors)},
         sinks={STREAM_OUTPUT: out, STREAM_LAYERS: layers},
@@ -173,9 +199,16 @@ def run_runner(
     ob = rb.model.output.bytes
     outputs = [bytes(out.data[i : i + ob]) for i in range(0, len(out.data) - ob + 1, ob)]
     spans = [s.end - s.begin for s in record.spans if s.name == "inference"]
-    return RunnerResult(
-        record, outputs, _split_layers(bytes(layers.data), len(rb.model.layers)) if intermediates else [], spans
-    )
+    marks = {
+        e.fields["name"]: int(e.fields["value"]) for e in record.events if e.kind == "MARK" and "value" in e.fields
+    }
+    per_layer = _split_layers(bytes(layers.data), len(rb.model.layers)) if intermediates else []
+    profile_runs: list[list[int]] = []
+    if profile:  # "layer" spans nest inside "inference": layer i is the i-th of its inference
+        n = len(rb.model.layers)
+        costs = [s.end - s.begin for s in record.spans if s.name == "layer"]
+        profile_runs = [costs[i : i + n] for i in range(0, len(costs) - n + 1, n)]
+    return RunnerResult(record, outputs, per_layer, spans, marks, profile_runs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -370,6 +403,7 @@ def check_model(
         "macs": cm.total_macs,
         "instructions_per_inference": res.instructions,
         "instructions_per_mac": round(res.instructions[0] / cm.total_macs, 3) if res.instructions else None,
+        "kernel_fallbacks": res.marks.get("nn_fallbacks"),
         "run_status": res.record.status.value,
         "run_diagnosis": res.record.diagnosis,
         "elf": str(rb.elf),

@@ -1,7 +1,8 @@
 /* model_runner: one compiled model (model.c from sim.models), fed over the data channel.
  *
  * Streams (host side: sim/models/firmware.py):
- *   0  host -> firmware  configuration, 8 bytes: u32 magic "CMR1", u32 flags (bit 0: send every intermediate tensor)
+ *   0  host -> firmware  configuration, 8 bytes: u32 magic "CMR1", u32 flags (bit 0: send every intermediate tensor;
+ *                        bit 1: profile, every layer in its own span "layer" nested in "inference")
  *   1  host -> firmware  input tensors, exactly COSIM_MODEL_INPUT_BYTES per read
  *   2  firmware -> host  output tensors, COSIM_MODEL_OUTPUT_BYTES per inference
  *   3  firmware -> host  intermediates (when asked): per layer u32 layer index, u32 byte count, the bytes
@@ -13,8 +14,13 @@
 #include "cosim.h"
 #include "model.h"
 
+#ifdef COSIM_KERNELS_CMSIS_NN
+extern uint32_t cosim_nn_fallbacks; /* firmware/nn/cmsis: calls that ran a ref kernel instead of CMSIS-NN */
+#endif
+
 #define RUNNER_MAGIC 0x31524D43u /* "CMR1" */
 #define RUNNER_FLAG_INTERMEDIATES (1u << 0)
+#define RUNNER_FLAG_PROFILE (1u << 1)
 
 static uint8_t arena[COSIM_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
 /* word-aligned so a float32 model input or output is never misaligned */
@@ -35,15 +41,26 @@ static void inject_fault(uint32_t layer, const void *data, uint32_t bytes, void 
 }
 #endif
 
-static void send_layer(uint32_t layer, const void *data, uint32_t bytes, void *user)
+typedef struct {
+    uint32_t flags;
+    int write_failed;
+} runner_state_t;
+
+/* After every layer when intermediates or profiling are on. Span reporting happens outside the measured intervals
+ * (cosim_span_end reads the counter first, cosim_span_begin last), so per-layer spans hold only the kernels' work. */
+static void after_layer(uint32_t layer, const void *data, uint32_t bytes, void *user)
 {
-    int *failed = (int *)user;
+    runner_state_t *st = (runner_state_t *)user;
+    if (st->flags & RUNNER_FLAG_PROFILE) cosim_span_end();
 #ifdef COSIM_RUNNER_FAULT_LAYER
     inject_fault(layer, data, bytes, 0);
 #endif
-    uint32_t head[2] = {layer, bytes};
-    /* A write error must not end the run from inside the model: remember it and report after the inference. */
-    if (cosim_write(3, head, sizeof head) < 0 || cosim_write(3, data, bytes) < 0) *failed = 1;
+    if (st->flags & RUNNER_FLAG_INTERMEDIATES) {
+        uint32_t head[2] = {layer, bytes};
+        /* A write error must not end the run from inside the model: remember it and report after the inference. */
+        if (cosim_write(3, head, sizeof head) < 0 || cosim_write(3, data, bytes) < 0) st->write_failed = 1;
+    }
+    if ((st->flags & RUNNER_FLAG_PROFILE) && layer + 1u < COSIM_MODEL_LAYERS) cosim_span_begin("layer");
 }
 
 int main(void)
@@ -54,7 +71,8 @@ int main(void)
         cosim_puts("model_runner: no data channel or no configuration on stream 0\n");
         return 2;
     }
-    const int intermediates = (config[1] & RUNNER_FLAG_INTERMEDIATES) != 0;
+    runner_state_t st = {config[1], 0};
+    const int with_cb = (st.flags & (RUNNER_FLAG_INTERMEDIATES | RUNNER_FLAG_PROFILE)) != 0;
     int32_t count = 0;
     cosim_read_info_t info = {0, 0, 0};
     for (;;) {
@@ -71,9 +89,10 @@ int main(void)
             return 5;
         }
         if (n > 0) {
-            int write_failed = 0;
+            st.write_failed = 0;
             cosim_span_begin("inference");
-            int rc = intermediates ? cosim_model_invoke_cb(arena, input, output, send_layer, &write_failed)
+            if (st.flags & RUNNER_FLAG_PROFILE) cosim_span_begin("layer");
+            int rc = with_cb ? cosim_model_invoke_cb(arena, input, output, after_layer, &st)
 #ifdef COSIM_RUNNER_FAULT_LAYER
                                    : cosim_model_invoke_cb(arena, input, output, inject_fault, 0);
 #else
@@ -84,7 +103,7 @@ int main(void)
                 cosim_mark("model_error", rc);
                 return 4;
             }
-            if (write_failed || cosim_write(2, output, COSIM_MODEL_OUTPUT_BYTES) < 0) {
+            if (st.write_failed || cosim_write(2, output, COSIM_MODEL_OUTPUT_BYTES) < 0) {
                 cosim_puts("model_runner: data channel error on stream 2/3\n");
                 return 3;
             }
@@ -93,5 +112,8 @@ int main(void)
         if (info.flags & COSIM_READ_END_OF_STREAM) break;
     }
     cosim_mark("inferences", count);
+#ifdef COSIM_KERNELS_CMSIS_NN
+    cosim_mark("nn_fallbacks", (int32_t)cosim_nn_fallbacks);
+#endif
     return 0;
 }

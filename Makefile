@@ -1,0 +1,66 @@
+# tinyml-cosim — the two commands the README starts with:
+#   make demo   set up a fresh Debian 12 machine (idempotent) and run the main job end to end on QEMU
+#   make test   the CI tier: everything that must hold on every change (under 20 minutes on 2 cores)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+COSIM := $(VENV)/bin/cosim
+APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch make gcc
+PYTEST_ARGS ?=
+
+.PHONY: setup apt venv demo test test-long lint format bench docs clean
+
+setup: apt venv
+
+# Debian packages, only those missing, without recommends. Root runs apt directly; others go through sudo.
+apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	python3 -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup
+	@echo "== boards"
+	$(COSIM) boards
+	@echo "== build the demo firmware (int8 fully connected layer) for the STM32F405 and run it on QEMU"
+	$(COSIM) run --board stm32f405 --out out/demo $$($(COSIM) build --board stm32f405 --app demo)
+	@echo "== the same ELF source on the Cortex-M3 board"
+	$(COSIM) run --board stm32f205 --out out/demo-f205 $$($(COSIM) build --board stm32f205 --app demo)
+	@echo "== a firmware that faults: the run ends with status fault, PC and CFSR (exit code 1 is expected)"
+	$(COSIM) run --board stm32f405 --out out/fault $$($(COSIM) build --board stm32f405 --app fault_bus); test $$? -eq 1
+	@echo "== run records: out/demo/run.json, out/demo-f205/run.json, out/fault/run.json"
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-long: setup
+	$(PY) -m pytest -q -m long $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	$(PY) bench/bench_spine.py
+
+clean:
+	rm -rf build out .pytest_cache .ruff_cache

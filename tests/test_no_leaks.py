@@ -1,0 +1,80 @@
+"""No emulator outlives its run: normal end, an exception in the caller, Ctrl-C, SIGTERM, even SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cosim_testing import needs_qemu
+
+from sim.boards import load_board
+from sim.engines import process_registry
+from sim.engines.qemu import QemuEngine
+from sim.firmware_image import load_image
+
+pytestmark = needs_qemu
+
+
+def children_of(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_exception_inside_the_engine_block_kills_qemu(firmware) -> None:
+    board = load_board("stm32f405")
+    image = load_image(firmware("hang"), board)
+    with pytest.raises(RuntimeError, match="test failure"), QemuEngine(board) as engine:
+        engine.start(image, engine.transport())
+        pid = engine._proc.pid
+        assert alive(pid)
+        raise RuntimeError("test failure")
+    assert not alive(pid)
+    assert not process_registry._live
+
+
+def _start_cli_run(elf: Path) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "run", "--board", "stm32f405", "--hang-instructions", str(10**12), str(elf)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until the firmware is really running
+        if "entering spin_forever" in line:
+            break
+    qemu = [p for p in children_of(proc.pid) if "qemu-system-arm" in Path(f"/proc/{p}/cmdline").read_text()]
+    assert len(qemu) == 1
+    return proc, qemu[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_signals_to_the_cli_never_leak_qemu(firmware, sig: signal.Signals) -> None:
+    proc, qemu = _start_cli_run(firmware("hang"))
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while alive(qemu) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(qemu), f"qemu {qemu} survived {sig.name}"
+    if sig != signal.SIGKILL:
+        assert "Traceback" not in proc.stderr.read()

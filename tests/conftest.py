@@ -19,3 +19,13 @@ def firmware() -> Callable[..., Path]:
         return build(load_board(board), app).elf
 
     return _build
+
+
+@pytest.fixture(autouse=True)
+def no_emulator_left_behind():
+    """After every test, every emulator this process started has been stopped and reaped."""
+    from sim.engines import process_registry
+
+    yield
+    leaked = [p for p in process_registry._live if p.poll() is None]
+    assert not leaked, f"emulator processes left running: {[p.pid for p in leaked]}"

@@ -195,3 +195,53 @@ def test_cli_compile_summary(tmp_path: Path) -> None:
     assert human.returncode == 0 and "arena" in human.stdout and "MACs" in human.stdout
     bad = _cosim("compile", str(tmp_path / "model.c"), "--board", "stm32f405", "--out", str(tmp_path))
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+# --- CMSIS-NN (optional): CMSIS_NN_DIR points at a CMSIS-NN checkout; nothing of it is in this repository ---------
+
+CMSIS_NN_DIR = os.environ.get("CMSIS_NN_DIR")
+needs_cmsis = pytest.mark.skipif(
+    not (CMSIS_NN_DIR and (Path(CMSIS_NN_DIR) / "Include" / "arm_nnfunctions.h").is_file()),
+    reason="CMSIS_NN_DIR is not set to a CMSIS-NN checkout (tested at 99f736a63036613032f9b70de36b493bcd7802d4)",
+)
+
+
+@pytest.fixture(scope="module")
+def cmsis_runners() -> dict[tuple[str, str], RunnerBuild]:
+    return {}
+
+
+def _cmsis_runner(cache: dict[tuple[str, str], RunnerBuild], name: str, board: str = "stm32f405") -> RunnerBuild:
+    if (name, board) not in cache:
+        cache[(name, board)] = build_runner(_model(name), load_board(board), "cmsis-nn")
+    return cache[(name, board)]
+
+
+@needs_cmsis
+@pytest.mark.parametrize("name", MODELS)
+def test_cmsis_nn_bit_exact_in_qemu(cmsis_runners: dict, name: str) -> None:
+    rb = _cmsis_runner(cmsis_runners, name)
+    xs, ys = _golden(name)
+    res = run_runner(rb, F405, list(xs))
+    assert res.ok, res.record.diagnosis
+    assert res.outputs == [y.tobytes() for y in ys], f"{name}: CMSIS-NN firmware differs from TFLM"
+    # every conv / depthwise / pool / add / softmax / FC call ran CMSIS-NN (none fell back to a ref kernel)
+    assert res.marks.get("nn_fallbacks") == 0
+
+
+@needs_cmsis
+def test_cmsis_nn_on_cortex_m3(cmsis_runners: dict) -> None:
+    # no DSP extension: CMSIS-NN's plain-C paths, which differ from the Cortex-M4 SMLAD ones
+    rb = _cmsis_runner(cmsis_runners, "pretrainedResnet_quant", "stm32f205")
+    xs, ys = _golden("pretrainedResnet_quant")
+    res = run_runner(rb, F205, list(xs))
+    assert res.ok, res.record.diagnosis
+    assert res.outputs == [y.tobytes() for y in ys] and res.marks.get("nn_fallbacks") == 0
+
+
+@needs_cmsis
+def test_cmsis_nn_kws_at_most_0_4x_own_kernels(runners: dict, cmsis_runners: dict) -> None:
+    x = seeded_input((1, 49, 10, 1), "int8", 0)
+    own = run_runner(_runner(runners, "kws_ref_model"), F405, [x]).instructions[0]
+    cmsis = run_runner(_cmsis_runner(cmsis_runners, "kws_ref_model"), F405, [x]).instructions[0]
+    assert cmsis <= 0.4 * own, (cmsis, own)

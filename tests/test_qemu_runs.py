@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 
@@ -183,3 +184,29 @@ def test_qemu_timer_model_still_fires_where_the_runtime_expects(firmware) -> Non
     rec = run(firmware("alarm_probe"))
     late = [int(e.fields["value"]) for e in rec.events if e.kind == "MARK"]
     assert len(late) == 6 and all(0 <= x < 200 for x in late), late
+
+
+def test_fault_inside_the_fault_handler_is_a_lockup(firmware) -> None:
+    elf = firmware("foreign_lockup")
+    rec = run(elf)
+    assert rec.status is Status.LOCKUP and in_function(elf, rec.pc, "broken_hardfault")
+    assert "Lockup" in rec.diagnosis
+
+
+def test_emulator_dying_is_a_crash_with_the_last_console_lines(firmware) -> None:
+    import signal
+    import threading
+
+    from sim.engines.base import RunLimits
+    from sim.engines.qemu import QemuEngine
+    from sim.session import make_record
+
+    board, image = F405, load_image(firmware("foreign_hello"), F405)
+    with QemuEngine(board) as engine:
+        engine.start(image, engine.transport())
+        engine.console.expect("heartbeat", timeout=30)
+        threading.Timer(0.2, lambda: os.kill(engine._proc.pid, signal.SIGKILL)).start()
+        ending = engine.run(RunLimits(timeout_s=30))
+        rec = make_record(engine, image, board, ending, None, 0.0, None)
+    assert rec.status is Status.CRASH and "qemu crashed" in rec.diagnosis
+    assert "heartbeat" in rec.console_tail

@@ -279,10 +279,23 @@ def test_firmware_checksum_equals_the_hosts_and_runs_repeat_exactly(firmware) ->
     ]
 
 
+class Recording:
+    """Wraps a stream to keep the instruction count of every request."""
+
+    def __init__(self, inner: FifoStream) -> None:
+        self.inner, self.times = inner, []
+
+    def read(self, up_to_instructions: int, max_bytes: int) -> ReadResult:
+        self.times.append(up_to_instructions)
+        return self.inner.read(up_to_instructions, max_bytes)
+
+
 @needs_qemu
 def test_slow_firmware_gets_the_overrun_flag_and_the_closed_form_drop_count(firmware) -> None:
     scn = scenario(0.5, [{"type": "white_noise", "sigma": 0.01}])
     d = delivery_for(scn, seed=5)
+    rec_stream = Recording(d.fifos["accel"])
+    d.service.streams[0] = rec_stream
     m = marks(run(firmware("sensor_slow"), d.service))
     samples = d.samples["accel"]
     n, odr, depth = len(samples), 1600, 32
@@ -295,6 +308,8 @@ def test_slow_firmware_gets_the_overrun_flag_and_the_closed_form_drop_count(firm
     reads = next(i for i, e in enumerate(exist) if e == n) + 1
     dropped = [max(0, exist[i] - (exist[i - 1] if i else 0) - depth) for i in range(reads)]
     assert n == 800 and reads == 17 and sum(dropped) == 277
+    # the schedule the closed form assumes: each request within half a sample period after its deadline
+    assert all(0 <= t - (anchor + i * window) < period / 2 for i, t in enumerate(rec_stream.times))
     assert m["reads"] == reads and m["dropped"] == sum(dropped) and m["overruns"] == sum(x > 0 for x in dropped)
     assert m["samples"] == n - sum(dropped)
     # continuous FIFO: each read returns the newest min(depth, new) samples before its instant

@@ -348,7 +348,9 @@ class QemuEngine(Engine):
                     int(regs["R15"], 16), int(regs["R14"], 16), int(regs["R13"], 16), int(regs.get("XPSR", "0"), 16)
                 )
             return Ending(EndKind.LOCKUP, instructions=self._last_icount, cpu=cpu, message=stderr)
-        if rc < 0 or (rc != 0 and stderr and "qemu-system" in stderr):
+        # QEMU's own errors (not its warnings) on stderr, or death by a signal, mean the emulator failed.
+        errors = [ln for ln in stderr.splitlines() if ln.startswith("qemu") and ": warning:" not in ln]
+        if rc < 0 or (rc != 0 and errors):
             return Ending(
                 EndKind.CRASH, instructions=self._last_icount, exit_code=None, message=stderr or f"exit status {rc}"
             )

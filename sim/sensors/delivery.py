@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from sim.boards import Board, load_board
 from sim.datachannel import DataService, ReadResult
 from sim.protocol import NO_MORE
 from sim.sensors.stream import SampleStream
+
+if TYPE_CHECKING:  # sim.scenario imports sim.sensors: a runtime import here would be circular
+    from sim.scenario.model import Scenario
 
 FifoMode = Literal["continuous", "fifo"]
 Timing = Literal["actual", "nominal"]
@@ -197,7 +200,7 @@ class Delivery:
 
 
 def delivery_for(
-    scenario,  # sim.scenario.Scenario (not imported: sim.scenario imports sim.sensors)
+    scenario: Scenario,
     seed: int | None = None,
     board: Board | str | Path | None = None,
     *,
@@ -228,7 +231,7 @@ def delivery_for(
 
 
 def data_service_for(
-    scenario,
+    scenario: Scenario,
     seed: int | None = None,
     board: Board | str | Path | None = None,
     *,

@@ -117,8 +117,9 @@ def build_key(board: Board, app_dir: Path, kernels: str, extra_cflags: list[str]
     h.update(" ".join(extra_cflags).encode())
     h.update(_toolchain_version().encode())
     sources = [FIRMWARE_DIR / "Makefile", FIRMWARE_DIR / "include", FIRMWARE_DIR / "boards", FIRMWARE_DIR / "hal"]
-    if (FIRMWARE_DIR / "nn").is_dir():
-        sources.append(FIRMWARE_DIR / "nn")
+    for optional in (FIRMWARE_DIR / "nn", FIRMWARE_DIR / "tests" / "common"):
+        if optional.is_dir():
+            sources.append(optional)
     _tree_digest(h, [*sources, app_dir])
     if cmsis_nn_dir is not None:
         h.update(str(cmsis_nn_dir.resolve()).encode())

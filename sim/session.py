@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sim.boards import Board, load_board
@@ -101,24 +101,8 @@ def make_record(engine: Engine, image: FirmwareImage, board: Board, ending, budg
     events = engine.console.events
     v = classify(ending, events, image, board, engine.name)
     return RunRecord(
-        status=v.status,
-        exit_code=v.exit_code,
-        diagnosis=v.diagnosis,
-        instructions=v.instructions,
-        instructions_exact=v.instructions_exact,
-        instructions_precision=v.instructions_precision,
+        **asdict(v),
         simulated_seconds=board.seconds(v.instructions) if v.instructions is not None else None,
-        pc=v.pc,
-        lr=v.lr,
-        sp=v.sp,
-        xpsr=v.xpsr,
-        cfsr=v.cfsr,
-        hfsr=v.hfsr,
-        mmfar=v.mmfar,
-        bfar=v.bfar,
-        fault_bits=v.fault_bits,
-        pc_symbol=v.pc_symbol,
-        polled_address=v.polled_address,
         console_tail=engine.console.tail(20),
         events=[RecordedEvent(kind=e.kind, instructions=e.instructions, fields=e.fields) for e in events],
         spans=spans_from_events(events),

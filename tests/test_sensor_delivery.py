@@ -291,9 +291,10 @@ class Recording:
 
 
 @needs_qemu
-def test_slow_firmware_gets_the_overrun_flag_and_the_closed_form_drop_count(firmware) -> None:
+@pytest.mark.parametrize("mode", ["continuous", "fifo"])
+def test_slow_firmware_gets_the_overrun_flag_and_the_closed_form_drop_count(firmware, mode: str) -> None:
     scn = scenario(0.5, [{"type": "white_noise", "sigma": 0.01}])
-    d = delivery_for(scn, seed=5)
+    d = delivery_for(scn, seed=5, mode=mode)  # type: ignore[arg-type]
     rec_stream = Recording(d.fifos["accel"])
     d.service.streams[0] = rec_stream
     m = marks(run(firmware("sensor_slow"), d.service))
@@ -312,9 +313,15 @@ def test_slow_firmware_gets_the_overrun_flag_and_the_closed_form_drop_count(firm
     assert all(0 <= t - (anchor + i * window) < period / 2 for i, t in enumerate(rec_stream.times))
     assert m["reads"] == reads and m["dropped"] == sum(dropped) and m["overruns"] == sum(x > 0 for x in dropped)
     assert m["samples"] == n - sum(dropped)
-    # continuous FIFO: each read returns the newest min(depth, new) samples before its instant
+    # each read empties the FIFO, which holds min(depth, new) of the samples since the previous read: the newest
+    # (continuous: overwrite the oldest) or the oldest (FIFO mode: stop storing when full)
     raw = samples.to_bytes()
-    kept = b"".join(raw[max(exist[i] - depth, exist[i - 1] if i else 0) * 6 : exist[i] * 6] for i in range(reads))
+    prev = [exist[i - 1] if i else 0 for i in range(reads)]
+    if mode == "continuous":
+        spans = [(max(exist[i] - depth, prev[i]), exist[i]) for i in range(reads)]
+    else:
+        spans = [(prev[i], min(prev[i] + depth, exist[i])) for i in range(reads)]
+    kept = b"".join(raw[a * 6 : b * 6] for a, b in spans)
     assert m["fnv1a"] == as_i32(fnv1a(kept))
     # the processing loop costs exactly two instructions a turn (+ 19 for the call and the two time reads)
     assert m["busy"] == 2 * SLOW_BUSY_ITERATIONS + 19

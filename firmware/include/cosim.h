@@ -378,27 +378,22 @@ uint64_t cosim_span_end(void)
     return t1 - cosim__span_begin[d];
 }
 
-void cosim_decision(const char *label, int32_t score)
+/* An event with one name and one integer: `<kind> <name_key>=<name> <value_key>=<value>`. */
+static void cosim__named_value(const char *kind, const char *name_key, const char *name, const char *value_key,
+                               int32_t value)
 {
     char f[80], *p = f;
-    p = cosim__fmt_str(p, f + 50, "class=");
-    p = cosim__fmt_name(p, f + 50, label);
-    p = cosim__fmt_str(p, f + 60, " score=");
-    p = cosim__fmt_i32(p, score);
-    *p = 0;
-    cosim_event("DECISION", f);
-}
-
-void cosim_mark(const char *name, int32_t value)
-{
-    char f[80], *p = f;
-    p = cosim__fmt_str(p, f + 50, "name=");
+    p = cosim__fmt_str(p, f + 10, name_key);
     p = cosim__fmt_name(p, f + 50, name);
-    p = cosim__fmt_str(p, f + 60, " value=");
+    p = cosim__fmt_str(p, f + 60, value_key);
     p = cosim__fmt_i32(p, value);
     *p = 0;
-    cosim_event("MARK", f);
+    cosim_event(kind, f);
 }
+
+void cosim_decision(const char *label, int32_t score) { cosim__named_value("DECISION", "class=", label, " score=", score); }
+
+void cosim_mark(const char *name, int32_t value) { cosim__named_value("MARK", "name=", name, " value=", value); }
 
 /* --- ending --- */
 /* The startup code may paint the stack with this pattern between these symbols (weak: absent is fine). */

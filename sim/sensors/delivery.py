@@ -111,7 +111,8 @@ class FifoStream:
 
     def exist_by(self, instructions: int) -> int:
         """How many samples the part has produced by `instructions`."""
-        return int(np.searchsorted(self.due, instructions, side="right"))
+        # clamp: a 64-bit count from the firmware may exceed int64, which numpy would turn into a float
+        return int(np.searchsorted(self.due, min(instructions, 2**63 - 1), side="right"))
 
     def _push(self, start: int, end: int) -> None:
         if end <= start:

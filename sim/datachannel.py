@@ -16,6 +16,7 @@ from sim.protocol import (
     DATA_END_OF_STREAM,
     DATA_OVERRUN,
     DATA_REPLY,
+    FRAME_OVERHEAD,
     HELLO_REQUEST,
     NO_MORE,
     PROTOCOL_VERSION,
@@ -97,7 +98,9 @@ class DataService:
     sinks: dict[int, Callable[[bytes], None]] = field(default_factory=dict)
     stats: ChannelStats = field(default_factory=ChannelStats)
 
-    def handle(self, request: Frame) -> Frame:
+    def handle(self, request: Frame, max_reply: int | None = None) -> Frame:
+        """Answer one request; `max_reply` bounds the encoded reply (a transport's buffer, e.g. the RAM mailbox),
+        so a READ asking for more than fits gets fewer samples rather than an error."""
         self.stats.requests += 1
         self.stats.last_instructions = max(self.stats.last_instructions, request.instructions)
         self.stats.bytes_from_firmware += len(request.payload)
@@ -115,6 +118,8 @@ class DataService:
             if len(request.payload) != READ_REQUEST.size:
                 return self._error(t, "READ payload must be 8 bytes")
             stream_id, _, max_bytes = READ_REQUEST.unpack(request.payload)
+            if max_reply is not None:
+                max_bytes = min(max_bytes, max(0, max_reply - FRAME_OVERHEAD - DATA_REPLY.size))
             stream = self.streams.get(stream_id)
             if stream is None:
                 return self._error(t, f"no stream {stream_id} (streams: {sorted(self.streams)})")

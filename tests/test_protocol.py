@@ -101,3 +101,10 @@ def test_data_service_answers_hello_read_write_and_errors() -> None:
     assert err.type == FrameType.ERROR and b"no stream 9" in err.payload
     bad = svc.handle(Frame(FrameType.HELLO, 1, struct.pack("<HH", 2, 0)))
     assert bad.type == FrameType.ERROR and b"protocol v2" in bad.payload
+
+
+def test_reads_are_clamped_to_the_transport_buffer() -> None:
+    svc = DataService(streams={0: RateStream(bytes(5000), 1, 1000, 1000)})
+    rep = svc.handle(Frame(FrameType.READ, 10**9, READ_REQUEST.pack(0, 0, 4096)), max_reply=1024)
+    assert len(rep.encode()) <= 1024 and rep.type == FrameType.DATA
+    assert DATA_REPLY.unpack_from(rep.payload)[2] == 1024 - 20 - DATA_REPLY.size

@@ -6,7 +6,7 @@ that: each READ carries the firmware's instruction count T, the stream moves eve
 FIFO of the part's depth (datasheet `fifo.depth_samples`), and the reply takes whole samples from the oldest end.
 Everything depends only on the instruction counts in the requests, so a run is as deterministic as the firmware.
 
-FIFO modes (LIS2DW12 DS12292 §8.4 / LSM6DSO DS12140 §9; the same behaviour in both parts):
+FIFO modes (FIFO chapters of the LIS2DW12 DS12292 and LSM6DSO DS12140 datasheets; the same in both parts):
 
 * ``continuous`` (default; "stream" mode in older ST parts): when the FIFO is full the newest sample overwrites the
   oldest one, so a late reader gets the newest `depth` samples and the oldest ones are lost (FIFO_OVR).

@@ -63,7 +63,7 @@ def service_request(data: DataService, raw: bytes, capacity: int) -> bytes:
         if len(raw) >= FRAME_HEADER.size:
             instructions = FRAME_HEADER.unpack_from(raw)[4]
         return error_frame(instructions, f"bad request frame in the mailbox: {exc}", capacity)
-    reply = data.handle(request).encode()
+    reply = data.handle(request, max_reply=capacity).encode()
     if len(reply) > capacity:
         return error_frame(
             request.instructions, f"reply of {len(reply)} bytes exceeds the mailbox capacity of {capacity}", capacity

@@ -126,6 +126,15 @@ def build_key(board: Board, app_dir: Path, kernels: str, extra_cflags: list[str]
     return h.hexdigest()[:12]
 
 
+_ERROR_MARKERS = ("error:", "undefined reference", "overflowed by", "No rule to make target", "multiple definition")
+
+
+def _build_errors(output: str) -> list[str]:
+    """The compiler's and linker's own complaints, not the command lines (which all contain -Werror)."""
+    lines = [ln.strip() for ln in output.splitlines()]
+    return [ln for ln in lines if any(m in ln for m in _ERROR_MARKERS) and not ln.startswith("arm-none-eabi-gcc ")]
+
+
 def build(
     board: Board,
     app: str = "demo",
@@ -181,9 +190,7 @@ def build(
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            errors = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "error" in ln.lower()] or [
-                proc.stderr.strip()[-500:]
-            ]
+            errors = _build_errors(proc.stderr + proc.stdout) or [proc.stderr.strip()[-500:]]
             raise BadInput(f"firmware build of {app} for {board.id} failed: " + " | ".join(errors[:5]))
         if verbose:
             print(proc.stdout, end="")

@@ -6,6 +6,8 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from sim.provenance import Provenance
+
 SCHEMA_VERSION = 1
 
 
@@ -77,6 +79,8 @@ class RunRecord(BaseModel):
     timing_valid: bool = Field(True, description="false when a debugger could hold the CPU")
     wall_seconds: float | None = None
     data_requests: int = 0
+    fingerprint: str | None = Field(None, description="SHA-256 over ELF, model, scenario, seed, engine and version")
+    provenance: Provenance | None = None
     uses_cosim_runtime: bool = Field(False, description="the ELF links cosim.h (events, watchdog, exact budgets)")
 
     @property

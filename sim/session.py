@@ -18,6 +18,7 @@ from sim.engines.base import Engine, RunLimits
 from sim.errors import BadInput
 from sim.firmware_image import FirmwareImage, load_image
 from sim.protocol import HOST_CONFIG_SYMBOL, ConfigFlag, Event, HostConfig, Transport
+from sim.provenance import Provenance, file_sha256
 from sim.record import RecordedEvent, RunRecord, Span
 
 DEFAULT_HANG_INSTRUCTIONS = 2_000_000_000
@@ -35,6 +36,10 @@ class RunRequest:
     transport: Transport | None = None  # None: the engine's own choice
     data: DataService | None = None
     echo: Callable[[str], None] | None = None  # each console line as it arrives
+    # Inputs that do not reach the engine directly but determine the run: they go into the fingerprint.
+    scenario: Path | None = None
+    seed: int | None = None
+    model: Path | None = None
 
 
 def host_config(engine: Engine, request: RunRequest, budget: int | None, debug: bool = False) -> HostConfig:
@@ -94,6 +99,12 @@ def run_firmware(request: RunRequest) -> RunRecord:
         )
         ending = engine.run(limits)
         record = make_record(engine, image, board, ending, budget, time.monotonic() - started, request.data)
+    record.provenance = Provenance(
+        elf_sha256=image.sha256, board=board.id, engine=record.engine, engine_version=record.engine_version,
+        model_sha256=file_sha256(request.model), scenario_sha256=file_sha256(request.scenario), seed=request.seed,
+        max_instructions=budget,
+    )  # fmt: skip
+    record.fingerprint = record.provenance.fingerprint
     return record
 
 

@@ -215,3 +215,15 @@ def test_emulator_dying_is_a_crash_with_the_last_console_lines(firmware) -> None
         rec = make_record(engine, image, board, ending, None, 0.0, None)
     assert rec.status is Status.CRASH and "qemu crashed" in rec.diagnosis
     assert "heartbeat" in rec.console_tail
+
+
+def test_fingerprint_names_every_input_of_the_run(firmware, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("seed: 1\n")
+    a = run(firmware("spans"), scenario=scenario, seed=7)
+    b = run(firmware("spans"), scenario=scenario, seed=7)
+    c = run(firmware("spans"), scenario=scenario, seed=8)
+    assert a.fingerprint == b.fingerprint != c.fingerprint and len(a.fingerprint) == 64
+    assert a.provenance.elf_sha256 == a.elf_sha256 and a.provenance.engine_version == a.engine_version
+    scenario.write_text("seed: 2\n")
+    assert run(firmware("spans"), scenario=scenario, seed=7).fingerprint != a.fingerprint

@@ -8,7 +8,7 @@ COSIM := $(VENV)/bin/cosim
 APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch make gcc
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv demo test test-long lint format bench docs clean
+.PHONY: setup apt venv demo test test-long lint format bench clean
 
 setup: apt venv
 

@@ -400,8 +400,12 @@ class QemuEngine(Engine):
             self._log_path.unlink()
         self._hmp(f"logfile {self._log_path}")
         self._hmp("log unimp")
+        # Run for a fixed number of instructions rather than a fixed wall time, so a loaded machine (CI) still
+        # lets the loop go round often enough to show up in the log.
+        start, deadline = self.instructions(), time.monotonic() + 1.0
         self._qmp_cmd("cont")
-        time.sleep(0.01)
+        while self.instructions() - start < 200_000 and time.monotonic() < deadline:
+            time.sleep(0.002)
         self._qmp_cmd("stop")
         self._hmp("log none")
         try:

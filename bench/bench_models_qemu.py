@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sim.boards import load_board  # noqa: E402
-from sim.models.firmware import build_runner, cmsis_scratch_bytes, code_sizes, run_runner  # noqa: E402
+from sim.models.firmware import build_runner, code_sizes, run_runner  # noqa: E402
 
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
 GOLDEN = REPO / "models" / "golden"
@@ -79,7 +79,8 @@ def measure(name: str, board_id: str, kernels: str) -> dict[str, Any]:
         "code_bytes": {"kernels": sizes["kernels"], "runtime": sizes["runtime"]},
         "model_flash_bytes": {"constants": cm.flash_bytes, "linked": sizes["model"]},
         "arena_bytes": cm.arena_bytes,
-        "scratch_bytes": cmsis_scratch_bytes(cm) if kernels == "cmsis-nn" else 0,
+        "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
+        "scratch_bytes": {str(i): n for i, n in cm.scratch.items()},  # layer -> CMSIS-NN buffer planned in the arena
         "kernel_fallbacks": res.marks.get("nn_fallbacks"),
         "per_layer": [
             {"layer": i, "op": f"{layer.op_index}:{layer.op}", "macs": layer.macs, "instructions": n}

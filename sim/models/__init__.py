@@ -1,6 +1,7 @@
 """int8 model compiler: .tflite -> C (weights in flash, a static arena plan, plain kernel calls).
 
 compile_model(path, board, out_dir, kernels="ref") -> CompiledModel   writes model.c / model.h
+  kernels="cmsis": CMSIS-NN's scratch buffers are planned into the arena, sized for the board's core
 sim.models.golden.run_tflm(path, inputs)                                TFLM's reference kernels (the golden)
 sim.models.reference.run_numpy(path, inputs)                            TFLM's integer arithmetic in numpy
 """
@@ -15,6 +16,7 @@ from sim.errors import BadInput
 from sim.models.emitter import emit
 from sim.models.graph import Graph, load_graph
 from sim.models.planner import plan_memory, tflm_greedy_bytes
+from sim.models.scratch import graph_scratch
 
 __all__ = ["CompiledModel", "LayerStats", "QuantInfo", "compile_graph", "compile_model"]
 
@@ -38,6 +40,7 @@ class LayerStats:
     params: int
     output_bytes: int
     folded_zero_point: bool
+    scratch_bytes: int = 0  # CMSIS-NN working buffer planned into the arena for this layer (kernels="cmsis")
 
 
 @dataclass
@@ -52,7 +55,9 @@ class CompiledModel:
     input: QuantInfo
     output: QuantInfo
     planner: str
-    tflm_greedy_arena_bytes: int  # TFLM's greedy-by-size order applied to our buffers
+    tflm_greedy_arena_bytes: int  # TFLM's greedy-by-size order applied to our buffers (scratch included)
+    arena_bytes_without_scratch: int = 0  # the same plan without the scratch buffers (= arena_bytes for "ref")
+    scratch_dsp: bool | None = None  # kernels="cmsis": scratch sized for CMSIS-NN with (True) or without DSP
     tflm_arena_head: int | None = None  # RecordingMicroAllocator, when tflite-micro is installed
     tflm_arena_total: int | None = None
     files: list[Path] = field(default_factory=list)
@@ -66,6 +71,15 @@ class CompiledModel:
     def total_params(self) -> int:
         return sum(layer.params for layer in self.layers)
 
+    @property
+    def scratch(self) -> dict[int, int]:
+        """Layer index -> planned scratch bytes, for the layers that have a scratch buffer."""
+        return {layer.index: layer.scratch_bytes for layer in self.layers if layer.scratch_bytes}
+
+    @property
+    def max_scratch_bytes(self) -> int:
+        return max(self.scratch.values(), default=0)
+
 
 def _quant(t: object) -> QuantInfo:
     from sim.models.graph import Tensor
@@ -75,8 +89,16 @@ def _quant(t: object) -> QuantInfo:
 
 
 def compile_graph(
-    graph: Graph, out_dir: Path | None, kernels: str = "ref", board: Board | None = None, compare_tflm: bool = False
+    graph: Graph,
+    out_dir: Path | None,
+    kernels: str = "ref",
+    board: Board | None = None,
+    compare_tflm: bool = False,
+    dsp: bool | None = None,
 ) -> CompiledModel:
+    """Plan and emit a lowered graph. kernels="cmsis" plans every layer's CMSIS-NN scratch buffer into the arena,
+    sized for CMSIS-NN built with the DSP extension (`dsp`; default: the board's `dsp`, or False — the plain-C
+    build of the host tests — without a board)."""
     if kernels not in ("ref", "cmsis"):
         raise BadInput(f"unknown kernel set {kernels!r}: use 'ref' or 'cmsis'")
     if len(graph.inputs) != 1:
@@ -84,8 +106,12 @@ def compile_graph(
             f"{graph.path.name}: the model has {len(graph.inputs)} input tensors; cosim_model_invoke takes exactly one"
         )
     scratch: dict[int, int] = {}
-    # kernels="cmsis" links firmware/nn/cmsis adapters over CMSIS-NN in place of the ref files of the same name. The
-    # only adapter so far (FULLY_CONNECTED) needs no scratch without MVE; conv adapters will plan theirs here.
+    scratch_dsp: bool | None = None
+    if kernels == "cmsis":
+        # firmware/nn/cmsis adapters over CMSIS-NN replace the ref files of the same name; their working buffers
+        # live in the arena, each only while its layer runs (the planner overlaps them with dead tensors).
+        scratch_dsp = dsp if dsp is not None else (board.dsp if board is not None else False)
+        scratch = graph_scratch(graph, scratch_dsp)
     plan = plan_memory(graph, scratch)
     emitted = emit(graph, plan)
     cm = CompiledModel(
@@ -105,6 +131,7 @@ def compile_graph(
                 layer.params,
                 graph.tensors[layer.output].nbytes,
                 layer.folded_zero_point,
+                (plan.scratch(i) or (0, 0))[1],
             )
             for i, layer in enumerate(graph.layers)
         ],
@@ -112,6 +139,8 @@ def compile_graph(
         output=_quant(graph.output_tensor),
         planner=plan.strategy,
         tflm_greedy_arena_bytes=tflm_greedy_bytes(graph, scratch),
+        arena_bytes_without_scratch=plan_memory(graph).arena_bytes if scratch else plan.arena_bytes,
+        scratch_dsp=scratch_dsp,
         graph=graph,
     )
     if board is not None:
@@ -142,8 +171,8 @@ def compile_graph(
 
 
 def compile_model(
-    path: Path, board: Board, out_dir: Path, kernels: str = "ref", compare_tflm: bool = True
+    path: Path, board: Board, out_dir: Path, kernels: str = "ref", compare_tflm: bool = True, dsp: bool | None = None
 ) -> CompiledModel:
     """Compile a .tflite file for `board`; writes out_dir/model.c and model.h. Raises BadInput with a clear message
     for a float model, an unsupported operator, a corrupt file, or a model too large for the board."""
-    return compile_graph(load_graph(Path(path)), out_dir, kernels, board, compare_tflm)
+    return compile_graph(load_graph(Path(path)), out_dir, kernels, board, compare_tflm, dsp)

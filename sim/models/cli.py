@@ -53,8 +53,11 @@ def compile_command(
         "kernels": kernels,
         "files": [str(f) for f in cm.files],
         "arena_bytes": cm.arena_bytes,
+        "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
+        "scratch_bytes": {str(i): n for i, n in cm.scratch.items()},
         "tflm_arena_bytes": cm.tflm_arena_head,
         "tflm_arena_total_bytes": cm.tflm_arena_total,
+        "tflm_greedy_arena_bytes": cm.tflm_greedy_arena_bytes,
         "board_ram_bytes": b.memory.ram.size,
         "flash_bytes": cm.flash_bytes,
         "board_flash_bytes": b.memory.flash.size,
@@ -68,12 +71,20 @@ def compile_command(
         typer.echo(json.dumps(summary, indent=2))
         return
     tflm = (
-        f"TFLM plans {cm.tflm_arena_head:,} (+{cm.tflm_arena_total - cm.tflm_arena_head:,} persistent)"
+        f"TFLM (reference kernels) plans {cm.tflm_arena_head:,} "
+        f"(+{cm.tflm_arena_total - cm.tflm_arena_head:,} persistent)"
         if cm.tflm_arena_head is not None and cm.tflm_arena_total is not None
         else f"TFLM's greedy order on the same buffers: {cm.tflm_greedy_arena_bytes:,} (tflite-micro not installed)"
     )
     typer.echo(f"{cm.name} for {b.id} ({kernels} kernels) -> {out}")
     typer.echo(f"  arena  {cm.arena_bytes:>10,} bytes of {b.memory.ram.size:,} RAM; {tflm}")
+    if cm.scratch:
+        core = "with DSP" if cm.scratch_dsp else "without DSP"
+        typer.echo(
+            f"         CMSIS-NN scratch ({core}) planned in the arena for {len(cm.scratch)} layers, at most "
+            f"{cm.max_scratch_bytes:,} bytes ({cm.arena_bytes_without_scratch:,} without); TFLM + CMSIS-NN "
+            f"(its planner on the same buffers): {cm.tflm_greedy_arena_bytes:,}"
+        )
     typer.echo(f"  flash  {cm.flash_bytes:>10,} bytes of constants of {b.memory.flash.size:,}")
     typer.echo(f"  MACs   {cm.total_macs:>10,}   params {cm.total_params:,}   layers {len(cm.layers)}")
 

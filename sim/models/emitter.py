@@ -1,6 +1,8 @@
 """Write model.c / model.h: constants in flash, a static arena plan and the schedule as plain C kernel calls.
 
 The generated code needs only firmware/nn/include/cosim_nn.h and one kernel implementation (ref or CMSIS-NN).
+A layer with a planned scratch buffer (CMSIS-NN) calls `cosim_<op>_with_scratch(..., arena + offset, bytes)`; every
+other call, and every call of a model compiled for the ref kernels, is the plain `cosim_<op>(&desc, input, output)`.
 A runner calls `cosim_model_invoke(arena, input, output)` with an arena of COSIM_MODEL_ARENA_BYTES (16-byte aligned),
 or `cosim_model_invoke_cb(...)` to see every layer's output tensor.
 """
@@ -14,6 +16,7 @@ import numpy as np
 
 from sim.models.graph import Graph, Layer
 from sim.models.planner import Plan
+from sim.models.scratch import SCRATCH_KINDS
 
 STRUCTS = {
     "conv2d": ("cosim_conv_t", "cosim_conv2d_s8"),
@@ -180,6 +183,13 @@ def _call(tag: str, fn: str, layer: Layer, plan: Plan, index: int, out_bytes: in
         )
     else:
         in_type = "const float" if layer.kind == "quantize" else "const int8_t"
-        line = f"    {fn}(&{tag}, {ptr(layer.inputs[0], in_type)}, {out_ptr});\n"
+        scratch = plan.scratch(index)
+        if scratch is None:
+            line = f"    {fn}(&{tag}, {ptr(layer.inputs[0], in_type)}, {out_ptr});\n"
+        else:
+            # the kernel's working buffer (CMSIS-NN), planned into the arena for the duration of this call
+            assert layer.kind in SCRATCH_KINDS, layer.kind
+            off, size = scratch
+            line = f"    {fn}_with_scratch(&{tag}, {ptr(layer.inputs[0], in_type)}, {out_ptr}, A + {off}, {size});\n"
     cb = f"    if (cb) cb({index}u, A + {plan.tensor_offset(layer.output)}, {out_bytes}u, user);\n"
     return line + cb

@@ -86,28 +86,11 @@ def prepare_model(
     return cm, final
 
 
-def cmsis_scratch_bytes(cm: CompiledModel) -> int:
-    """An upper bound of the scratch CMSIS-NN asks for (its get_buffer_size functions, DSP and plain-C builds) over
-    the model's layers; the adapters check every call against it (firmware/nn/cmsis/cmsis_adapter.h)."""
-    assert cm.graph is not None
-    need = 16
-    for layer in cm.graph.layers:
-        p = layer.p
-        if layer.kind == "conv2d":  # arm_convolve_s8: two int16 im2col columns, padded to a multiple of 4
-            cols = p["k_h"] * p["k_w"] * p["in_c"]
-            need = max(need, 2 * 2 * (cols + (-cols) % 4))
-        elif layer.kind == "dwconv2d":  # arm_depthwise_conv_s8_opt (DSP): one int16 column per input channel
-            need = max(need, 2 * p["in_c"] * p["k_h"] * p["k_w"])
-        elif layer.kind == "avgpool":  # arm_avgpool_s8 (DSP): one int32 sum per channel
-            need = max(need, 4 * p["channels"])
-    return (need + 15) // 16 * 16
-
-
 def build_runner(path: Path, board: Board, kernels: str = "ref", extra_cflags: list[str] | None = None) -> RunnerBuild:
+    # CMSIS-NN's scratch buffers are part of the model's arena plan (sized for the board's core), so the kernel
+    # build needs nothing per model beyond the model directory.
     cm, model_dir = prepare_model(path, board, kernels)
     flags = [f"-DCOSIM_MODEL_DIR={model_dir}"]
-    if kernels == "cmsis-nn":
-        flags.append(f"-DCOSIM_NN_SCRATCH_BYTES={cmsis_scratch_bytes(cm)}")
     result = build(board, APP, kernels=kernels, extra_cflags=[*flags, *(extra_cflags or [])])
     return RunnerBuild(cm, model_dir, result, kernels)
 
@@ -396,6 +379,7 @@ def check_model(
         "mismatched_vectors": mismatched,
         "first_mismatch": first,
         "arena_bytes": cm.arena_bytes,
+        "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
         "tflm_arena_bytes": cm.tflm_arena_head,
         "tflm_arena_total_bytes": cm.tflm_arena_total,
         "flash_bytes_model": cm.flash_bytes,

@@ -59,25 +59,25 @@ def cmsis_nn_dir() -> Path | None:
 
 
 def build_library(
-    out: Path, extra_sources: list[Path] | None = None, kernels: str = "ref", include_dirs: list[Path] | None = None
+    out: Path,
+    extra_sources: list[Path] | None = None,
+    kernels: str = "ref",
+    include_dirs: list[Path] | None = None,
+    kernel_library: Path | None = None,
 ) -> Path:
-    """Compile the kernels (+ extra sources, e.g. a model.c) into the shared library `out`."""
+    """Compile the kernels (+ extra sources, e.g. a model.c) into the shared library `out`. With `kernel_library`
+    (a library this function built before) the kernels are not compiled again: `out` links against that one."""
     out.parent.mkdir(parents=True, exist_ok=True)
     incs = [NN_INCLUDE, NN_DIR / "ref", *(include_dirs or [])]
     if kernels == "cmsis":
         cmsis = cmsis_nn_dir()
-        assert cmsis is not None
+        if cmsis is None:
+            raise BadInput("kernels='cmsis' needs CMSIS_NN_DIR pointing at a CMSIS-NN checkout")
         incs += [cmsis / "Include"]
-    cmd = [
-        cc(),
-        *CFLAGS,
-        *(f"-I{i}" for i in incs),
-        "-o",
-        str(out),
-        *map(str, kernel_sources(kernels)),
-        *map(str, extra_sources or []),
-        "-lm",
-    ]
+    sources = [*(kernel_sources(kernels) if kernel_library is None else []), *(extra_sources or [])]
+    # a shared library goes after the objects that use it (--as-needed drops it otherwise)
+    linked = [kernel_library.resolve()] if kernel_library is not None else []
+    cmd = [cc(), *CFLAGS, *(f"-I{i}" for i in incs), "-o", str(out), *map(str, sources), *map(str, linked), "-lm"]
     if kernels == "cmsis":
         # CMSIS-NN's own sources are not -Wpedantic clean; keep our warnings strict only for our code.
         cmd = [c for c in cmd if c not in ("-Wpedantic", "-Werror")]
@@ -94,28 +94,32 @@ def header_cdef() -> str:
     return re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
 
 
-def load(lib_path: Path, with_model: bool = False) -> tuple[Any, Any]:
-    """(ffi, lib) for a library built by build_library."""
+def load(lib_path: Path, with_model: bool = False, extra_cdef: str = "") -> tuple[Any, Any]:
+    """(ffi, lib) for a library built by build_library; `extra_cdef` declares functions of extra sources."""
     import cffi
 
     ffi = cffi.FFI()
-    ffi.cdef(header_cdef() + (MODEL_CDEF if with_model else ""))
+    ffi.cdef(header_cdef() + (MODEL_CDEF if with_model else "") + extra_cdef)
     return ffi, ffi.dlopen(str(lib_path))
 
 
-def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any) -> Any:
+def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] | None = None) -> Any:
     """Run a lowered graph layer by layer through the C kernels in `lib` (no planner, no emitter: one numpy buffer
-    per tensor), so kernel tests exercise exactly kernels + lowering."""
+    per tensor), so kernel tests exercise exactly kernels + lowering.
+
+    Kernels that take a scratch buffer get one of `scratch[layer]` bytes when given, else of the size the library
+    asks for (`cosim_<op>_scratch`: 0 for the ref kernels, CMSIS-NN's get_buffer_size for the adapters)."""
     import numpy as np
 
     from sim.models.emitter import CONST_FIELDS, STRUCTS
+    from sim.models.scratch import SCRATCH_KINDS
 
     keep: list[Any] = []
     xs = list(x) if isinstance(x, list | tuple) else [x]
     values: dict[int, np.ndarray] = {
         t: np.ascontiguousarray(np.asarray(v).reshape(-1)) for t, v in zip(graph.inputs, xs, strict=True)
     }
-    for layer in graph.layers:
+    for index, layer in enumerate(graph.layers):
         struct, fn = STRUCTS[layer.kind]
         fields: dict[str, Any] = {}
         for k, v in layer.p.items():
@@ -143,6 +147,13 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any) -> Any:
         elif layer.kind == "concat":
             arr = ffi.new("int8_t *[]", [ptr(a) for a in ins])
             getattr(lib, fn)(desc, arr, ptr(out))
+        elif layer.kind in SCRATCH_KINDS:
+            want = scratch.get(index, 0) if scratch is not None else int(getattr(lib, fn + "_scratch")(desc))
+            if want > 0:
+                buf = np.zeros((want + 3) // 4, np.int32)  # CMSIS-NN reads it as int16 / int32 arrays
+                getattr(lib, fn + "_with_scratch")(desc, ptr(ins[0]), ptr(out), ffi.from_buffer(buf), want)
+            else:
+                getattr(lib, fn)(desc, ptr(ins[0]), ptr(out))
         else:
             getattr(lib, fn)(desc, ptr(ins[0]), ptr(out))
         values[layer.output] = out

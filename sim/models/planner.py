@@ -43,6 +43,14 @@ class Plan:
     def scratch_offset(self, layer_index: int) -> int | None:
         return self.offsets.get(f"s{layer_index}")
 
+    def scratch(self, layer_index: int) -> tuple[int, int] | None:
+        """(offset, bytes) of the layer's scratch buffer in the arena, or None when it has none."""
+        key = f"s{layer_index}"
+        for b in self.buffers:
+            if b.key == key:
+                return self.offsets[key], b.size
+        return None
+
 
 def buffers_of(graph: Graph, scratch: dict[int, int] | None = None) -> list[Buffer]:
     first: dict[int, int] = {t: -1 for t in graph.inputs}

@@ -6,25 +6,36 @@
 
 void cosim_ref_conv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output);
 void cosim_ref_dwconv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output);
+void cosim_ref_conv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                      int32_t scratch_bytes);
+void cosim_ref_dwconv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                        int32_t scratch_bytes);
 int32_t cosim_ref_conv2d_s8_scratch(const cosim_conv_t *p);
 int32_t cosim_ref_dwconv2d_s8_scratch(const cosim_conv_t *p);
 const char *cosim_ref_nn_impl(void);
+uint32_t cosim_ref_nn_fallback_count(void);
 #define cosim_conv2d_s8 cosim_ref_conv2d_s8
 #define cosim_dwconv2d_s8 cosim_ref_dwconv2d_s8
+#define cosim_conv2d_s8_with_scratch cosim_ref_conv2d_s8_with_scratch
+#define cosim_dwconv2d_s8_with_scratch cosim_ref_dwconv2d_s8_with_scratch
 #define cosim_conv2d_s8_scratch cosim_ref_conv2d_s8_scratch
 #define cosim_dwconv2d_s8_scratch cosim_ref_dwconv2d_s8_scratch
 #define cosim_nn_impl cosim_ref_nn_impl
+#define cosim_nn_fallback_count cosim_ref_nn_fallback_count
 #include "../ref/conv.c"
 #undef cosim_conv2d_s8
 #undef cosim_dwconv2d_s8
+#undef cosim_conv2d_s8_with_scratch
+#undef cosim_dwconv2d_s8_with_scratch
 #undef cosim_conv2d_s8_scratch
 #undef cosim_dwconv2d_s8_scratch
 #undef cosim_nn_impl
+#undef cosim_nn_fallback_count
 
-int32_t cosim_nn_scratch[(COSIM_NN_SCRATCH_BYTES + 3) / 4];
 uint32_t cosim_nn_fallbacks;
 
 const char *cosim_nn_impl(void) { return "cmsis-nn"; }
+uint32_t cosim_nn_fallback_count(void) { return cosim_nn_fallbacks; }
 
 typedef struct {
     cmsis_nn_dims in, filter, bias, out;
@@ -88,38 +99,42 @@ int32_t cosim_dwconv2d_s8_scratch(const cosim_conv_t *p)
     return arm_depthwise_conv_wrapper_s8_get_buffer_size(&c, &d.in, &d.filter, &d.out);
 }
 
-void cosim_conv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output)
+void cosim_conv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                  int32_t scratch_bytes)
 {
     conv_dims_t d = dims_of(p, 0);
     cmsis_nn_conv_params c = conv_params(p, &d);
     const int32_t need = arm_convolve_wrapper_s8_get_buffer_size(&c, &d.in, &d.filter, &d.out);
-    if (need > (int32_t)COSIM_NN_SCRATCH_BYTES) {
-        cosim_nn_fallbacks++;
-        cosim_ref_conv2d_s8(p, input, output);
-        return;
-    }
-    cmsis_nn_context ctx = cosim_nn_ctx(need);
-    if (arm_convolve_wrapper_s8(&ctx, &c, &d.q, &d.in, input, &d.filter, p->filter, &d.bias, p->bias, &d.out, output) !=
-        ARM_CMSIS_NN_SUCCESS) {
-        cosim_nn_fallbacks++; /* an argument CMSIS-NN rejects (it wrote nothing): the ref kernel handles it */
+    cmsis_nn_context ctx = cosim_nn_ctx(scratch, need);
+    if (!cosim_nn_scratch_fits(scratch, scratch_bytes, need) ||
+        arm_convolve_wrapper_s8(&ctx, &c, &d.q, &d.in, input, &d.filter, p->filter, &d.bias, p->bias, &d.out,
+                                output) != ARM_CMSIS_NN_SUCCESS) {
+        cosim_nn_fallbacks++; /* too little scratch, or an argument CMSIS-NN rejects (it wrote nothing) */
         cosim_ref_conv2d_s8(p, input, output);
     }
 }
 
-void cosim_dwconv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output)
+void cosim_dwconv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                    int32_t scratch_bytes)
 {
     conv_dims_t d = dims_of(p, 1);
     cmsis_nn_dw_conv_params c = dw_params(p, &d);
     const int32_t need = arm_depthwise_conv_wrapper_s8_get_buffer_size(&c, &d.in, &d.filter, &d.out);
-    if (need > (int32_t)COSIM_NN_SCRATCH_BYTES) {
-        cosim_nn_fallbacks++;
-        cosim_ref_dwconv2d_s8(p, input, output);
-        return;
-    }
-    cmsis_nn_context ctx = cosim_nn_ctx(need);
-    if (arm_depthwise_conv_wrapper_s8(&ctx, &c, &d.q, &d.in, input, &d.filter, p->filter, &d.bias, p->bias, &d.out,
+    cmsis_nn_context ctx = cosim_nn_ctx(scratch, need);
+    if (!cosim_nn_scratch_fits(scratch, scratch_bytes, need) ||
+        arm_depthwise_conv_wrapper_s8(&ctx, &c, &d.q, &d.in, input, &d.filter, p->filter, &d.bias, p->bias, &d.out,
                                       output) != ARM_CMSIS_NN_SUCCESS) {
         cosim_nn_fallbacks++;
         cosim_ref_dwconv2d_s8(p, input, output);
     }
+}
+
+void cosim_conv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output)
+{
+    cosim_conv2d_s8_with_scratch(p, input, output, NULL, 0);
+}
+
+void cosim_dwconv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output)
+{
+    cosim_dwconv2d_s8_with_scratch(p, input, output, NULL, 0);
 }

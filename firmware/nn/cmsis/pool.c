@@ -5,11 +5,18 @@
 
 void cosim_ref_avgpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output);
 void cosim_ref_maxpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output);
+void cosim_ref_avgpool_s8_with_scratch(const cosim_pool_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                       int32_t scratch_bytes);
+int32_t cosim_ref_avgpool_s8_scratch(const cosim_pool_t *p);
 #define cosim_avgpool_s8 cosim_ref_avgpool_s8
 #define cosim_maxpool_s8 cosim_ref_maxpool_s8
+#define cosim_avgpool_s8_with_scratch cosim_ref_avgpool_s8_with_scratch
+#define cosim_avgpool_s8_scratch cosim_ref_avgpool_s8_scratch
 #include "../ref/pool.c"
 #undef cosim_avgpool_s8
 #undef cosim_maxpool_s8
+#undef cosim_avgpool_s8_with_scratch
+#undef cosim_avgpool_s8_scratch
 
 typedef struct {
     cmsis_nn_pool_params params;
@@ -28,26 +35,30 @@ static pool_dims_t pool_dims(const cosim_pool_t *p)
     return d;
 }
 
-void cosim_avgpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output)
+int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p) { return arm_avgpool_s8_get_buffer_size(p->out_w, p->channels); }
+
+void cosim_avgpool_s8_with_scratch(const cosim_pool_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                   int32_t scratch_bytes)
 {
     pool_dims_t d = pool_dims(p);
     const int32_t need = arm_avgpool_s8_get_buffer_size(p->out_w, p->channels);
-    if (need > (int32_t)COSIM_NN_SCRATCH_BYTES) {
-        cosim_nn_fallbacks++;
-        cosim_ref_avgpool_s8(p, input, output);
-        return;
-    }
-    cmsis_nn_context ctx = cosim_nn_ctx(need);
-    if (arm_avgpool_s8(&ctx, &d.params, &d.in, input, &d.filter, &d.out, output) != ARM_CMSIS_NN_SUCCESS) {
+    cmsis_nn_context ctx = cosim_nn_ctx(scratch, need);
+    if (!cosim_nn_scratch_fits(scratch, scratch_bytes, need) ||
+        arm_avgpool_s8(&ctx, &d.params, &d.in, input, &d.filter, &d.out, output) != ARM_CMSIS_NN_SUCCESS) {
         cosim_nn_fallbacks++;
         cosim_ref_avgpool_s8(p, input, output);
     }
 }
 
+void cosim_avgpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output)
+{
+    cosim_avgpool_s8_with_scratch(p, input, output, NULL, 0);
+}
+
 void cosim_maxpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output)
 {
     pool_dims_t d = pool_dims(p);
-    cmsis_nn_context ctx = cosim_nn_ctx(0);
+    cmsis_nn_context ctx = cosim_nn_ctx(NULL, 0);
     if (arm_max_pool_s8(&ctx, &d.params, &d.in, input, &d.filter, &d.out, output) != ARM_CMSIS_NN_SUCCESS) {
         cosim_nn_fallbacks++;
         cosim_ref_maxpool_s8(p, input, output);

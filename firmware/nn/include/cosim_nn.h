@@ -145,13 +145,32 @@ void cosim_quantize_f32_s8(const cosim_quantize_t *p, const float *input, int8_t
 void cosim_dequantize_s8_f32(const cosim_dequantize_t *p, const int8_t *input, float *output);
 void cosim_requantize_s8(const cosim_requantize_t *p, const int8_t *input, int8_t *output);
 
-/* Which implementation was linked: "ref" or "cmsis-nn". */
-const char *cosim_nn_impl(void);
+/* The same kernels with a scratch buffer: CMSIS-NN's working memory (im2col columns, int16 copies of the input,
+ * per-channel sums). The compiler plans it into the arena as a buffer alive during that one call and passes
+ * arena + offset and its size; the ref kernels ignore it. A CMSIS-NN adapter given less than CMSIS-NN asks for
+ * (the calls above pass none) runs the ref kernel instead, bit-exact, and counts it in cosim_nn_fallback_count(). */
+void cosim_conv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                  int32_t scratch_bytes);
+void cosim_dwconv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                    int32_t scratch_bytes);
+void cosim_fc_s8_with_scratch(const cosim_fc_t *p, const int8_t *input, int8_t *output, void *scratch,
+                              int32_t scratch_bytes);
+void cosim_avgpool_s8_with_scratch(const cosim_pool_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                   int32_t scratch_bytes);
 
-/* Scratch bytes a kernel needs for this descriptor (0 for every ref kernel); the compiler plans it in the arena. */
+/* Scratch bytes a kernel needs for this descriptor on the core it was built for (0 for every ref kernel); the
+ * compiler computes the same numbers (sim/models/scratch.py) to plan them into the arena. */
 int32_t cosim_conv2d_s8_scratch(const cosim_conv_t *p);
 int32_t cosim_dwconv2d_s8_scratch(const cosim_conv_t *p);
 int32_t cosim_fc_s8_scratch(const cosim_fc_t *p);
+int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p);
+
+/* Which implementation was linked: "ref" or "cmsis-nn". */
+const char *cosim_nn_impl(void);
+
+/* Calls that ran a ref kernel in place of CMSIS-NN (scratch too small, or arguments CMSIS-NN rejects; not the
+ * kernels and cases CMSIS-NN does not cover). Always 0 for the ref kernels. */
+uint32_t cosim_nn_fallback_count(void);
 
 /* Model descriptor written by the compiler into model.c */
 typedef struct {

@@ -72,7 +72,25 @@ void cosim_dwconv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *outpu
     }
 }
 
+/* The ref kernels need no scratch: the buffer is ignored. */
+void cosim_conv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                  int32_t scratch_bytes)
+{
+    (void)scratch;
+    (void)scratch_bytes;
+    cosim_conv2d_s8(p, input, output);
+}
+
+void cosim_dwconv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                    int32_t scratch_bytes)
+{
+    (void)scratch;
+    (void)scratch_bytes;
+    cosim_dwconv2d_s8(p, input, output);
+}
+
 int32_t cosim_conv2d_s8_scratch(const cosim_conv_t *p) { (void)p; return 0; }
 int32_t cosim_dwconv2d_s8_scratch(const cosim_conv_t *p) { (void)p; return 0; }
 
 const char *cosim_nn_impl(void) { return "ref"; }
+uint32_t cosim_nn_fallback_count(void) { return 0; }

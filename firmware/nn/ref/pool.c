@@ -43,3 +43,13 @@ static void pool(const cosim_pool_t *p, const int8_t *input, int8_t *output, int
 
 void cosim_avgpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output) { pool(p, input, output, 0); }
 void cosim_maxpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output) { pool(p, input, output, 1); }
+
+void cosim_avgpool_s8_with_scratch(const cosim_pool_t *p, const int8_t *input, int8_t *output, void *scratch,
+                                   int32_t scratch_bytes)
+{
+    (void)scratch;
+    (void)scratch_bytes;
+    cosim_avgpool_s8(p, input, output);
+}
+
+int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p) { (void)p; return 0; }

@@ -100,8 +100,10 @@ def build(
 
 @app.command()
 def run(
-    elf: Annotated[Path, typer.Argument(help="firmware ELF to run")],
-    board: BoardOpt,
+    elf: Annotated[Path, typer.Argument(help="firmware ELF to run, or a scenario YAML file (.yaml/.yml)")],
+    board: Annotated[
+        str | None, typer.Option("--board", "-b", help="board id or board YAML (ELF only; a scenario names its board)")
+    ] = None,
     engine: EngineOpt = None,
     max_instructions: Annotated[
         int | None, typer.Option("--max-instructions", help="stop after N instructions (budget_reached)")
@@ -113,10 +115,32 @@ def run(
     ] = 2_000_000_000,
     json_out: JsonOpt = False,
     out: OutOpt = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="scenario only: re-evaluate the recorded runs of a report directory")
+    ] = None,
 ) -> None:
-    """Run a firmware ELF and report how it ended (exit code 0 only when it succeeded)."""
+    """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
+    it succeeded / every expectation holds)."""
     from sim.engines import process_registry
+    from sim.scenario_run import is_scenario_path, run_scenario_command
     from sim.session import RunRequest, run_firmware
+
+    if is_scenario_path(elf):
+        given = [n for n, v in (("--board", board), ("--max-instructions", max_instructions),
+                                ("--duration", duration)) if v is not None]  # fmt: skip
+        if given:
+            typer.echo(f"error: {', '.join(given)}: a scenario sets its own board and duration", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        run_scenario_command(
+            elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay
+        )
+    if board is None:
+        typer.echo("error: --board is required to run an ELF (see `cosim boards`)", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if seeds is not None or replay is not None:
+        typer.echo("error: --seeds and --replay apply to scenario files only", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
 
     process_registry.install_signal_handlers()
     echo = None if json_out else (lambda line: typer.echo(line))
@@ -190,6 +214,12 @@ def _mount_optional(module: str, name: str, help_text: str) -> None:
 
 
 _mount_optional("sim.scenario.cli", "scenario", "Validate, export and plot scenario files.")
+try:  # `cosim memory FILE.elf --board ID`: flash/RAM per section and component (sim/memory_cli.py)
+    from sim.memory_cli import memory_command
+
+    app.command("memory")(memory_command)
+except ImportError:
+    pass
 _mount_optional("sim.models.cli", "model", "Check compiled models bit for bit against TFLite Micro in the emulator.")
 try:  # `cosim compile MODEL.tflite` is top-level; it lives with the model compiler
     from sim.models.cli import compile_command

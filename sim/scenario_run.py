@@ -1,0 +1,369 @@
+"""`cosim run SCENARIO.yaml`: build (or take) the scenario's firmware, stream its sensors into the board for the
+scenario's duration, once per seed, check the `expect:` block and write the report (docs/verdicts.md).
+
+Exit codes: 0 every expectation holds; 1 one fails (or a run failed); 2 bad input; 3 engine or internal error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.errors import EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, BadInput, CosimError
+from sim.record import RunRecord, Status
+
+# Past the end of the scenario's data the firmware gets this much more simulated time to finish its last window
+# and exit: max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION x duration).
+RUN_SLACK_MIN_S = 0.1
+RUN_SLACK_FRACTION = 0.05
+DEFAULT_REPORTS_DIR = Path("reports")
+
+
+@dataclass
+class ScenarioRunRequest:
+    scenario: Path
+    engine: str | None = None
+    out: Path | None = None  # default: reports/<scenario file stem>
+    seeds: int = 1
+    jobs: int | None = None  # parallel runs (default: min(seeds, cores))
+    timeout_s: float | None = None  # wall-clock backstop per run (default: 60 s + 20 x duration)
+    echo: Callable[[str], None] | None = None  # progress lines for people
+    replay: Path | None = None  # a report directory: re-evaluate its recorded runs instead of running the firmware
+
+
+@dataclass
+class ScenarioOutcome:
+    report: object  # sim.report.model.Report
+    out: Path
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code  # type: ignore[attr-defined]
+
+
+def is_scenario_path(path: Path) -> bool:
+    return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
+def run_seed(
+    scenario: Path, elf: Path, engine: str | None, seed: int, duration_s: float, timeout_s: float
+) -> tuple[RunRecord, list[str]]:
+    """One run of the scenario with one seed (a top-level function: it runs in worker processes)."""
+    from sim.scenario import load_scenario
+    from sim.sensors.delivery import data_service_for
+    from sim.session import RunRequest, run_firmware
+
+    scn = load_scenario(scenario)
+    lines: list[str] = []
+    record = run_firmware(
+        RunRequest(
+            elf=elf,
+            board=scn.board,
+            engine=engine,
+            duration_s=duration_s,
+            timeout_s=timeout_s,
+            data=data_service_for(scn, seed),
+            echo=lines.append,
+            scenario=scenario,
+            seed=seed,
+        )
+    )
+    return record, lines
+
+
+def _worker_init() -> None:
+    """Workers ignore Ctrl-C (the terminal sends it to the whole process group): the parent decides, and ends them
+    with SIGTERM, which stops their emulators and unwinds (process_registry)."""
+    from sim.engines import process_registry
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    process_registry.install_signal_handlers()
+
+
+def _run_all(args: list[tuple], jobs: int) -> list[tuple[RunRecord, list[str]]]:
+    if jobs <= 1 or len(args) <= 1:
+        return [run_seed(*a) for a in args]
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    futures: list[Future] = []
+    try:
+        futures = [pool.submit(run_seed, *a) for a in args]
+        return [f.result() for f in futures]
+    except BaseException:
+        # Interrupted (or one run raised): stop the others. A worker stops its emulator on SIGTERM, and the
+        # emulator dies with the worker in any case (PR_SET_PDEATHSIG).
+        for f in futures:
+            f.cancel()
+        for pid in list(getattr(pool, "_processes", {}) or {}):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def expect_of(scn, path: Path):  # type: ignore[no-untyped-def]
+    """The scenario's `expect:` block, typed; a problem is one `file:line: expect.…: problem` BadInput."""
+    from sim.scenario.load import format_problem
+    from sim.verdicts.expect import ExpectationError
+    from sim.verdicts.spec import parse_expect
+    from sim.yamlfile import load_yaml
+
+    try:
+        return parse_expect(scn.expect)
+    except ExpectationError as exc:
+        _, lines = load_yaml(path)
+        raise BadInput(format_problem(path, lines, exc.loc, exc.detail)) from None
+
+
+def recorded_runs(
+    directory: Path, elf_sha256: str, scenario_sha256: str | None, notes: list[str]
+) -> tuple[list[int], list[tuple[RunRecord, list[str]]]]:
+    """The run records (run-seed<N>.json) and console logs of an earlier report, for re-evaluation.
+
+    Refused when they were recorded with another ELF (the memory verdict would not be about the same image); a
+    changed scenario file is allowed (typically its expectations were edited) and noted in the report."""
+    files = sorted(Path(directory).glob("run-seed*.json"), key=lambda p: int(p.stem.removeprefix("run-seed") or 0))
+    if not files:
+        raise BadInput(f"{directory}: no recorded runs (run-seed<N>.json) to replay")
+    seeds, out = [], []
+    for f in files:
+        try:
+            rec = RunRecord.model_validate_json(f.read_text())
+        except ValueError as exc:
+            raise BadInput(f"{f}: not a run record: {str(exc).splitlines()[0]}") from None
+        if rec.elf_sha256 != elf_sha256:
+            raise BadInput(
+                f"{f}: recorded with an ELF of SHA-256 {rec.elf_sha256[:12]}…, but the scenario's firmware is now "
+                f"{elf_sha256[:12]}…: run the scenario again instead of replaying"
+            )
+        seed = rec.provenance.seed if rec.provenance and rec.provenance.seed is not None else int(f.stem[8:])
+        if rec.provenance and rec.provenance.scenario_sha256 != scenario_sha256:
+            notes.append(f"seed {seed}: the scenario file changed since this run was recorded (replayed anyway)")
+        log = f.with_name(f"console-seed{seed}.log")
+        seeds.append(seed)
+        out.append((rec, log.read_text().splitlines() if log.is_file() else []))
+    notes.append(f"replayed from {directory}: no emulator ran")
+    return seeds, out
+
+
+def _firmware(scn, board) -> Path:  # type: ignore[no-untyped-def]
+    if scn.firmware is not None:
+        elf = (scn.base_dir / scn.firmware).resolve()
+        if not elf.is_file():
+            raise BadInput(f"{scn.path}: firmware: {elf} does not exist (build it, or give app: instead)")
+        return elf
+    from sim.build import build
+
+    return build(board, scn.app).elf
+
+
+def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
+    from sim import __version__
+    from sim.boards import load_board
+    from sim.engines import resolve_engine_name
+    from sim.firmware_image import load_image
+    from sim.provenance import file_sha256
+    from sim.report.model import Report, RunSummary, ScenarioInfo
+    from sim.scenario import load_scenario
+    from sim.verdicts import evaluate as ev
+
+    path = Path(req.scenario)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such scenario file")
+    if req.seeds < 1:
+        raise BadInput(f"--seeds must be at least 1, got {req.seeds}")
+    scn = load_scenario(path)
+    spec = expect_of(scn, path)
+    board = load_board(scn.board)
+    elf = _firmware(scn, board)
+    image = load_image(elf, board)
+    engine = resolve_engine_name(req.engine)
+    say = req.echo or (lambda _line: None)
+    notes: list[str] = []
+    if req.replay is not None:
+        seeds, results = recorded_runs(req.replay, image.sha256, file_sha256(path), notes)
+        say(f"[scenario] {scn.name or path.stem}: replaying {len(seeds)} recorded run(s) from {req.replay}")
+    else:
+        seeds = [scn.seed + i for i in range(req.seeds)]
+        duration = scn.duration_s + max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * scn.duration_s)
+        timeout = req.timeout_s if req.timeout_s is not None else 60.0 + 20.0 * scn.duration_s
+        jobs = req.jobs if req.jobs is not None else min(len(seeds), os.cpu_count() or 1)
+        say(f"[scenario] {scn.name or path.stem}: {len(seeds)} seed(s) on {engine}/{board.id}, {jobs} at a time")
+        results = _run_all([(path.resolve(), elf, req.engine, s, duration, timeout) for s in seeds], jobs)
+    runs = [ev.SeedRun(s, rec) for s, (rec, _) in zip(seeds, results, strict=True)]
+    for r in runs:
+        if r.record.status in (Status.CRASH, Status.ERROR):
+            raise _EngineFailure(f"seed {r.seed}: {r.record.status.value}: {r.record.diagnosis}")
+
+    checks = [ev.run_check(r) for r in runs]
+    segments = ev.segments_of(scn)
+    decisions = None
+    window_s = None
+    if segments:
+        decisions, dchecks, dres = ev.decision_section(runs, segments, scn.duration_s, spec)
+        window_s = dres[0].alignment.window_s or None
+        checks += dchecks
+    elif spec.has_decision:
+        raise BadInput(f"{path}: expect.decision needs a timeline (the ground truth) in the scenario")
+    timing, tchecks, tres = ev.timing_section(runs, board, spec, window_s)
+    checks += tchecks
+    stacks = [ev.stack_used_of(r.record) for r in runs]
+    known = [s for s in stacks if s is not None]
+    memory, mchecks, _ = ev.memory_section(image, board, spec, max(known) if known else None)
+    checks += mchecks
+    if not known:
+        notes.append("no stack high-water mark: no run ended with an EXIT event carrying stack_used")
+    if not timing.inferences:
+        notes.append(f"no {timing.span!r} spans: inference time is not measured")
+    failed = any(c.failed for c in checks)
+    report = Report(
+        tool_version=f"tinyml-cosim {__version__}",
+        verdict="fail" if failed else "pass",
+        exit_code=EXIT_FAILED if failed else EXIT_OK,
+        scenario=ScenarioInfo(
+            name=scn.name or path.stem,
+            path=str(path),
+            sha256=file_sha256(path) or "",
+            board=board.id,
+            engine=runs[0].record.engine,
+            app=scn.app,
+            firmware=str(elf),
+            duration_s=scn.duration_s,
+        ),
+        seeds=seeds,
+        runs=[
+            RunSummary(
+                seed=r.seed,
+                status=r.record.status.value,
+                exit_code=r.record.exit_code,
+                diagnosis=r.record.diagnosis,
+                instructions=r.record.instructions,
+                simulated_seconds=r.record.simulated_seconds,
+                wall_seconds=r.record.wall_seconds,
+                decisions=sum(e.kind == "DECISION" for e in r.record.events),
+                inferences=res.n,
+                stack_used=st,
+                fingerprint=r.record.fingerprint,
+                provenance=r.record.provenance.model_dump(mode="json") if r.record.provenance else None,
+                run_record=f"run-seed{r.seed}.json",
+                console_log=f"console-seed{r.seed}.log",
+            )
+            for r, res, st in zip(runs, tres, stacks, strict=True)
+        ],
+        checks=checks,
+        decisions=decisions,
+        timing=timing,
+        memory=memory,
+        notes=notes,
+    )
+    plot = _plot_data(scn, seeds[0], runs[0].record, tres[0].counts, results[0][1])
+    out = req.out if req.out is not None else DEFAULT_REPORTS_DIR / path.stem
+    write_report(out, report, [(s, rec, lines) for s, (rec, lines) in zip(seeds, results, strict=True)], plot)
+    return ScenarioOutcome(report, out)
+
+
+class _EngineFailure(CosimError):
+    exit_code = EXIT_ENGINE_ERROR
+
+
+def _plot_data(scn, seed: int, record: RunRecord, counts: list[int], console: list[str]):  # type: ignore[no-untyped-def]
+    from sim.report.html import PlotData
+    from sim.verdicts.decisions import decisions_from_record
+
+    p = PlotData(seed=seed, inference_instructions=counts, console=console)
+    p.segments = [(s.start_s, s.stop_s, s.label) for s in scn.timeline]
+    p.decisions = [(d.t_s, d.cls) for d in decisions_from_record(record)]
+    try:
+        spec = scn.sensors[0]
+        stream = scn.generate(seed)[spec.id]
+        p.signal_t = stream.timestamps_ns / 1e9
+        p.signal = stream.physical
+        p.channels = list(stream.channels)
+        p.unit = stream.unit
+        p.sensor = spec.id
+    except Exception as exc:  # a plot is never worth failing the verdict for
+        p.console = [*console, f"(signal not plotted: {exc})"]
+    return p
+
+
+def write_report(out: Path, report, runs: list[tuple[int, RunRecord, list[str]]], plot) -> Path:  # type: ignore[no-untyped-def]
+    from sim.report.html import render_html
+    from sim.report.junit import junit_xml
+    from sim.report.writer import write_atomically
+
+    def fill(tmp: Path) -> None:
+        (tmp / "report.json").write_text(report.model_dump_json(indent=2) + "\n")
+        (tmp / "junit.xml").write_text(junit_xml(report))
+        for seed, rec, lines in runs:
+            (tmp / f"run-seed{seed}.json").write_text(rec.model_dump_json(indent=2) + "\n")
+            (tmp / f"console-seed{seed}.log").write_text("\n".join(lines) + "\n")
+        (tmp / "report.html").write_text(render_html(report, plot))
+
+    return write_atomically(out, fill)
+
+
+def summary_lines(outcome: ScenarioOutcome) -> list[str]:
+    r = outcome.report
+    lines = []
+    for c in r.checks:  # type: ignore[attr-defined]
+        lines.append(f"{c.status.value.upper():4}  {c.message}")
+    lines.append(f"verdict: {r.verdict.upper()}  (report: {outcome.out}/report.html)")  # type: ignore[attr-defined]
+    return lines
+
+
+def run_scenario_command(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    engine: Annotated[str | None, typer.Option("--engine", help="qemu or renode")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="report directory (default: reports/<scenario name>)")
+    ] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="run N seeds (the scenario's seed, +1, …) with 95 % CIs")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="print report.json instead of the summary")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="wall-clock backstop per run, seconds")] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="re-evaluate the recorded runs of this report directory")
+    ] = None,
+) -> None:
+    """Run a scenario, check its expectations and write the report (exit 0 only when every expectation holds)."""
+    from sim.engines import process_registry
+
+    process_registry.install_signal_handlers()
+    echo = None if json_out else (lambda line: typer.echo(line, err=True))
+    try:
+        outcome = run_scenario(
+            ScenarioRunRequest(
+                scenario=scenario, engine=engine, out=out, seeds=seeds, timeout_s=timeout, echo=echo, replay=replay
+            )
+        )
+    except CosimError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: emulators stopped, no report written", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    if json_out:
+        typer.echo(outcome.report.model_dump_json(indent=2))  # type: ignore[attr-defined]
+    else:
+        for line in summary_lines(outcome):
+            typer.echo(line)
+    raise typer.Exit(outcome.exit_code)
+
+
+def main() -> None:  # `python -m sim.scenario_run SCENARIO.yaml …` until `cosim run` dispatches here
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(run_scenario_command)
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

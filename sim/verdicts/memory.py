@@ -1,0 +1,231 @@
+"""Memory fit: flash and RAM per output section and per component, the stack high-water mark, against the board.
+
+Sections come from the ELF (pyelftools, `sim.firmware_image`). Components come from the GNU ld map file the build
+writes next to the ELF (`app.map`): every input section is attributed to the object file it came from, and the
+object file's path says what it is:
+
+| component | object files |
+|---|---|
+| model weights | read-only data and initialised data of a generated `model.o` |
+| kernels | `firmware/nn/…`, CMSIS-NN sources, and the code of `model.o` |
+| application | the app's own sources |
+| runtime | the project's start-up and `cosim.h` runtime (`boards/`, `hal/`) |
+| libc | `libc*.a`, `libm.a`, `libgcc.a`, `libnosys.a` |
+| stack (reserved) | the linker script's `.stack` reservation |
+| padding | alignment fill between input sections |
+| other | anything else (linker-generated) |
+
+Policy: a use above `fail_above_pct` of a limit fails, above `warn_above_pct` warns (defaults 90 and 70).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.boards import Board
+from sim.firmware_image import FirmwareImage
+
+COMPONENTS = (
+    "model weights",
+    "kernels",
+    "application",
+    "runtime",
+    "libc",
+    "stack (reserved)",
+    "padding",
+    "other",
+)
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flash_bytes: int | None = Field(None, gt=0, description="instead of the board's flash size")
+    ram_bytes: int | None = Field(None, gt=0, description="instead of the board's RAM size")
+
+
+class MemoryPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fail_above_pct: float = Field(90.0, gt=0, le=100)
+    warn_above_pct: float = Field(70.0, gt=0, le=100)
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True)
+class InputSection:
+    output: str
+    name: str
+    address: int
+    size: int
+    source: str  # object file (or "*fill*")
+
+
+_OUT = re.compile(r"^(\.\S+|\S+)(?:\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+))?")
+_IN_ONE = re.compile(r"^ (\S+)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
+_IN_NAME = re.compile(r"^ (\.\S+|COMMON)\s*$")
+_IN_CONT = re.compile(r"^\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S.*)$")
+_FILL = re.compile(r"^ \*fill\*\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)")
+
+
+def parse_map(text: str) -> list[InputSection]:
+    """Input sections of a GNU ld map file (`-Wl,-Map`), with the output section each went into."""
+    lines = text.splitlines()
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("Linker script and memory map"))
+    except StopIteration:
+        return []
+    out: list[InputSection] = []
+    output = ""
+    pending: str | None = None
+    for ln in lines[start + 1 :]:
+        if not ln.strip():
+            continue
+        if ln.startswith("OUTPUT(") or ln.startswith("LOAD ") or ln.startswith("START GROUP"):
+            continue
+        if not ln.startswith(" "):
+            m = _OUT.match(ln)
+            if m:
+                output = m.group(1)
+            pending = None
+            continue
+        if pending is not None:
+            m = _IN_CONT.match(ln)
+            if m:
+                out.append(InputSection(output, pending, int(m.group(1), 16), int(m.group(2), 16), m.group(3).strip()))
+            pending = None
+            continue
+        m = _FILL.match(ln)
+        if m:
+            out.append(InputSection(output, "*fill*", int(m.group(1), 16), int(m.group(2), 16), "*fill*"))
+            continue
+        m = _IN_ONE.match(ln)
+        if m and not ln.startswith(" *("):
+            src = m.group(4).strip()
+            if not src.startswith("load address"):
+                out.append(InputSection(output, m.group(1), int(m.group(2), 16), int(m.group(3), 16), src))
+            continue
+        m = _IN_NAME.match(ln)
+        if m:
+            pending = m.group(1)
+    return out
+
+
+def classify(section: InputSection) -> str:
+    src = section.source
+    if section.output == ".stack":
+        return "stack (reserved)"
+    if src == "*fill*":
+        return "padding"
+    base = Path(src.split("(")[0]).name
+    if re.match(r"lib(c|c_nano|m|gcc|nosys|g|g_nano)\.a$", base):
+        return "libc"
+    if base == "model.o":
+        ro = section.name.startswith((".rodata", ".data"))
+        return "model weights" if ro else "kernels"
+    if "/obj/nn/" in src or "cmsis-nn" in src.lower() or "/CMSIS" in src:
+        return "kernels"
+    if "/obj/boards/" in src or "/obj/hal/" in src:
+        return "runtime"
+    if src.endswith(".o"):
+        return "application"
+    return "other"
+
+
+@dataclass
+class SectionUse:
+    name: str
+    address: int
+    load_address: int
+    size: int
+    flash: int  # bytes it takes in flash (its image, at the load address)
+    ram: int  # bytes it takes in RAM at run time
+
+
+@dataclass
+class MemoryResult:
+    elf: str
+    map_file: str | None
+    sections: list[SectionUse]
+    components_flash: dict[str, int]
+    components_ram: dict[str, int]
+    flash_used: int
+    ram_used: int  # static RAM plus the stack reservation
+    static_ram: int  # .data + .bss + other RAM sections, without the stack reservation
+    stack_reserved: int
+    stack_used: int | None  # high-water mark from the EXIT event (max over runs)
+    flash_limit: int
+    ram_limit: int
+    limit_source: str
+    policy: MemoryPolicy
+    notes: list[str] = field(default_factory=list)
+
+    def pct(self, used: int, limit: int) -> float:
+        return 100.0 * used / limit
+
+
+def evaluate_memory(
+    image: FirmwareImage,
+    board: Board,
+    policy: MemoryPolicy | None = None,
+    stack_used: int | None = None,
+    map_file: Path | None = None,
+) -> MemoryResult:
+    policy = policy or MemoryPolicy()
+    flash_r, ram_r = board.memory.flash, board.memory.ram
+    sections = []
+    for s in image.sections:
+        in_flash = s.size if s.has_bytes and flash_r.contains(s.load_address, 1) else 0
+        in_ram = s.size if ram_r.contains(s.address, 1) else 0
+        if in_flash or in_ram:
+            sections.append(SectionUse(s.name, s.address, s.load_address, s.size, in_flash, in_ram))
+    flash_used = sum(s.flash for s in sections)
+    ram_used = sum(s.ram for s in sections)
+    stack_reserved = sum(s.ram for s in sections if s.name == ".stack")
+    notes: list[str] = []
+    comp_flash = dict.fromkeys(COMPONENTS, 0)
+    comp_ram = dict.fromkeys(COMPONENTS, 0)
+    map_path = map_file if map_file is not None else image.path.with_name("app.map")
+    if map_path.is_file():
+        by_name = {s.name: s for s in sections}
+        for isec in parse_map(map_path.read_text(errors="replace")):
+            use = by_name.get(isec.output)
+            if use is None or isec.size == 0:
+                continue
+            comp = classify(isec)
+            if use.flash:
+                comp_flash[comp] += isec.size
+            if use.ram:
+                comp_ram[comp] += isec.size
+        # what the map does not itemise (section alignment, linker-generated bytes) is "other"
+        comp_flash["other"] += max(0, flash_used - sum(comp_flash.values()))
+        comp_ram["other"] += max(0, ram_used - sum(comp_ram.values()))
+    else:
+        notes.append(f"no linker map file at {map_path}: components are not itemised (sections only)")
+        comp_flash["other"], comp_ram["other"] = flash_used, ram_used
+        map_path = None  # type: ignore[assignment]
+    limits = policy.limits
+    limit_source = f"board {board.id}"
+    if limits.flash_bytes or limits.ram_bytes:
+        limit_source = "scenario expect.memory.limits"
+    return MemoryResult(
+        elf=str(image.path),
+        map_file=str(map_path) if map_path is not None else None,
+        sections=sections,
+        components_flash={k: v for k, v in comp_flash.items() if v},
+        components_ram={k: v for k, v in comp_ram.items() if v},
+        flash_used=flash_used,
+        ram_used=ram_used,
+        static_ram=ram_used - stack_reserved,
+        stack_reserved=stack_reserved,
+        stack_used=stack_used,
+        flash_limit=limits.flash_bytes or flash_r.size,
+        ram_limit=limits.ram_bytes or ram_r.size,
+        limit_source=limit_source,
+        policy=policy,
+        notes=notes,
+    )

@@ -1,0 +1,44 @@
+"""Confidence intervals for metrics over several seeds: Wilson score intervals for proportions, Student-t
+intervals for means."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
+def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a binomial proportion (95 % by default); None without trials.
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at 0/n and n/n."""
+    if trials <= 0:
+        return None
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes {successes} not within 0..{trials}")
+    p = successes / trials
+    z2 = z * z
+    denom = 1 + z2 / trials
+    centre = (p + z2 / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denom
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == trials else min(1.0, centre + half)
+    return lo, hi
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """(mean, low, high): Student-t interval of the mean over independent runs; None for no values.
+
+    One value gives a zero-width interval (nothing is known about the spread; the report says n=1)."""
+    xs = [float(v) for v in values]
+    if not xs:
+        return None
+    m = sum(xs) / len(xs)
+    if len(xs) == 1:
+        return m, m, m
+    from scipy.stats import t
+
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    half = float(t.ppf(0.5 + level / 2, len(xs) - 1)) * sd / math.sqrt(len(xs))
+    return m, m - half, m + half

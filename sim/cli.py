@@ -115,9 +115,19 @@ def run(
     ] = 2_000_000_000,
     json_out: JsonOpt = False,
     out: OutOpt = None,
+    measure: Annotated[
+        list[str] | None,
+        typer.Option("--measure", help="count the instructions of every call of this function (repeatable; QEMU)"),
+    ] = None,
     seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
     replay: Annotated[
         Path | None, typer.Option("--replay", help="scenario only: re-evaluate the recorded runs of a report directory")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="scenario only: compare with an earlier report.json")
+    ] = None,
+    baseline_threshold: Annotated[
+        float | None, typer.Option("--baseline-threshold", help="scenario only: growth in % that fails (default 2)")
     ] = None,
 ) -> None:
     """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
@@ -133,13 +143,14 @@ def run(
             typer.echo(f"error: {', '.join(given)}: a scenario sets its own board and duration", err=True)
             raise typer.Exit(EXIT_BAD_INPUT)
         run_scenario_command(
-            elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay
-        )
+            elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay,
+            baseline=baseline, baseline_threshold=2.0 if baseline_threshold is None else baseline_threshold,
+        )  # fmt: skip
     if board is None:
         typer.echo("error: --board is required to run an ELF (see `cosim boards`)", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    if seeds is not None or replay is not None:
-        typer.echo("error: --seeds and --replay apply to scenario files only", err=True)
+    if seeds is not None or replay is not None or baseline is not None or baseline_threshold is not None:
+        typer.echo("error: --seeds, --replay and --baseline apply to scenario files only", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
 
     process_registry.install_signal_handlers()
@@ -155,6 +166,7 @@ def run(
                 timeout_s=timeout,
                 hang_instructions=hang_instructions,
                 echo=echo,
+                measure=tuple(measure or ()),
             )
         )
     except CosimError as exc:
@@ -166,6 +178,13 @@ def run(
         typer.echo(payload)
     else:
         typer.echo(f"[{record.engine}/{record.board}] {record.status.value}: {record.diagnosis}", err=True)
+        for name in dict.fromkeys(m.function for m in record.measurements):
+            counts = [m.instructions for m in record.measurements if m.function == name]
+            typer.echo(
+                f"[measure] {name}: {len(counts)} calls, instructions min {min(counts):,} max {max(counts):,} "
+                f"(exact retired instructions, entry through return)",
+                err=True,
+            )
     if record.status.value in ("crash", "error"):
         raise typer.Exit(EXIT_ENGINE_ERROR)
     raise typer.Exit(EXIT_OK if record.succeeded else EXIT_FAILED)

@@ -43,6 +43,14 @@ class Span(BaseModel):
         return self.end - self.begin
 
 
+class Measurement(BaseModel):
+    """One call of a function counted with `--measure`: exact retired instructions, entry through return."""
+
+    function: str
+    begin: int
+    instructions: int
+
+
 class RunRecord(BaseModel):
     schema_version: int = SCHEMA_VERSION
     status: Status
@@ -79,6 +87,7 @@ class RunRecord(BaseModel):
     timing_valid: bool = Field(True, description="false when a debugger could hold the CPU")
     wall_seconds: float | None = None
     data_requests: int = 0
+    measurements: list[Measurement] = []
     fingerprint: str | None = Field(None, description="SHA-256 over ELF, model, scenario, seed, engine and version")
     provenance: Provenance | None = None
     uses_cosim_runtime: bool = Field(False, description="the ELF links cosim.h (events, watchdog, exact budgets)")

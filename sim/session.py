@@ -12,14 +12,15 @@ from pathlib import Path
 
 from sim.boards import Board, load_board
 from sim.datachannel import DataService
+from sim.debug import free_port
 from sim.diagnosis import classify
 from sim.engines import create_engine, resolve_engine_name
-from sim.engines.base import Engine, RunLimits
+from sim.engines.base import CallMeasurement, Engine, RunLimits
 from sim.errors import BadInput
 from sim.firmware_image import FirmwareImage, load_image
 from sim.protocol import HOST_CONFIG_SYMBOL, ConfigFlag, Event, HostConfig, Transport
 from sim.provenance import Provenance, file_sha256
-from sim.record import RecordedEvent, RunRecord, Span
+from sim.record import Measurement, RecordedEvent, RunRecord, Span
 
 DEFAULT_HANG_INSTRUCTIONS = 2_000_000_000
 
@@ -40,6 +41,8 @@ class RunRequest:
     scenario: Path | None = None
     seed: int | None = None
     model: Path | None = None
+    # Functions whose every call is counted (`--measure SYMBOL`), for firmware that does not use cosim.h spans.
+    measure: tuple[str, ...] = ()
 
 
 def host_config(engine: Engine, request: RunRequest, budget: int | None, debug: bool = False) -> HostConfig:
@@ -81,6 +84,15 @@ def spans_from_events(events: list[Event]) -> list[Span]:
     return spans
 
 
+def measured_functions(image: FirmwareImage, names: tuple[str, ...]) -> dict[str, int]:
+    functions = {}
+    for name in names:
+        if not image.has_symbol(name) or image.symbols[name][1] == 0:
+            raise BadInput(f"{image.path}: --measure {name}: no function of that name in the ELF's symbol table")
+        functions[name] = image.symbol(name)
+    return functions
+
+
 def run_firmware(request: RunRequest) -> RunRecord:
     board = load_board(request.board)
     image = load_image(Path(request.elf), board)
@@ -92,13 +104,26 @@ def run_firmware(request: RunRequest) -> RunRecord:
     with create_engine(name, board) as engine:
         if request.echo is not None:
             engine.console._echo = request.echo
-        config = host_config(engine, request, budget)
-        engine.start(image, config, data=request.data or DataService())
         limits = RunLimits(
             max_instructions=budget, timeout_s=request.timeout_s, hang_instructions=request.hang_instructions
         )
-        ending = engine.run(limits)
+        calls: list[CallMeasurement] = []
+        if request.measure:
+            functions = measured_functions(image, request.measure)
+            # Stopping at every call moves the firmware's clock (not the instruction count): watchdog off.
+            config = host_config(engine, request, budget, debug=True)
+            engine.start(image, config, data=request.data or DataService(), gdb_port=free_port(), halted=True)
+            ending, calls = engine.measure(limits, functions)
+        else:
+            config = host_config(engine, request, budget)
+            engine.start(image, config, data=request.data or DataService())
+            ending = engine.run(limits)
         record = make_record(engine, image, board, ending, budget, time.monotonic() - started, request.data)
+        if request.measure:
+            record.timing_valid = False
+            record.measurements = [
+                Measurement(function=c.function, begin=c.begin, instructions=c.instructions) for c in calls
+            ]
     record.provenance = Provenance(
         elf_sha256=image.sha256, board=board.id, engine=record.engine, engine_version=record.engine_version,
         model_sha256=file_sha256(request.model), scenario_sha256=file_sha256(request.scenario), seed=request.seed,

@@ -55,7 +55,7 @@ def test_instruction_counts_repeat_exactly(firmware) -> None:
     assert spans[0] == DEMO_FIRST_INFERENCE_INSTRUCTIONS
 
 
-DEMO_TOTAL_INSTRUCTIONS = 991_497
+DEMO_TOTAL_INSTRUCTIONS = 991_499
 DEMO_FIRST_INFERENCE_INSTRUCTIONS = 100_056
 
 
@@ -227,3 +227,29 @@ def test_fingerprint_names_every_input_of_the_run(firmware, tmp_path: Path) -> N
     assert a.provenance.elf_sha256 == a.elf_sha256 and a.provenance.engine_version == a.engine_version
     scenario.write_text("seed: 2\n")
     assert run(firmware("spans"), scenario=scenario, seed=7).fingerprint != a.fingerprint
+
+
+def test_measure_counts_a_function_exactly_as_cosim_spans_do(firmware) -> None:
+    """--measure (breakpoints, QEMU's own instruction count) agrees with cosim.h spans around the same call."""
+    elf = firmware("spans")
+    measured = run(elf, measure=("work",))
+    assert measured.status is Status.EXITED and not measured.timing_valid
+    assert [m.instructions for m in measured.measurements] == [6_004, 30_004]  # work(1000), work(5000)
+    spans = {s.name: s.instructions for s in run(elf).spans}
+    # The inner span holds `movw r0, #5000; bl work` and the call; the empty span is the markers' own cost.
+    call_site = 2
+    assert spans["inner"] - spans["empty"] - call_site == measured.measurements[1].instructions
+
+
+def test_measure_works_on_foreign_firmware(firmware) -> None:
+    rec = run(firmware("foreign_hello"), max_instructions=3_000_000, measure=("heartbeat_delay",))
+    assert rec.status is Status.BUDGET_REACHED and not rec.uses_cosim_runtime
+    counts = [m.instructions for m in rec.measurements]
+    assert len(counts) >= 4 and set(counts) == {600_009}  # 100,000 iterations x 6 + 9, every call
+
+
+def test_measure_an_unknown_function_is_bad_input(firmware) -> None:
+    from sim.errors import BadInput
+
+    with pytest.raises(BadInput, match=r"--measure no_such_function: no function of that name"):
+        run(firmware("spans"), measure=("no_such_function",))

@@ -570,6 +570,13 @@ void cosim_init(void)
         COSIM_REG(COSIM_DATA_USART + COSIM_USART_CR1) = (1u << 13) | (1u << 3) | (1u << 2);
     cosim_mailbox.capacity = COSIM_MAILBOX_CAPACITY;
 
+    if (cosim__flags & COSIM_FLAG_DEBUG_SESSION) {
+        /* A debugger stops the CPU, and QEMU then jumps virtual time to the next timer deadline: any timer
+         * interrupt would fire early, inside whatever is being stepped or measured. Time is not valid in a debug
+         * session anyway, so the runtime runs no timer interrupts at all (no watchdog, no service alarm). */
+        COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_DIER) = 0;
+        goto boot;
+    }
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_PSC) = 0;
     COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_DIER) = 1;
     if (cosim__flags & COSIM_FLAG_QEMU_TIMER_ALARM) {
@@ -582,6 +589,7 @@ void cosim_init(void)
     cosim__nvic_enable(COSIM_TIMEBASE_IRQ);
     cosim__nvic_enable(COSIM_SERVICE_IRQ);
     cosim__service_arm(cosim_instructions());
+boot:
     __asm__ volatile("cpsie i" ::: "memory");
 
     char f[96], *p = f;

@@ -18,6 +18,7 @@ from typing import ClassVar
 from sim.boards import Board
 from sim.console import Console
 from sim.datachannel import DataService
+from sim.errors import EngineError
 from sim.firmware_image import FirmwareImage
 from sim.protocol import HostConfig
 
@@ -92,6 +93,15 @@ class Ending:
     message: str = ""  # what the engine itself said (stderr, log), trimmed
 
 
+@dataclass(frozen=True)
+class CallMeasurement:
+    """One call of a measured function: retired instructions from its first instruction through its return."""
+
+    function: str
+    begin: int  # the engine's instruction count at entry
+    instructions: int  # entry through return, including any exception handler taken meanwhile
+
+
 class Engine(abc.ABC):
     """Start, feed, watch and stop one emulated board. Use as a context manager: it never leaks a process."""
 
@@ -138,6 +148,15 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def run(self, limits: RunLimits) -> Ending:
         """Let the firmware run until it ends or a limit is reached; the CPU is stopped when this returns."""
+
+    def measure(self, limits: RunLimits, functions: dict[str, int]) -> tuple[Ending, list[CallMeasurement]]:
+        """Run like `run`, counting the instructions of every call of the functions at these entry addresses.
+
+        The engine must have been started halted with a GDB server; counts come from the engine's own instruction
+        counter, which a stopped CPU does not advance, so they are exact even though the firmware is stopped at
+        every call and return.
+        """
+        raise EngineError(f"--measure is not supported on {self.name} yet")
 
     @abc.abstractmethod
     def read_memory(self, address: int, size: int) -> bytes: ...

@@ -23,6 +23,7 @@ from pathlib import Path
 from sim.datachannel import DataService
 from sim.engines import process_registry
 from sim.engines.base import (
+    CallMeasurement,
     CpuState,
     Ending,
     EndKind,
@@ -32,6 +33,7 @@ from sim.engines.base import (
     which,
 )
 from sim.engines.framing import serve_frames
+from sim.engines.gdbremote import RspClient
 from sim.engines.qmp import QmpClient, QmpDisconnected, QmpError
 from sim.errors import EngineError
 from sim.firmware_image import FirmwareImage
@@ -66,6 +68,7 @@ class QemuEngine(Engine):
         self._data: DataService | None = None
         self._config: HostConfig | None = None
         self._last_icount = 0
+        self._gdb_port: int | None = None
         self._stderr_path = self.workdir / "qemu.stderr"
         self._log_path = self.workdir / "qemu.log"
 
@@ -143,6 +146,7 @@ class QemuEngine(Engine):
             for i, word in enumerate(config.words()):
                 # QEMU's generic loader writes each word at reset, before the first instruction runs.
                 argv += ["-device", f"loader,addr=0x{base + 4 * i:08x},data=0x{word:08x},data-len=4"]
+        self._gdb_port = gdb_port
         if gdb_port is not None:
             argv += ["-gdb", f"tcp:127.0.0.1:{gdb_port}"]
         if config.transport == Transport.SEMIHOSTING and data is not None:
@@ -318,6 +322,80 @@ class QemuEngine(Engine):
             remaining = min(targets) - icount
             interval = min(0.05, max(0.0005, 0.5 * remaining / max(mips_estimate, 1.0)))
             time.sleep(interval)
+
+    def measure(self, limits: RunLimits, functions: dict[str, int]) -> tuple[Ending, list[CallMeasurement]]:
+        """Breakpoints at each function's entry and, per call, at its return address; QMP's instruction count at
+        each stop, which stopping does not advance.
+
+        Caveat, measured: with sleep=off QEMU jumps the virtual clock to the next timer deadline whenever the CPU
+        is stopped, so a firmware's own timer interrupts come sooner than in a free run and, when one lands inside
+        a measured call, its handler's instructions are in that call's count. The project's runtime turns its
+        timers off in debug sessions for this reason; firmware with its own periodic timers should measure
+        functions that run with interrupts masked, or read the counts as an upper bound.
+        """
+        if self._gdb_port is None:
+            raise EngineError("measure() needs the engine started with a GDB server (gdb_port) and halted")
+        rsp = RspClient("127.0.0.1", self._gdb_port)
+        entries = {addr & ~1: name for name, addr in functions.items()}
+        returns: dict[int, int] = {}  # return address -> pending calls returning there
+        frames: list[tuple[str, int, int, int]] = []  # function, icount at entry, SP at entry, return address
+        calls: list[CallMeasurement] = []
+        started = time.monotonic()
+        try:
+            for addr in entries:
+                rsp.set_breakpoint(addr)
+            while True:
+                stop = self._continue_until_stop(rsp, limits, started)
+                if stop is None:  # a limit: the CPU is stopped; describe it like run() would
+                    over_time = limits.timeout_s is not None and time.monotonic() - started >= limits.timeout_s
+                    kind = EndKind.TIMEOUT if over_time else EndKind.BUDGET
+                    budget = None if over_time else limits.max_instructions
+                    return self._stop_and_describe(kind, budget=budget), calls
+                if stop.exited:
+                    assert self._proc is not None
+                    return self._ended_by_itself(self._proc.wait(timeout=10)), calls
+                regs = rsp.registers()
+                pc, sp, lr = regs[15] & ~1, regs[13], regs[14]
+                icount = self.instructions()
+                if limits.max_instructions is not None and icount >= limits.max_instructions:
+                    return self._stop_and_describe(EndKind.BUDGET, budget=limits.max_instructions), calls
+                while frames and frames[-1][3] == pc and sp >= frames[-1][2]:
+                    name, begin, _sp, ret = frames.pop()
+                    calls.append(CallMeasurement(name, begin, icount - begin))
+                    returns[ret] -= 1
+                    if not returns[ret]:
+                        del returns[ret]
+                        if ret not in entries:
+                            rsp.remove_breakpoint(ret)
+                if pc in entries:
+                    ret = lr & ~1
+                    frames.append((entries[pc], icount, sp, ret))
+                    if ret not in returns and ret not in entries:
+                        rsp.set_breakpoint(ret)
+                    returns[ret] = returns.get(ret, 0) + 1
+                if pc in entries or pc in returns:  # step off the breakpoint we stand on, then put it back
+                    rsp.remove_breakpoint(pc)
+                    rsp.command("s")
+                    rsp.set_breakpoint(pc)
+        finally:
+            rsp.close()
+
+    def _continue_until_stop(self, rsp: RspClient, limits: RunLimits, started: float):
+        """`c`, then wait for the stop while watching the budget and the wall clock; None when a limit hit."""
+        rsp.cont()
+        while True:
+            try:
+                return rsp.wait_stop(timeout=0.02)
+            except TimeoutError:
+                pass
+            if self._proc is not None and self._proc.poll() is not None:
+                return rsp.wait_stop(timeout=1.0)
+            over_budget = limits.max_instructions is not None and self.instructions() >= limits.max_instructions
+            over_time = limits.timeout_s is not None and time.monotonic() - started >= limits.timeout_s
+            if over_budget or over_time:
+                rsp.interrupt()
+                rsp.wait_stop(timeout=5.0)
+                return None
 
     def _semihosting_exit(self) -> bool:
         return bool(self._config and self._config.flags & ConfigFlag.SEMIHOSTING_EXIT)

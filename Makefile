@@ -64,3 +64,23 @@ bench: setup
 
 clean:
 	rm -rf build out .pytest_cache .ruff_cache
+
+# Robot Framework (sim.robot, robot_tests/): every suite in parallel with pabot, one process per core; results in
+# out/robot/ (output.xml, log.html, report.html, xunit.xml). ROBOT_ARGS adds options, e.g.
+# ROBOT_ARGS='--variable ENGINE:renode' or ROBOT_ARGS='--include fast'. `robot-fast` is the short fast tier.
+# --no-pabotlib: the suites need no PabotLib, whose fixed port (8270) would clash between concurrent runs.
+ROBOT_ARGS ?=
+ROBOT_OUT := out/robot
+.PHONY: robot robot-fast docs
+
+robot: setup
+	$(VENV)/bin/pabot --no-pabotlib --processes $$(nproc) --command $(abspath $(VENV))/bin/robot --end-command \
+	  --outputdir $(ROBOT_OUT) --xunit xunit.xml $(ROBOT_ARGS) robot_tests
+
+robot-fast: setup
+	$(VENV)/bin/robot --include fast --outputdir $(ROBOT_OUT)/fast --xunit xunit.xml $(ROBOT_ARGS) robot_tests
+
+# Keyword documentation of the Robot library.
+docs: setup
+	mkdir -p docs/robot
+	$(VENV)/bin/python -m robot.libdoc --name sim.robot sim.robot docs/robot/sim.robot.html

@@ -102,6 +102,52 @@ class Engines(_Strict):
     renode: RenodeEngine | None = None
 
 
+class SiliconBand(_Strict):
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+
+
+class SiliconFactor(_Strict):
+    """One kernel set's calibrated instructions-to-cycles factor (bench/calibrate_silicon.py): silicon cycles per
+    emulated instruction of an inference span, with the band a new model's factor is expected in."""
+
+    cycles_per_instruction: float = Field(gt=0)
+    band: SiliconBand
+    source: str = Field(min_length=1, description="the silicon measurements and the calibration that produced this")
+    calibrated_on: list[str] = Field(min_length=1, description="the models the factor was fitted on")
+    leave_one_out: str | None = Field(None, description="leave-one-out coverage of the band, e.g. 3/3 covered")
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="calibration date, YYYY-MM-DD")
+
+    @model_validator(mode="after")
+    def _inside_band(self) -> SiliconFactor:
+        if not self.band.low <= self.cycles_per_instruction <= self.band.high:
+            raise ValueError(
+                f"cycles_per_instruction {self.cycles_per_instruction} must lie inside the band "
+                f"{self.band.low} .. {self.band.high}"
+            )
+        return self
+
+
+KernelSet = Literal["ref", "cmsis-nn"]
+
+
+class Silicon(_Strict):
+    """Silicon calibration of the board's core, per kernel set; or `unavailable` with the reason (then every time
+    is instruction time, instructions / f_clk). Never changes the simulated time base."""
+
+    core: str | None = Field(None, description="the core of the silicon the factors were measured on")
+    kernels: dict[KernelSet, SiliconFactor] = {}
+    unavailable: str | None = Field(None, description="why there is no silicon data for this board")
+
+    @model_validator(mode="after")
+    def _factors_or_reason(self) -> Silicon:
+        if bool(self.kernels) == bool(self.unavailable):
+            raise ValueError("give either `kernels` (calibrated factors) or `unavailable` (the reason), not both")
+        if self.kernels and not self.core:
+            raise ValueError("`core` (the core the silicon measurements were made on) is required with `kernels`")
+        return self
+
+
 class Board(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     mcu: str
@@ -115,6 +161,9 @@ class Board(_Strict):
     timers: Timers
     peripherals: dict[str, Peripheral] = {}
     engines: Engines
+    # Estimates silicon latency of inference spans only; it does not change the binary, so it is excluded from
+    # dumps (sim/build.py hashes model_dump_json() into the build key).
+    silicon: Silicon | None = Field(None, exclude=True)
 
     @field_validator("clock_hz")
     @classmethod
@@ -133,6 +182,11 @@ class Board(_Strict):
             raise ValueError(f"fpu {self.fpu} needs -mfloat-abi=hard in compiler.cflags")
         if not self.fpu and "-mfloat-abi=hard" in flags:
             raise ValueError("a core without FPU cannot use -mfloat-abi=hard")
+        if self.silicon and self.silicon.core and self.silicon.core != self.core:
+            raise ValueError(
+                f"silicon.core {self.silicon.core} differs from the board's core {self.core}: "
+                "a factor is per core, calibrate on silicon with this core"
+            )
         return self
 
     @property

@@ -38,6 +38,8 @@ class ScenarioRunRequest:
     timeout_s: float | None = None  # wall-clock backstop per run (default: 60 s + 20 x duration)
     echo: Callable[[str], None] | None = None  # progress lines for people
     replay: Path | None = None  # a report directory: re-evaluate its recorded runs instead of running the firmware
+    baseline: Path | None = None  # an earlier report.json (or its directory): fail on growth beyond the threshold
+    baseline_threshold_pct: float = 2.0
 
 
 @dataclass
@@ -55,7 +57,13 @@ def is_scenario_path(path: Path) -> bool:
 
 
 def run_seed(
-    scenario: Path, elf: Path, engine: str | None, seed: int, duration_s: float, timeout_s: float
+    scenario: Path,
+    elf: Path,
+    engine: str | None,
+    seed: int,
+    duration_s: float,
+    timeout_s: float,
+    lines: list[str] | None = None,
 ) -> tuple[RunRecord, list[str]]:
     """One run of the scenario with one seed (a top-level function: it runs in worker processes)."""
     from sim.scenario import load_scenario
@@ -63,7 +71,7 @@ def run_seed(
     from sim.session import RunRequest, run_firmware
 
     scn = load_scenario(scenario)
-    lines: list[str] = []
+    lines = [] if lines is None else lines  # console lines as they arrive (kept when the engine raises)
     record = run_firmware(
         RunRequest(
             elf=elf,
@@ -80,6 +88,49 @@ def run_seed(
     return record, lines
 
 
+def run_seed_for_report(
+    scenario: Path, elf: Path, engine: str | None, seed: int, duration_s: float, timeout_s: float
+) -> tuple[RunRecord, list[str]]:
+    """run_seed, but an engine error (not installed, could not start, lost) becomes a record with status error and
+    the console lines so far, so the report says what happened (a top-level function: it runs in workers)."""
+    from sim.scenario import load_scenario
+
+    lines: list[str] = []
+    try:
+        record, lines = run_seed(scenario, elf, engine, seed, duration_s, timeout_s, lines)
+    except CosimError as exc:
+        if exc.exit_code != EXIT_ENGINE_ERROR:
+            raise
+        record = error_record(load_scenario(scenario).board, engine, elf, f"engine error: {exc}", lines)
+    except Exception as exc:  # an internal error (exit 3 too): the report says so instead of a bare traceback
+        what = f"internal error: {type(exc).__name__}: {exc}"
+        record = error_record(load_scenario(scenario).board, engine, elf, what, lines)
+    return record, lines
+
+
+def error_record(board_id: str, engine: str | None, elf: Path, diagnosis: str, lines: list[str]) -> RunRecord:
+    """A run record for a run that never produced one (the engine raised)."""
+    from sim.boards import load_board
+    from sim.engines import resolve_engine_name
+    from sim.provenance import file_sha256
+
+    board = load_board(board_id)
+    try:
+        name = resolve_engine_name(engine)
+    except CosimError:
+        name = engine or "unknown"
+    return RunRecord(
+        status=Status.ERROR,
+        diagnosis=diagnosis,
+        console_tail=lines[-20:],
+        board=board.id,
+        engine=name,
+        elf=str(elf),
+        elf_sha256=file_sha256(elf) or "",
+        clock_hz=board.clock_hz,
+    )
+
+
 def _worker_init() -> None:
     """Workers ignore Ctrl-C (the terminal sends it to the whole process group): the parent decides, and ends them
     with SIGTERM, which stops their emulators and unwinds (process_registry)."""
@@ -91,11 +142,11 @@ def _worker_init() -> None:
 
 def _run_all(args: list[tuple], jobs: int) -> list[tuple[RunRecord, list[str]]]:
     if jobs <= 1 or len(args) <= 1:
-        return [run_seed(*a) for a in args]
+        return [run_seed_for_report(*a) for a in args]
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
     futures: list[Future] = []
     try:
-        futures = [pool.submit(run_seed, *a) for a in args]
+        futures = [pool.submit(run_seed_for_report, *a) for a in args]
         return [f.result() for f in futures]
     except BaseException:
         # Interrupted (or one run raised): stop the others. A worker stops its emulator on SIGTERM, and the
@@ -172,7 +223,7 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     from sim.engines import resolve_engine_name
     from sim.firmware_image import load_image
     from sim.provenance import file_sha256
-    from sim.report.model import Report, RunSummary, ScenarioInfo
+    from sim.report.model import Report, ScenarioInfo
     from sim.scenario import load_scenario
     from sim.verdicts import evaluate as ev
 
@@ -189,6 +240,13 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     engine = resolve_engine_name(req.engine)
     say = req.echo or (lambda _line: None)
     notes: list[str] = []
+    baseline = None
+    if req.baseline is not None:
+        from sim.verdicts.baseline import load_baseline
+
+        if req.baseline_threshold_pct < 0:
+            raise BadInput(f"--baseline-threshold must not be negative, got {req.baseline_threshold_pct}")
+        baseline = load_baseline(req.baseline)
     if req.replay is not None:
         seeds, results = recorded_runs(req.replay, image.sha256, file_sha256(path), notes)
         say(f"[scenario] {scn.name or path.stem}: replaying {len(seeds)} recorded run(s) from {req.replay}")
@@ -200,35 +258,39 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
         say(f"[scenario] {scn.name or path.stem}: {len(seeds)} seed(s) on {engine}/{board.id}, {jobs} at a time")
         results = _run_all([(path.resolve(), elf, req.engine, s, duration, timeout) for s in seeds], jobs)
     runs = [ev.SeedRun(s, rec) for s, (rec, _) in zip(seeds, results, strict=True)]
-    for r in runs:
-        if r.record.status in (Status.CRASH, Status.ERROR):
-            raise _EngineFailure(f"seed {r.seed}: {r.record.status.value}: {r.record.diagnosis}")
+    engine_failed = [r for r in runs if r.record.status in (Status.CRASH, Status.ERROR)]
 
     checks = [ev.run_check(r) for r in runs]
     segments = ev.segments_of(scn)
-    decisions = None
-    window_s = None
-    if segments:
-        decisions, dchecks, dres = ev.decision_section(runs, segments, scn.duration_s, spec)
-        window_s = dres[0].alignment.window_s or None
-        checks += dchecks
-    elif spec.has_decision:
-        raise BadInput(f"{path}: expect.decision needs a timeline (the ground truth) in the scenario")
-    timing, tchecks, tres = ev.timing_section(runs, board, spec, window_s)
-    checks += tchecks
+    decisions = timing = None
+    tres: list = [None] * len(runs)
+    if engine_failed:
+        # No verdict on what the firmware did: the engine failed under it. The report still says what happened.
+        for r in engine_failed:
+            notes.append(f"seed {r.seed}: {r.record.status.value}: {r.record.diagnosis}")
+        notes.append("engine error: decisions and inference time are not evaluated; memory is from the ELF")
+    else:
+        window_s = None
+        if segments:
+            decisions, dchecks, dres = ev.decision_section(runs, segments, scn.duration_s, spec)
+            window_s = dres[0].alignment.window_s or None
+            checks += dchecks
+        elif spec.has_decision:
+            raise BadInput(f"{path}: expect.decision needs a timeline (the ground truth) in the scenario")
+        timing, tchecks, tres = ev.timing_section(runs, board, spec, window_s)
+        checks += tchecks
     stacks = [ev.stack_used_of(r.record) for r in runs]
     known = [s for s in stacks if s is not None]
     memory, mchecks, _ = ev.memory_section(image, board, spec, max(known) if known else None)
     checks += mchecks
     if not known:
         notes.append("no stack high-water mark: no run ended with an EXIT event carrying stack_used")
-    if not timing.inferences:
+    if timing is not None and not timing.inferences:
         notes.append(f"no {timing.span!r} spans: inference time is not measured")
-    failed = any(c.failed for c in checks)
     report = Report(
         tool_version=f"tinyml-cosim {__version__}",
-        verdict="fail" if failed else "pass",
-        exit_code=EXIT_FAILED if failed else EXIT_OK,
+        verdict="pass",
+        exit_code=EXIT_OK,
         scenario=ScenarioInfo(
             name=scn.name or path.stem,
             path=str(path),
@@ -240,39 +302,60 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
             duration_s=scn.duration_s,
         ),
         seeds=seeds,
-        runs=[
-            RunSummary(
-                seed=r.seed,
-                status=r.record.status.value,
-                exit_code=r.record.exit_code,
-                diagnosis=r.record.diagnosis,
-                instructions=r.record.instructions,
-                simulated_seconds=r.record.simulated_seconds,
-                wall_seconds=r.record.wall_seconds,
-                decisions=sum(e.kind == "DECISION" for e in r.record.events),
-                inferences=res.n,
-                stack_used=st,
-                fingerprint=r.record.fingerprint,
-                provenance=r.record.provenance.model_dump(mode="json") if r.record.provenance else None,
-                run_record=f"run-seed{r.seed}.json",
-                console_log=f"console-seed{r.seed}.log",
-            )
-            for r, res, st in zip(runs, tres, stacks, strict=True)
-        ],
+        runs=[_run_summary(r, res, st) for r, res, st in zip(runs, tres, stacks, strict=True)],
         checks=checks,
         decisions=decisions,
         timing=timing,
         memory=memory,
         notes=notes,
     )
-    plot = _plot_data(scn, seeds[0], runs[0].record, tres[0].counts, results[0][1])
+    if baseline is not None and not engine_failed:
+        from sim.verdicts.baseline import compare
+
+        report.baseline, bchecks = compare(report, baseline[1], str(baseline[0]), req.baseline_threshold_pct)
+        report.checks += bchecks
+    elif baseline is not None:
+        notes.append(f"baseline {baseline[0]} not compared: the engine failed")
+    failed = any(c.failed for c in report.checks)
+    if engine_failed:
+        report.verdict, report.exit_code = "error", EXIT_ENGINE_ERROR
+    elif failed:
+        report.verdict, report.exit_code = "fail", EXIT_FAILED
+    plot = _plot_data(scn, seeds[0], runs[0].record, tres[0].counts if tres[0] else [], results[0][1])
     out = req.out if req.out is not None else DEFAULT_REPORTS_DIR / path.stem
     write_report(out, report, [(s, rec, lines) for s, (rec, lines) in zip(seeds, results, strict=True)], plot)
     return ScenarioOutcome(report, out)
 
 
-class _EngineFailure(CosimError):
-    exit_code = EXIT_ENGINE_ERROR
+def _run_summary(r, res, stack_used):  # type: ignore[no-untyped-def]
+    from sim.report.model import RunSummary
+
+    rec = r.record
+    return RunSummary(
+        seed=r.seed,
+        status=rec.status.value,
+        exit_code=rec.exit_code,
+        diagnosis=rec.diagnosis,
+        instructions=rec.instructions,
+        simulated_seconds=rec.simulated_seconds,
+        wall_seconds=rec.wall_seconds,
+        decisions=sum(e.kind == "DECISION" for e in rec.events),
+        inferences=res.n if res is not None else 0,
+        stack_used=stack_used,
+        pc=rec.pc,
+        pc_symbol=rec.pc_symbol,
+        lr=rec.lr,
+        cfsr=rec.cfsr,
+        hfsr=rec.hfsr,
+        bfar=rec.bfar,
+        mmfar=rec.mmfar,
+        fault_bits=rec.fault_bits,
+        console_tail=rec.console_tail[-10:],
+        fingerprint=rec.fingerprint,
+        provenance=rec.provenance.model_dump(mode="json") if rec.provenance else None,
+        run_record=f"run-seed{r.seed}.json",
+        console_log=f"console-seed{r.seed}.log",
+    )
 
 
 def _plot_data(scn, seed: int, record: RunRecord, counts: list[int], console: list[str]):  # type: ignore[no-untyped-def]
@@ -312,10 +395,22 @@ def write_report(out: Path, report, runs: list[tuple[int, RunRecord, list[str]]]
 
 
 def summary_lines(outcome: ScenarioOutcome) -> list[str]:
+    from sim.report.model import failed_run_lines
+
     r = outcome.report
     lines = []
+    for run in r.runs:  # type: ignore[attr-defined]
+        if run.status != "exited" or run.exit_code not in (0, None):
+            lines += failed_run_lines(run)
     for c in r.checks:  # type: ignore[attr-defined]
         lines.append(f"{c.status.value.upper():4}  {c.message}")
+    if r.timing is not None:  # type: ignore[attr-defined]
+        lines.append(f"time basis: {r.timing.factor_summary}")  # type: ignore[attr-defined]
+    if r.baseline is not None:  # type: ignore[attr-defined]
+        b = r.baseline  # type: ignore[attr-defined]
+        lines.append(f"baseline: {b.path} (fail on growth above {b.threshold_pct:g} %)")
+        lines += [f"note: {n}" for n in b.notes]
+    lines += [f"note: {n}" for n in r.notes]  # type: ignore[attr-defined]
     lines.append(f"verdict: {r.verdict.upper()}  (report: {outcome.out}/report.html)")  # type: ignore[attr-defined]
     return lines
 
@@ -332,6 +427,13 @@ def run_scenario_command(
     replay: Annotated[
         Path | None, typer.Option("--replay", help="re-evaluate the recorded runs of this report directory")
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="compare with an earlier report.json: fail on growth beyond the threshold"),
+    ] = None,
+    baseline_threshold: Annotated[
+        float, typer.Option("--baseline-threshold", help="percent growth over the baseline that fails (default 2)")
+    ] = 2.0,
 ) -> None:
     """Run a scenario, check its expectations and write the report (exit 0 only when every expectation holds)."""
     from sim.engines import process_registry
@@ -341,7 +443,15 @@ def run_scenario_command(
     try:
         outcome = run_scenario(
             ScenarioRunRequest(
-                scenario=scenario, engine=engine, out=out, seeds=seeds, timeout_s=timeout, echo=echo, replay=replay
+                scenario=scenario,
+                engine=engine,
+                out=out,
+                seeds=seeds,
+                timeout_s=timeout,
+                echo=echo,
+                replay=replay,
+                baseline=baseline,
+                baseline_threshold_pct=baseline_threshold,
             )
         )
     except CosimError as exc:

@@ -237,22 +237,77 @@ def test_timing_statistics_observed_maximum_and_window_load() -> None:
     st = res.stats()
     assert st == {"min": 100, "median": 110.0, "p99": 400.0, "observed_maximum": 400}
     assert res.observed_max_index == 3 and res.ends_s[3] == pytest.approx(0.004)
-    assert not res.factor.calibrated and "instruction time" in res.factor.provenance
+    assert res.factor.calibrated and res.factor.kernels == "ref"  # the F405's silicon factor (ref by default)
+    m3 = evaluate_timing(record([], spans, clock=1_000_000), load_board("stm32f205"), window_s=0.001)
+    assert not m3.factor.calibrated and "Cortex-M3" in m3.factor.provenance
+    assert m3.factor.describe().startswith("instruction time") and m3.seconds(400) == pytest.approx(400e-6)
     assert [w.busy_instructions for w in res.windows] == [150, 170, 160, 450, 155]
     assert res.max_load.load == pytest.approx(0.45)  # type: ignore[union-attr]
     assert window_loads(spans, [], 0.001, 1_000_000) == []
 
 
 def test_deadline_check_reports_margin_and_time_basis() -> None:
-    spans = [Span(name="inference", depth=0, begin=0, end=168_000)]  # 1 ms at 168 MHz
-    rec = record([], spans, clock=168_000_000)
+    spans = [Span(name="inference", depth=0, begin=0, end=120_000)]  # 1 ms at 120 MHz
+    rec = record([], spans, clock=120_000_000)
     spec = parse_expect({"timing": {"deadline_ms": 2}})
-    report, checks, _ = timing_section([SeedRun(0, rec)], load_board("stm32f405"), spec, None)
+    report, checks, _ = timing_section([SeedRun(0, rec)], load_board("stm32f205"), spec, None)  # no silicon data
     assert report.deadline_margin_pct == pytest.approx(50.0) and report.time_basis == "instruction time"
+    assert report.cycles_per_instruction is None and report.factor_band is None
     assert checks[0].status is CheckStatus.PASS and "margin 50.0 %" in checks[0].message
+    assert "Cortex-M3" in checks[0].message  # says why there is no factor
     spec = parse_expect({"timing": {"deadline_ms": 0.5}})
-    _, checks, _ = timing_section([SeedRun(0, rec)], load_board("stm32f405"), spec, None)
+    _, checks, _ = timing_section([SeedRun(0, rec)], load_board("stm32f205"), spec, None)
     assert checks[0].failed and "vs deadline 0.5 ms: margin -100.0 %" in checks[0].message
+
+
+@pytest.mark.parametrize("kernels", ["ref", "cmsis-nn"])
+def test_calibrated_deadline_is_checked_at_the_band_upper_end(kernels: str) -> None:
+    board = load_board("stm32f405")
+    f = board.silicon.kernels[kernels]  # type: ignore[union-attr]
+    n = 168_000  # 1 ms of instruction time at 168 MHz
+    rec = record([], [Span(name="inference", depth=0, begin=0, end=n)], clock=168_000_000)
+    # A deadline between the time at the factor and the time at the band's upper end: it must fail (unsafe side).
+    deadline = (f.cycles_per_instruction + f.band.high) / 2
+    spec = parse_expect({"timing": {"deadline_ms": deadline, "kernels": kernels, "inference_ms": "<= 100"}})
+    report, checks, _ = timing_section([SeedRun(0, rec)], board, spec, None)
+    assert report.time_basis == "calibrated cycles" and report.kernels == kernels
+    assert report.cycles_per_instruction == f.cycles_per_instruction
+    assert report.factor_band == (f.band.low, f.band.high)
+    assert report.time_ms["observed_maximum"].value == pytest.approx(f.cycles_per_instruction)
+    assert report.time_ms_band["observed_maximum"] == pytest.approx((f.band.low, f.band.high))  # type: ignore[index]
+    assert report.deadline_checked_ms == pytest.approx(f.band.high)
+    by_id = {c.id: c for c in checks}
+    dl = by_id["timing.deadline_ms"]
+    assert dl.failed and dl.actual == pytest.approx(f.band.high)
+    assert "checked at the band's upper end (the unsafe side)" in dl.message and "NUCLEO-L4R5ZI" in dl.message
+    assert f"{f.cycles_per_instruction:g} cycles/instruction" in dl.message and f"{f.band.high:g}" in dl.message
+    assert "instructions" in dl.message and "cycles (" not in dl.message  # counts are never called cycles
+    assert "band" in report.factor_summary and "source" in report.factor_summary
+    ms = by_id["timing.inference_ms"]
+    assert not ms.failed and ms.actual == pytest.approx(f.band.high) and "upper end" in ms.message
+    spec = parse_expect({"timing": {"deadline_ms": f.band.high * 1.01, "kernels": kernels}})
+    _, checks, _ = timing_section([SeedRun(0, rec)], board, spec, None)
+    assert not checks[0].failed
+
+
+def test_unknown_kernel_set_in_expect_is_refused() -> None:
+    with pytest.raises(ExpectationError, match=r"expect\.timing\.kernels"):
+        parse_expect({"timing": {"kernels": "arm-magic"}})
+
+
+def test_board_silicon_block_is_validated(tmp_path: Path) -> None:
+    from sim.boards import board_path
+    from sim.boards import load_board as load
+
+    text = board_path("stm32f405").read_text()
+    bad = tmp_path / "stm32f405.yaml"
+    bad.write_text(text.replace("cycles_per_instruction: 0.6743", "cycles_per_instruction: 7.5"))
+    with pytest.raises(BadInput, match="inside the band"):
+        load(bad)
+    bad.write_text(text.replace("silicon:\n  core: cortex-m4", "silicon:\n  core: cortex-m3"))
+    with pytest.raises(BadInput, match="per core"):
+        load(bad)
+    assert "silicon" not in load_board("stm32f405").model_dump_json()  # not in the build key: no rebuilds
 
 
 # --- memory --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.report.model import Report
+from sim.report.model import Report, failed_run_lines
 from sim.verdicts.expect import CheckStatus
 
 
@@ -146,11 +146,12 @@ def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = N
 def render_html(r: Report, p: PlotData) -> str:
     e = html.escape
     s = r.scenario
+    verdict_class = {"pass": "pass", "fail": "fail", "error": "fail"}[r.verdict]
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(s.name)}: {r.verdict}</title>"
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{e(s.name)}</h1>",
-        f"<p class='verdict {'pass' if r.verdict == 'pass' else 'fail'}'>verdict: {r.verdict.upper()}</p>",
+        f"<p class='verdict {verdict_class}'>verdict: {r.verdict.upper()}</p>",
         f"<p>board {e(s.board)}, engine {e(s.engine)}, firmware {e(s.firmware)}, {s.duration_s:g} s simulated, "
         f"seeds {', '.join(str(x) for x in r.seeds)}; report version {r.report_version}, {e(r.tool_version)}</p>",
         "<h2>Expectations</h2>",
@@ -187,14 +188,32 @@ def render_html(r: Report, p: PlotData) -> str:
         parts.append("<h2>Inference time</h2>")
         parts.append(
             f"<p>{t.inferences} inferences (span <code>{e(t.span)}</code>); times are <b>{e(t.time_basis)}</b>: "
-            f"{e(t.factor_provenance)}. The largest count is the observed maximum over these inputs, not a WCET.</p>"
+            f"{e(t.factor_summary or t.factor_provenance)}. Counts are retired instructions, not cycles. The largest "
+            "count is the observed maximum over these inputs, not a WCET.</p>"
         )
-        trows = [[k, _mv(t.instructions[k].value, ""), _mv(t.time_ms[k].value, "ms")] for k in t.instructions]
-        parts.append(_table(["statistic", "instructions", "time"], trows))
+        if t.cycles_per_instruction is not None and t.factor_band is not None:
+            parts.append(
+                f"<p>silicon factor ({e(t.kernels)} kernels): <b>{t.cycles_per_instruction:g}</b> cycles per "
+                f"instruction, band {t.factor_band[0]:g} .. {t.factor_band[1]:g}; source: {e(t.factor_provenance)}</p>"
+            )
+        band = t.time_ms_band or {}
+        trows = [
+            [
+                k,
+                _mv(t.instructions[k].value, ""),
+                _mv(t.time_ms[k].value, "ms"),
+                f"{band[k][0]:.6g} … {band[k][1]:.6g} ms" if k in band else "—",
+            ]
+            for k in t.instructions
+        ]
+        parts.append(_table(["statistic", "instructions", f"time ({t.time_basis})", "time over the band"], trows))
         if t.observed_maximum_at:
             parts.append(f"<p>observed maximum at {e(str(t.observed_maximum_at))}</p>")
         if t.deadline_ms is not None:
-            parts.append(f"<p>deadline {t.deadline_ms:g} ms, margin {_mv(t.deadline_margin_pct, '%')}</p>")
+            parts.append(
+                f"<p>deadline {t.deadline_ms:g} ms, checked with {_mv(t.deadline_checked_ms, 'ms')}: "
+                f"{e(t.deadline_basis)}; margin {_mv(t.deadline_margin_pct, '%')}</p>"
+            )
         if t.cpu_load_max is not None:
             parts.append(
                 f"<p>largest per-window CPU load {_mv(t.cpu_load_max.value, '')} of a {t.window_period_s:g} s window "
@@ -241,6 +260,36 @@ def render_html(r: Report, p: PlotData) -> str:
             ],
         )
     )
+    failed = [failed_run_lines(x) for x in r.runs]
+    failed = [x for x in failed if x]
+    if failed:
+        parts.append("<h2>Failed runs</h2>")
+        parts.append(f"<pre class='fail'>{e(chr(10).join(line for x in failed for line in x))}</pre>")
+    if r.baseline is not None:
+        b = r.baseline
+        parts.append("<h2>Baseline</h2>")
+        parts.append(
+            f"<p>compared with {e(b.path)} ({e(b.baseline_tool_version)}); growth above {b.threshold_pct:g} % fails</p>"
+        )
+        parts.append(
+            _table(
+                ["quantity", "baseline", "now", "delta", "delta %", "status"],
+                [
+                    [
+                        d.id,
+                        _mv(d.baseline, d.unit),
+                        _mv(d.actual, d.unit),
+                        "—" if d.delta is None else f"{d.delta:+g} {d.unit}",
+                        "—" if d.delta_pct is None else f"{d.delta_pct:+.2f} %",
+                        d.status,
+                    ]
+                    for d in b.deltas
+                ],
+                [d.status for d in b.deltas],
+            )
+        )
+        for note in b.notes:
+            parts.append(f"<p>note: {e(note)}</p>")
     parts.append(f"<h2>Console (seed {p.seed})</h2><pre>{e(chr(10).join(p.console))}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)

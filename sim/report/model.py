@@ -39,6 +39,15 @@ class RunSummary(BaseModel):
     decisions: int = 0
     inferences: int = 0
     stack_used: int | None = None
+    pc: int | None = Field(None, description="program counter where the run ended (faults: the faulting PC)")
+    pc_symbol: str | None = None
+    lr: int | None = None
+    cfsr: int | None = None
+    hfsr: int | None = None
+    bfar: int | None = None
+    mmfar: int | None = None
+    fault_bits: list[str] = []
+    console_tail: list[str] = Field([], description="the last console lines of the run")
     fingerprint: str | None = None
     provenance: dict[str, Any] | None = None
     run_record: str = Field(description="file name of the full run record in the report directory")
@@ -70,14 +79,26 @@ class TimingReport(BaseModel):
     span: str
     inferences: int
     time_basis: Literal["instruction time", "calibrated cycles"]
-    cycles_per_instruction: float | None
-    factor_provenance: str
+    kernels: str = Field("ref", description="kernel set whose silicon factor applies (expect.timing.kernels)")
+    cycles_per_instruction: float | None = Field(
+        description="silicon cycles per emulated instruction (board file silicon block); None: instruction time"
+    )
+    factor_band: tuple[float, float] | None = Field(None, description="band of the factor (low, high)")
+    factor_provenance: str = Field(description="the factor's source, or why there is none")
+    factor_summary: str = Field("", description="factor, source and band in one line, as every report prints it")
     clock_hz: int
     instructions: dict[str, Metric] = Field(description="min, median, p99, observed_maximum (instructions)")
-    time_ms: dict[str, Metric] = Field(description="the same converted to milliseconds")
+    time_ms: dict[str, Metric] = Field(description="the same converted to milliseconds (at the factor)")
+    time_ms_band: dict[str, tuple[float, float]] | None = Field(
+        None, description="the same at the band's low and high end (calibrated only)"
+    )
     observed_maximum_at: dict[str, Any] | None = Field(None, description="seed, index, time_s of that inference")
     deadline_ms: float | None = None
-    deadline_margin_pct: float | None = Field(None, description="(deadline - observed maximum) / deadline x 100")
+    deadline_checked_ms: float | None = Field(
+        None, description="the time compared with the deadline: observed maximum at the band's upper end"
+    )
+    deadline_basis: str = ""
+    deadline_margin_pct: float | None = Field(None, description="(deadline - checked time) / deadline x 100")
     window_period_s: float | None = None
     window_period_source: str = ""
     cpu_load_max: Metric | None = None
@@ -125,11 +146,32 @@ class ScenarioInfo(BaseModel):
     duration_s: float
 
 
+class BaselineDelta(BaseModel):
+    """One quantity compared with the baseline report: growth beyond the threshold fails."""
+
+    id: str = Field(description="e.g. baseline.instructions.median, baseline.memory.flash")
+    unit: str
+    baseline: float | None
+    actual: float | None
+    delta: float | None = Field(None, description="actual - baseline")
+    delta_pct: float | None = Field(None, description="(actual - baseline) / baseline x 100")
+    status: Literal["pass", "warn", "fail"]
+
+
+class BaselineReport(BaseModel):
+    path: str = Field(description="the earlier report.json compared with")
+    threshold_pct: float = Field(description="growth above this percentage fails")
+    baseline_tool_version: str
+    baseline_firmware_sha256: list[str] = Field([], description="ELF SHA-256 of the baseline's runs")
+    deltas: list[BaselineDelta]
+    notes: list[str] = []
+
+
 class Report(BaseModel):
     report_version: Literal[1] = REPORT_VERSION
     tool_version: str
-    verdict: Literal["pass", "fail"]
-    exit_code: int = Field(description="0 every expectation holds, 1 one fails")
+    verdict: Literal["pass", "fail", "error"]
+    exit_code: int = Field(description="0 every expectation holds; 1 one fails or the firmware failed; 3 engine error")
     scenario: ScenarioInfo
     seeds: list[int]
     runs: list[RunSummary]
@@ -137,7 +179,28 @@ class Report(BaseModel):
     decisions: DecisionReport | None = None
     timing: TimingReport | None = None
     memory: MemoryReport
+    baseline: BaselineReport | None = None
     notes: list[str] = []
+
+
+def failed_run_lines(run: RunSummary) -> list[str]:
+    """What a failed run left behind, for the summary and junit: status, diagnosis, PC, fault registers, console."""
+    if run.status == "exited" and run.exit_code == 0:
+        return []
+    out = [f"seed {run.seed}: {run.status}: {run.diagnosis}"]
+    regs = [
+        f"{name}=0x{value:08x}"
+        for name, value in (("PC", run.pc), ("LR", run.lr), ("CFSR", run.cfsr), ("HFSR", run.hfsr),
+                            ("BFAR", run.bfar), ("MMFAR", run.mmfar))
+        if value is not None
+    ]  # fmt: skip
+    if regs:
+        where = f" ({run.pc_symbol})" if run.pc_symbol else ""
+        out.append("  " + " ".join(regs) + where + (f"; {', '.join(run.fault_bits)}" if run.fault_bits else ""))
+    if run.console_tail:
+        out.append("  last console lines:")
+        out += [f"    {line}" for line in run.console_tail[-5:]]
+    return out
 
 
 def schema_text() -> str:

@@ -211,20 +211,42 @@ def timing_section(
                 "busy_instructions": w.busy_instructions,
             }
     omax_ms = time_ms["observed_maximum"].value
+    f = first.factor
+    band_ms: dict[str, tuple[float, float]] | None = None
+    if f.calibrated and f.band is not None:
+        band_ms = {
+            k: (first.seconds(m.value, "low") * 1000, first.seconds(m.value, "high") * 1000)
+            for k, m in instr.items()
+            if m.value is not None
+        }
+    # The deadline is checked on the unsafe side: the observed maximum at the band's upper end.
+    omax_instr = instr["observed_maximum"].value
+    deadline_at = first.seconds(omax_instr, "high") * 1000 if omax_instr is not None else None
+    deadline_basis = (
+        f"observed maximum at the factor band's upper end ({f.band[1]:g} cycles/instruction, the unsafe side)"
+        if f.calibrated and f.band
+        else "observed maximum in instruction time (no silicon factor)"
+    )
     margin = None
-    if spec.deadline_ms is not None and omax_ms is not None:
-        margin = (spec.deadline_ms - omax_ms) / spec.deadline_ms * 100
+    if spec.deadline_ms is not None and deadline_at is not None:
+        margin = (spec.deadline_ms - deadline_at) / spec.deadline_ms * 100
     report = TimingReport(
         span=first.span,
         inferences=sum(res.n for res in results),
-        time_basis="calibrated cycles" if first.factor.calibrated else "instruction time",
-        cycles_per_instruction=first.factor.value,
-        factor_provenance=first.factor.provenance,
+        time_basis=f.basis,  # type: ignore[arg-type]
+        kernels=f.kernels,
+        cycles_per_instruction=f.value,
+        factor_band=f.band,
+        factor_provenance=f.provenance,
+        factor_summary=f.describe(),
         clock_hz=first.clock_hz,
         instructions=instr,
         time_ms=time_ms,
+        time_ms_band=band_ms,
         observed_maximum_at=at,
         deadline_ms=spec.deadline_ms,
+        deadline_checked_ms=deadline_at if spec.deadline_ms is not None else None,
+        deadline_basis=deadline_basis if spec.deadline_ms is not None else "",
         deadline_margin_pct=margin,
         window_period_s=first.period_s,
         window_period_source=first.period_source,
@@ -238,16 +260,27 @@ def timing_section(
             "timing.deadline_ms",
             "timing",
             parse_comparison(f"<= {spec.deadline_ms}", "deadline_ms"),
-            omax_ms,
+            deadline_at,
             "ms",
             why_missing=no_span,
         )
-        if omax_ms is not None and at is not None:
-            c.message = (
-                f"timing.deadline_ms: observed maximum {omax_ms:.4g} ms ({at['instructions']} instructions, "
-                f"{report.time_basis}; seed {at['seed']} inference #{at['index']} at {at['time_s']:.4f} s) vs "
-                f"deadline {spec.deadline_ms:g} ms: margin {margin:.1f} %"
-            )
+        if deadline_at is not None and at is not None and omax_ms is not None:
+            where = f"seed {at['seed']} inference #{at['index']} at {at['time_s']:.4f} s"
+            if f.calibrated and f.band:
+                lo = first.seconds(omax_instr, "low") * 1000
+                c.message = (
+                    f"timing.deadline_ms: observed maximum {at['instructions']} instructions ({where}) = "
+                    f"{omax_ms:.4g} ms at {f.value:g} cycles/instruction ({f.kernels} kernels; band {f.band[0]:g} .. "
+                    f"{f.band[1]:g}: {lo:.4g} .. {deadline_at:.4g} ms); checked at the band's upper end (the unsafe "
+                    f"side) {deadline_at:.4g} ms vs deadline {spec.deadline_ms:g} ms: margin {margin:.1f} %; "
+                    f"factor source: {f.provenance}"
+                )
+            else:
+                c.message = (
+                    f"timing.deadline_ms: observed maximum {omax_ms:.4g} ms ({at['instructions']} instructions, "
+                    f"{report.time_basis}; {where}) vs deadline {spec.deadline_ms:g} ms: margin {margin:.1f} % "
+                    f"({f.provenance})"
+                )
         checks.append(c)
     for name, comp in spec.timing.items():
         if name == "inference_instructions":
@@ -255,11 +288,25 @@ def timing_section(
                 metric_check("timing.inference_instructions", "timing", comp, instr["observed_maximum"], no_span)
             )
         elif name == "inference_ms":
-            checks.append(metric_check("timing.inference_ms", "timing", comp, time_ms["observed_maximum"], no_span))
+            checks.append(_inference_ms_check(comp, first, instr["observed_maximum"], no_span))
         elif name == "cpu_load":
             m = load_metric or Metric()
             checks.append(metric_check("timing.cpu_load", "timing", comp, m, "no window period"))
     return report, checks, results
+
+
+def _inference_ms_check(comp: Comparison, res: TimingResult, omax: Metric, why: str) -> Check:
+    """inference_ms against the observed maximum; with a silicon factor at the band's unsafe end for the comparison
+    (upper end for < and <=, lower end for > and >=, the factor itself for == and !=)."""
+    at = {"<": "high", "<=": "high", ">": "low", ">=": "low"}.get(comp.op, "factor")
+    value = res.seconds(omax.value, at) * 1000 if omax.value is not None else None
+    c = check("timing.inference_ms", "timing", comp, value, "ms", why_missing=why)
+    if value is not None and res.factor.calibrated:
+        side = {"high": "the band's upper end", "low": "the band's lower end", "factor": "the factor"}[at]
+        c.message += f" (observed maximum {int(omax.value or 0)} instructions at {side}; {res.factor.describe()})"
+    elif value is not None:
+        c.message += f" (instruction time: {res.factor.provenance})"
+    return c
 
 
 # --- memory --------------------------------------------------------------------------------------------------

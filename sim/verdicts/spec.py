@@ -9,7 +9,7 @@ expect:
     missed_events: "== 0"
     per_class:
       shaking: {recall: ">= 0.9", precision: ">= 0.9", detection_latency_ms: "<= 400"}
-  timing:              # settings: span, window_period_ms
+  timing:              # settings: span, window_period_ms, kernels (ref | cmsis-nn: which silicon factor)
     deadline_ms: 5     # observed maximum inference time must not exceed it (margin in %)
     inference_instructions: "<= 200000"
     inference_ms: "<= 2"

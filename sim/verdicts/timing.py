@@ -1,8 +1,10 @@
 """Inference time: the exact instruction count of every inference span, and the CPU budget of every window.
 
 Counts are retired instructions (the engines' one time model), never cycles. A time in seconds is
-instructions × cycles_per_instruction / f_clk when the board file states a calibrated instructions-to-cycles
-factor (with its provenance), otherwise instructions / f_clk ("instruction time"), and the report says which.
+instructions × cycles_per_instruction / f_clk when the board file's `silicon:` block states a calibrated
+instructions-to-cycles factor for the run's kernel set (`expect.timing.kernels`, default ref; with its source and
+band), otherwise instructions / f_clk ("instruction time"), and the report says which. The factor estimates silicon
+latency of inference spans only; CPU load stays in instruction time.
 The largest count is the *observed maximum* over the inputs this run saw, not a worst-case execution time.
 """
 
@@ -15,7 +17,7 @@ from statistics import median
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.boards import Board
+from sim.boards import Board, KernelSet
 from sim.record import RunRecord, Span
 
 
@@ -26,31 +28,56 @@ class TimingConfig(BaseModel):
     window_period_ms: float | None = Field(
         None, gt=0, description="the period each window's CPU budget is measured against (default: window_s)"
     )
+    kernels: KernelSet = Field(
+        "ref", description="the firmware's kernel set, which selects the board's silicon factor (ref or cmsis-nn)"
+    )
 
 
 @dataclass(frozen=True)
 class CycleFactor:
+    """The board's silicon instructions-to-cycles factor for one kernel set, or None (instruction time)."""
+
     value: float | None
-    provenance: str
+    provenance: str  # the source of the factor, or why there is none
+    band: tuple[float, float] | None = None
+    kernels: str = "ref"
 
     @property
     def calibrated(self) -> bool:
         return self.value is not None
 
+    @property
+    def basis(self) -> str:
+        return "calibrated cycles" if self.calibrated else "instruction time"
 
-def cycle_factor(board: Board) -> CycleFactor:
-    """The board's calibrated instructions-to-cycles factor, if its file states one (`cycles_per_instruction`,
-    a number or a mapping with `value` and `provenance`)."""
-    raw = getattr(board, "cycles_per_instruction", None)
-    if raw is None:
-        return CycleFactor(
-            None,
-            f"board {board.id} states no cycles_per_instruction: times are instruction time "
-            "(instructions / f_clk), not silicon cycles",
+    def describe(self) -> str:
+        """One line for every report format: the factor, its source and its band (or why there is none)."""
+        if not self.calibrated or self.band is None:
+            return f"instruction time (instructions / f_clk, no silicon factor): {self.provenance}"
+        return (
+            f"calibrated cycles: {self.value:g} cycles/instruction for {self.kernels} kernels, band "
+            f"{self.band[0]:g} .. {self.band[1]:g} (deadlines checked at {self.band[1]:g}, the unsafe side); "
+            f"source: {self.provenance}"
         )
-    value = getattr(raw, "value", raw)
-    provenance = getattr(raw, "provenance", None) or getattr(board, "cycles_per_instruction_provenance", None)
-    return CycleFactor(float(value), str(provenance or f"cycles_per_instruction from board {board.id}"))
+
+
+def cycle_factor(board: Board, kernels: str = "ref") -> CycleFactor:
+    """The board's calibrated factor for `kernels` from its `silicon:` block; instruction time when the board has
+    no silicon data (it says why) or none for this kernel set."""
+    si = board.silicon
+    if si is None:
+        return CycleFactor(None, f"board {board.id} states no silicon calibration", None, kernels)
+    if si.unavailable:
+        return CycleFactor(None, f"board {board.id}: {si.unavailable}", None, kernels)
+    f = si.kernels.get(kernels)  # type: ignore[call-overload]
+    if f is None:
+        known = ", ".join(si.kernels)
+        return CycleFactor(
+            None, f"board {board.id} has silicon factors for {known} kernels, not {kernels}", None, kernels
+        )
+    where = f"calibrated on {', '.join(f.calibrated_on)} on {f.date}"
+    loo = f"; leave-one-out {f.leave_one_out}" if f.leave_one_out else ""
+    return CycleFactor(f.cycles_per_instruction, f"{f.source} ({where}{loo})", (f.band.low, f.band.high), kernels)
 
 
 @dataclass
@@ -76,8 +103,14 @@ class TimingResult:
     def n(self) -> int:
         return len(self.counts)
 
-    def seconds(self, instructions: float) -> float:
-        return instructions * (self.factor.value or 1.0) / self.clock_hz
+    def seconds(self, instructions: float, at: str = "factor") -> float:
+        """Instructions to seconds: instruction time, or silicon time at the factor (`at`: factor, low or high
+        end of its band)."""
+        f = self.factor
+        if not f.calibrated:
+            return instructions / self.clock_hz
+        value = {"factor": f.value, "low": f.band[0] if f.band else f.value, "high": f.band[1] if f.band else f.value}
+        return instructions * float(value[at] or 1.0) / self.clock_hz
 
     @property
     def observed_max_index(self) -> int | None:
@@ -119,7 +152,9 @@ def evaluate_timing(
     else:
         period, source = None, "unknown (fewer than two inferences)"
     windows = window_loads(record.spans, spans, period, record.clock_hz) if period else []
-    return TimingResult(cfg.span, counts, ends, record.clock_hz, cycle_factor(board), period, source, windows)
+    return TimingResult(
+        cfg.span, counts, ends, record.clock_hz, cycle_factor(board, cfg.kernels), period, source, windows
+    )
 
 
 def window_loads(all_spans: list[Span], inferences: list[Span], period_s: float, clock_hz: int) -> list[WindowLoad]:

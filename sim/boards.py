@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.errors import BadInput
-from sim.yamlfile import load_model
+from sim.yamlfile import load_named_model
 
 PLATFORMS_DIR = Path(os.environ.get("COSIM_PLATFORMS", Path(__file__).resolve().parent.parent / "platforms"))
 
@@ -219,10 +219,7 @@ def available_boards() -> list[str]:
 
 @cache
 def _load(path: Path) -> Board:
-    board = load_model(path, Board)
-    if board.id != path.stem:
-        raise BadInput(f"{path}:1: id: {board.id!r} must match the file name {path.stem!r}")
-    return board
+    return load_named_model(path, Board)
 
 
 def load_board(board: str | Path) -> Board:

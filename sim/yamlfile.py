@@ -97,3 +97,12 @@ def load_model(path: Path, model: type[Model]) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise BadInput("\n".join(validation_messages(path, exc, lines))) from None
+
+
+def load_named_model(path: Path, model: type[Model]) -> Model:
+    """`load_model` for files named after the `id` they declare (boards, sensor parts): the two must agree."""
+    obj = load_model(path, model)
+    declared = getattr(obj, "id", None)
+    if declared != path.stem:
+        raise BadInput(f"{path}:1: id: {declared!r} must match the file name {path.stem!r}")
+    return obj

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cosim_testing import needs_qemu
+from cosim_testing import alive, emulators_below, needs_qemu
 
 from sim.boards import load_board
 from sim.engines import process_registry
@@ -18,27 +18,6 @@ from sim.engines.qemu import QemuEngine
 from sim.firmware_image import load_image
 
 pytestmark = needs_qemu
-
-
-def children_of(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(entry.name))
-    return kids
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_exception_inside_the_engine_block_kills_qemu(firmware) -> None:
@@ -62,7 +41,7 @@ def _start_cli_run(elf: Path) -> tuple[subprocess.Popen[str], int]:
     for line in proc.stdout:  # wait until the firmware is really running
         if "entering spin_forever" in line:
             break
-    qemu = [p for p in children_of(proc.pid) if "qemu-system-arm" in Path(f"/proc/{p}/cmdline").read_text()]
+    qemu = emulators_below(proc.pid)
     assert len(qemu) == 1
     return proc, qemu[0]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cosim_testing import needs_qemu
+from cosim_testing import alive, emulators_below, needs_qemu
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "robot_tests"
@@ -181,29 +181,6 @@ def test_renode_suites_skip_with_the_reason(tmp_path: Path) -> None:
         assert "engine renode cannot run board stm32f405: renode not found on PATH" in msg
 
 
-def _children(pid: int, name: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-            if ppid == pid and comm.startswith(name):
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_ctrl_c_during_a_run_stops_the_emulator(tmp_path: Path) -> None:
     scn = yaml.safe_load(SCENARIO.read_text())
     scn["duration_s"] = 120.0
@@ -221,7 +198,7 @@ def test_ctrl_c_during_a_run_stops_the_emulator(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         emulators: list[int] = []
         while not emulators and time.monotonic() < deadline and proc.poll() is None:
-            emulators = _children(proc.pid, "qemu-system")
+            emulators = emulators_below(proc.pid)
             time.sleep(0.05)
         assert emulators, "no emulator started"
         time.sleep(0.5)
@@ -232,7 +209,7 @@ def test_ctrl_c_during_a_run_stops_the_emulator(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert "Execution terminated by signal" in output or proc.returncode != 0, output
-    assert not [p for p in emulators if _alive(p)], "emulator still running after Ctrl-C"
+    assert not [p for p in emulators if alive(p)], "emulator still running after Ctrl-C"
 
 
 def test_the_suite_in_docs_robot_md_runs(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cosim_testing import needs_qemu, needs_toolchain
+from cosim_testing import alive, emulators_below, needs_qemu, needs_toolchain
 from typer.testing import CliRunner
 
 from sim.errors import BadInput
@@ -168,37 +168,6 @@ def test_expect_decision_without_timeline_is_bad_input(tmp_path: Path) -> None:
     assert not (tmp_path / "rep").exists()
 
 
-def _descendants(pid: int) -> list[int]:
-    parent: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    found, frontier = [], [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        found += kids
-        frontier += kids
-    return found
-
-
-def _is_emulator(pid: int) -> bool:
-    try:
-        return b"qemu" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("seeds", [1, 2])
 def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path: Path, seeds: int) -> None:
     data = yaml.safe_load((SCENARIOS / "shake_pass.yaml").read_text())
@@ -214,7 +183,7 @@ def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path:
         emulators: list[int] = []
         deadline = time.monotonic() + 60
         while len(emulators) < seeds and time.monotonic() < deadline and proc.poll() is None:
-            emulators = [p for p in _descendants(proc.pid) if _is_emulator(p)]
+            emulators = emulators_below(proc.pid)
             time.sleep(0.05)
         assert emulators, f"no emulator started: {proc.stderr.read() if proc.poll() is not None else ''}"
         time.sleep(0.5)  # let the run get going
@@ -226,9 +195,9 @@ def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path:
             proc.wait()
     assert proc.returncode == 1 and "interrupted: emulators stopped, no report written" in err
     gone = time.monotonic() + 5
-    while any(_alive(p) for p in emulators) and time.monotonic() < gone:
+    while any(alive(p) for p in emulators) and time.monotonic() < gone:
         time.sleep(0.05)
-    assert not any(_alive(p) for p in emulators), "emulator left running after SIGINT"
+    assert not any(alive(p) for p in emulators), "emulator left running after SIGINT"
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.yaml"], err
 

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.errors import BadInput
-from sim.yamlfile import load_model
+from sim.yamlfile import load_named_model
 
 PARTS_DIR = Path(__file__).resolve().parent / "parts"
 
@@ -169,10 +169,7 @@ def fmt_num(value: float) -> str:
 
 @cache
 def _load_part(path: Path) -> Part:
-    part = load_model(path, Part)
-    if part.id != path.stem:
-        raise BadInput(f"{path}:1: id: {part.id!r} must match the file name {path.stem!r}")
-    return part
+    return load_named_model(path, Part)
 
 
 def available_parts(extra_dirs: tuple[Path, ...] = ()) -> list[str]:

@@ -232,24 +232,40 @@ def _mount_optional(module: str, name: str, help_text: str) -> None:
     app.add_typer(sub, name=name, help=help_text)
 
 
-_mount_optional("sim.scenario.cli", "scenario", "Validate, export and plot scenario files.")
-try:  # `cosim memory FILE.elf --board ID`: flash/RAM per section and component (sim/memory_cli.py)
-    from sim.memory_cli import memory_command
+# The core commands need none of the scenario, sensor and model-compiler modules (numpy, scipy, matplotlib:
+# about half a second of imports), so those are mounted only when another command, or the help, is asked for.
+CORE_COMMANDS = frozenset({"boards", "build", "run", "debug"})
+_extensions_mounted = False
 
-    app.command("memory")(memory_command)
-except ImportError:
-    pass
-_mount_optional("sim.models.cli", "model", "Check compiled models bit for bit against TFLite Micro in the emulator.")
-try:  # `cosim compile MODEL.tflite` is top-level; it lives with the model compiler
-    from sim.models.cli import compile_command
 
-    app.command("compile")(compile_command)
-except ImportError:
-    pass
+def mount_extensions() -> None:
+    global _extensions_mounted
+    if _extensions_mounted:
+        return
+    _extensions_mounted = True
+    _mount_optional("sim.scenario.cli", "scenario", "Validate, export and plot scenario files.")
+    _mount_optional(
+        "sim.models.cli", "model", "Check compiled models bit for bit against TFLite Micro in the emulator."
+    )
+    try:  # `cosim memory FILE.elf --board ID`: flash/RAM per section and component (sim/memory_cli.py)
+        from sim.memory_cli import memory_command
+
+        app.command("memory")(memory_command)
+    except ImportError:
+        pass
+    try:  # `cosim compile MODEL.tflite` is top-level; it lives with the model compiler
+        from sim.models.cli import compile_command
+
+        app.command("compile")(compile_command)
+    except ImportError:
+        pass
 
 
 def main() -> None:
     """Entry point: usage errors exit 2 (click's own convention matches ours), anything unexpected exits 3."""
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if not words or words[0] not in CORE_COMMANDS:
+        mount_extensions()
     try:
         app(standalone_mode=True)
     except SystemExit:

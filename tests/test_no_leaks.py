@@ -34,15 +34,21 @@ def test_exception_inside_the_engine_block_kills_qemu(firmware) -> None:
 
 def _start_cli_run(elf: Path) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "run", "--board", "stm32f405", "--hang-instructions", str(10**12), str(elf)],
+        [sys.executable, "-m", "sim.cli", "run", "--board", "stm32f405", "--hang-instructions", str(10**12),
+         "--timeout", "120", str(elf)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:  # wait until the firmware is really running
-        if "entering spin_forever" in line:
-            break
-    qemu = emulators_below(proc.pid)
-    assert len(qemu) == 1
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait until the firmware is really running
+            if "entering spin_forever" in line:
+                break
+        qemu = emulators_below(proc.pid)
+        assert len(qemu) == 1
+    except BaseException:
+        proc.kill()  # a failing test must not leave the run (and its emulator) behind
+        proc.wait()
+        raise
     return proc, qemu[0]
 
 

@@ -10,6 +10,7 @@ firmware that does not use this project's runtime is diagnosed too.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import select
@@ -80,12 +81,7 @@ class QemuEngine(Engine):
         return None
 
     def version(self) -> str | None:
-        try:
-            out = subprocess.run([QEMU_BINARY, "--version"], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        m = re.search(r"version (\S+)", out)
-        return m.group(1) if m else None
+        return _qemu_version(QEMU_BINARY)
 
     @property
     def systick_ticks_per_instruction(self) -> float:
@@ -320,7 +316,7 @@ class QemuEngine(Engine):
             if budget is not None:
                 targets.append(budget + self._budget_margin())
             remaining = min(targets) - icount
-            interval = min(0.05, max(0.0005, 0.5 * remaining / max(mips_estimate, 1.0)))
+            interval = min(0.01, max(0.0005, 0.5 * remaining / max(mips_estimate, 1.0)))
             time.sleep(interval)
 
     def measure(self, limits: RunLimits, functions: dict[str, int]) -> tuple[Ending, list[CallMeasurement]]:
@@ -534,10 +530,21 @@ class QemuEngine(Engine):
             t.join(timeout=1)
 
 
+@functools.cache
+def _qemu_version(binary: str) -> str | None:
+    """Asked once per process: `--version` costs a process start."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"version (\S+)", out)
+    return m.group(1) if m else None
+
+
 def _read_exact_fd(fd: int, n: int, stop: threading.Event) -> bytes | None:
     buf = b""
     while len(buf) < n:
-        ready, _, _ = select.select([fd], [], [], 0.1)
+        ready, _, _ = select.select([fd], [], [], 0.02)
         if stop.is_set():
             return None
         if not ready:
@@ -557,7 +564,7 @@ def _write_all_fd(fd: int, data: bytes) -> None:
 
 def _read_exact_sock(sock: socket.socket, n: int, stop: threading.Event) -> bytes | None:
     buf = b""
-    sock.settimeout(0.1)
+    sock.settimeout(0.02)
     while len(buf) < n:
         if stop.is_set():
             return None

@@ -166,6 +166,22 @@ def load() -> JSON:
     return {"load1": round(one, 2), "load5": round(five, 2), "load15": round(fifteen, 2)}
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds every process on the machine has used since boot (/proc/stat: all but idle and iowait)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and every child it has waited for (QEMU, `cosim run` and their children)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
@@ -398,7 +414,7 @@ def bench_data_rate(board: Board, plan: Plan) -> JSON:
     rows = []
     for batch in plan.data_batches:
         elf = build_app(board, "bench_data_rate", BENCH_BATCH_BYTES=f"{batch}u")
-        steady, e2e, trips = [], [], []
+        steady, e2e, trips, per_read = [], [], [], []
         for i in range(plan.reps):
             say(f"data channel: {batch}-byte reads, repetition {i + 1}/{plan.reps}")
             # A rate far above anything the firmware can read: every sample is due at instruction 0 (a backlog).
@@ -410,8 +426,9 @@ def bench_data_rate(board: Board, plan: Plan) -> JSON:
             got = run.mark_value("samples")
             if got != plan.data_samples:
                 raise SystemExit(f"bench_data_rate read {got} samples, expected {plan.data_samples}")
-            wall, _, nbytes = stream.window()
+            wall, instructions, nbytes = stream.window()
             steady.append(nbytes / 2 / wall)
+            per_read.append(instructions / (stream.reads - 1))
             e2e.append(plan.data_samples / run.wall)
             trips.append((stream.reads - 1) / wall)
         rows.append(
@@ -420,6 +437,7 @@ def bench_data_rate(board: Board, plan: Plan) -> JSON:
                 "samples_per_s": stats(steady, 0),
                 "samples_per_s_end_to_end": stats(e2e, 0),
                 "reads_per_s": stats(trips, 0),
+                "firmware_instructions_per_read": round(statistics.median(per_read)),
             }
         )
     main = next(r for r in rows if r["batch_bytes"] == 4096)
@@ -435,7 +453,9 @@ def bench_data_rate(board: Board, plan: Plan) -> JSON:
             "bench_data_rate reads stream 0 (int16, all samples due at once) with cosim_read(max = batch bytes) until "
             "end of stream and does nothing else; QEMU semihosting transport (FIFO pair). value: samples delivered "
             "after the first READ / host wall time between serving the first and the last READ, 4096-byte reads "
-            "(median of runs). end_to_end: all samples / the whole run_firmware() call (QEMU start to exit)."
+            "(median of runs). end_to_end: all samples / the whole run_firmware() call (QEMU start to exit). "
+            "firmware_instructions_per_read: emulated instructions between two READs (frame building and the "
+            "CRC-32 check of each reply included)."
         ),
     }
 
@@ -610,8 +630,8 @@ def software_info() -> JSON:
 def make_plan(quick: bool, long_instructions: int | None) -> Plan:
     if quick:
         return Plan(
-            quick=True, reps=3, long_instructions=long_instructions or 1_000_000_000, data_samples=2_000_000,
-            data_batches=[4096], stream_seconds_wfi=20.0, stream_seconds_poll=1.0, parallel_reps=1,
+            quick=True, reps=3, long_instructions=long_instructions or 600_000_000, data_samples=1_000_000,
+            data_batches=[4096], stream_seconds_wfi=10.0, stream_seconds_poll=1.0, parallel_reps=1,
         )  # fmt: skip
     return Plan(
         quick=False, reps=3, long_instructions=long_instructions, data_samples=16_000_000,
@@ -650,6 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out or (RESULTS.with_name("spine-quick.json") if args.quick else RESULTS)
     board = load_board(args.board)
     started = time.perf_counter()
+    busy0, own0 = busy_cpu_seconds(), own_cpu_seconds()
     result: JSON = {
         "benchmark": "spine",
         "mode": "quick" if plan.quick else "full",
@@ -658,6 +679,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**machine_info(), "uptime_before": uptime(), "load_before": load()},
         "software": software_info(),
     }
+    if plan.quick:
+        result["note"] = (
+            "quick mode: short workloads and few repetitions, to check the harness; the cosim/bare ratio and the "
+            "parallel speed-up are dominated by start-up costs here and are not comparable with the goals"
+        )
     say(f"{result['date_utc']}  {result['machine']['uptime_before']}")
     say("building bench apps")
     trivial = build_app(board, "bench_trivial")
@@ -693,6 +719,15 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"]["uptime_after"] = uptime()
     result["machine"]["load_after"] = load()
     result["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    busy1 = busy_cpu_seconds()
+    if busy0 is not None and busy1 is not None:
+        other = max(0.0, (busy1 - busy0) - (own_cpu_seconds() - own0))
+        result["machine"]["other_processes_cpu_s"] = round(other, 1)
+        result["machine"]["other_processes_avg_cores"] = round(other / result["bench_wall_s"], 2)
+        result["machine"]["other_processes_method"] = (
+            "CPU time of the whole machine (/proc/stat) during the benchmark minus this benchmark's own process tree "
+            "(os.times, children included): how much of the 2 cores something else used"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print_summary(result)
@@ -715,6 +750,9 @@ def print_summary(result: JSON) -> None:
         ("cosim run start-up cost", f"{m['cosim_vs_bare']['startup_cost_s']['value']} s"),
         ("Renode", str(m["emulated_mips"]["renode"].get("reason") or m["emulated_mips"]["renode"]["value"])),
     ]  # fmt: skip
+    mach = result["machine"]
+    rows.append(("other processes on the machine", f"{mach.get('other_processes_avg_cores')} cores on average"))
+    rows.append(("uptime before / after", f"{mach['uptime_before']} / {mach['uptime_after']}"))
     for g in result["goals"]:
         rows.append((g["metric"], f"{g['value']} (goal {g['goal']}: {'met' if g['met'] else 'MISSED'})"))
     width = max(len(k) for k, _ in rows)

@@ -49,7 +49,7 @@ _UNIMP_RE = re.compile(
 _MTREE_RE = re.compile(r"^\s*([0-9a-f]{8,16})-([0-9a-f]{8,16}) \(prio -?\d+, i/o\): (\S+)", re.MULTILINE)
 # With sleep=off virtual time only moves while instructions retire or timers are due: a core asleep in WFI with
 # nothing pending never advances it, so "no progress" must also be measured in wall time.
-FROZEN_WALL_S = 2.0
+FROZEN_WALL_S = 5.0
 _LOCKUP_RE = re.compile(r"Lockup", re.IGNORECASE)
 
 

@@ -327,31 +327,25 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     return ScenarioOutcome(report, out)
 
 
+# Fields a run summary takes from the run record unchanged.
+_RECORD_FIELDS = {
+    "exit_code", "diagnosis", "instructions", "simulated_seconds", "wall_seconds", "pc", "pc_symbol", "lr",
+    "cfsr", "hfsr", "bfar", "mmfar", "fault_bits", "fingerprint",
+}  # fmt: skip
+
+
 def _run_summary(r, res, stack_used):  # type: ignore[no-untyped-def]
     from sim.report.model import RunSummary
 
     rec = r.record
     return RunSummary(
+        **rec.model_dump(include=_RECORD_FIELDS),
         seed=r.seed,
         status=rec.status.value,
-        exit_code=rec.exit_code,
-        diagnosis=rec.diagnosis,
-        instructions=rec.instructions,
-        simulated_seconds=rec.simulated_seconds,
-        wall_seconds=rec.wall_seconds,
         decisions=sum(e.kind == "DECISION" for e in rec.events),
         inferences=res.n if res is not None else 0,
         stack_used=stack_used,
-        pc=rec.pc,
-        pc_symbol=rec.pc_symbol,
-        lr=rec.lr,
-        cfsr=rec.cfsr,
-        hfsr=rec.hfsr,
-        bfar=rec.bfar,
-        mmfar=rec.mmfar,
-        fault_bits=rec.fault_bits,
         console_tail=rec.console_tail[-10:],
-        fingerprint=rec.fingerprint,
         provenance=rec.provenance.model_dump(mode="json") if rec.provenance else None,
         run_record=f"run-seed{r.seed}.json",
         console_log=f"console-seed{r.seed}.log",

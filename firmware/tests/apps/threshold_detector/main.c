@@ -41,51 +41,9 @@
 
 static int16_t window[WINDOW][AXES];
 
-void SysTick_Handler(void) {}
-
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-
-/* SysTick sleeps so idle time costs no emulated instructions; calibrated as in sensor_checksum (QEMU's SysTick
- * does not tick once per instruction). */
-#define CAL_TICKS 10000u
-static uint64_t cal_instructions;
-
-static void systick_sleep(uint32_t ticks)
-{
-    SYST_CSR = 0;
-    SYST_RVR = ticks;
-    SYST_CVR = 0;
-    SYST_CSR = 7u;
-    __asm__ volatile("wfi" ::: "memory");
-    SYST_CSR = 0;
-}
-
-static void calibrate(void)
-{
-    for (int i = 0; i < 3; i++) {
-        uint64_t t0 = cosim_instructions();
-        systick_sleep(CAL_TICKS);
-        uint64_t spent = cosim_instructions() - t0;
-        if (spent > cal_instructions) cal_instructions = spent;
-    }
-    if (cal_instructions < CAL_TICKS) cal_instructions = 0;
-}
-
-static void wait_until(uint64_t until)
-{
-    for (;;) {
-        uint64_t now = cosim_instructions();
-        if (now >= until) break;
-        uint64_t left = until - now;
-        if (left < 8000u || !cal_instructions) continue;
-        uint64_t ticks = (left - 4000u) * CAL_TICKS / cal_instructions;
-        if (ticks > 0xFFFFFFu) ticks = 0xFFFFFFu;
-        if (ticks < 2u) continue;
-        systick_sleep((uint32_t)ticks);
-    }
-}
+/* SysTick sleeps so idle time costs no emulated instructions (calibrated: QEMU's SysTick does not tick once
+ * per instruction). */
+#include "../../common/systick_sleep.h"
 
 static uint32_t isqrt64(uint64_t v)
 {

@@ -88,6 +88,24 @@ def find_app(app: str) -> Path:
     raise BadInput(f"unknown app {app!r}: known apps are {', '.join(known)} (directories under firmware/apps)")
 
 
+def app_default_model(app_dir: Path) -> Path | None:
+    """The model an app runs when none is given: `model:` in its app.yaml, relative to the repository root."""
+    meta = app_dir / "app.yaml"
+    if not meta.is_file():
+        return None
+    from sim.yamlfile import load_yaml
+
+    data, _ = load_yaml(meta)
+    if not isinstance(data, dict):
+        raise BadInput(f"{meta}: expected a mapping such as `model: models/x/x_int8.tflite`")
+    if "model" not in data:
+        return None
+    path = ROOT / str(data["model"])
+    if not path.is_file():
+        raise BadInput(f"{meta}: model: {data['model']} does not exist (a path relative to the repository root)")
+    return path
+
+
 @dataclass(frozen=True)
 class BuildResult:
     elf: Path
@@ -117,7 +135,7 @@ def build_key(board: Board, app_dir: Path, kernels: str, extra_cflags: list[str]
     h.update(" ".join(extra_cflags).encode())
     h.update(_toolchain_version().encode())
     sources = [FIRMWARE_DIR / "Makefile", FIRMWARE_DIR / "include", FIRMWARE_DIR / "boards", FIRMWARE_DIR / "hal"]
-    for optional in (FIRMWARE_DIR / "nn", FIRMWARE_DIR / "tests" / "common"):
+    for optional in (FIRMWARE_DIR / "nn", FIRMWARE_DIR / "dsp", FIRMWARE_DIR / "tests" / "common"):
         if optional.is_dir():
             sources.append(optional)
     _tree_digest(h, [*sources, app_dir])
@@ -142,8 +160,12 @@ def build(
     extra_cflags: list[str] | None = None,
     out_root: Path | None = None,
     verbose: bool = False,
+    model: Path | None = None,
 ) -> BuildResult:
-    """Build `app` for `board`; reuse an existing build of the same configuration."""
+    """Build `app` for `board`; reuse an existing build of the same configuration.
+
+    `model`: an int8 .tflite the app runs (apps whose app.mk includes nn/model.mk); compiled for the board and kernel
+    set into build/models/ and passed as -DCOSIM_MODEL_DIR. Without it, the model named in the app's app.yaml."""
     if kernels not in KERNEL_SETS:
         raise BadInput(f"unknown kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
     cmsis = None
@@ -156,6 +178,12 @@ def build(
         cmsis = Path(env_dir)
     extra = list(extra_cflags or [])
     app_dir = find_app(app)
+    model = model if model is not None else app_default_model(app_dir)
+    if model is not None:
+        from sim.models.firmware import prepare_model  # imports the compiler: only for apps with a model
+
+        _, model_dir = prepare_model(model, board, kernels)
+        extra.append(f"-DCOSIM_MODEL_DIR={model_dir}")
     key = build_key(board, app_dir, kernels, extra, cmsis)
     out_dir = (out_root or BUILD_DIR) / board.id / f"{app}-{key}"
     elf = out_dir / "app.elf"

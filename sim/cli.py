@@ -85,6 +85,10 @@ def build(
     kernels: Annotated[
         str, typer.Option("--kernels", help="ref (own kernels) or cmsis-nn (needs CMSIS_NN_DIR)")
     ] = "ref",
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="int8 .tflite for an app that runs a model (default: the app's app.yaml)"),
+    ] = None,
     out: OutOpt = None,
 ) -> None:
     """Build a firmware app for a board; prints the ELF's path."""
@@ -92,7 +96,7 @@ def build(
     from sim.build import build as do_build
 
     try:
-        result = do_build(load_board(board), app_name, kernels=kernels, out_root=out)
+        result = do_build(load_board(board), app_name, kernels=kernels, out_root=out, model=model)
     except CosimError as exc:
         raise _fail(exc) from None
     typer.echo(str(result.elf))

@@ -214,7 +214,10 @@ def _firmware(scn, board) -> Path:  # type: ignore[no-untyped-def]
         return elf
     from sim.build import build
 
-    return build(board, scn.app).elf
+    model = (scn.base_dir / scn.model).resolve() if scn.model else None
+    if model is not None and not model.is_file():
+        raise BadInput(f"{scn.path}: model: {model} does not exist")
+    return build(board, scn.app, model=model).elf
 
 
 def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:

@@ -56,7 +56,13 @@ def boards(json_out: JsonOpt = False) -> None:
     except CosimError as exc:
         raise _fail(exc) from None
     if json_out:
-        typer.echo(json.dumps([b.model_dump(mode="json") for b in items], indent=2))
+        # `silicon:` is excluded from the board's dump (it is no part of the build key), but people asking about
+        # a board want its calibration too.
+        payload = [
+            {**b.model_dump(mode="json"), "silicon": b.silicon.model_dump(mode="json") if b.silicon else None}
+            for b in items
+        ]
+        typer.echo(json.dumps(payload, indent=2))
         return
     from rich.console import Console
     from rich.table import Table

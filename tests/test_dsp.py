@@ -4,16 +4,22 @@ float math (error bounds): the reference applications' features are only as trus
 from __future__ import annotations
 
 import shutil
+import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from cosim_testing import needs_qemu, needs_toolchain
 
+from sim.datachannel import DataService
 from sim.dsp import tables
 from sim.dsp.fft import hann_q15, rfft_power_q15
 from sim.dsp.fixed import INT32_MIN, log2_q16, log2_q16_array
 from sim.hostc import DSP_CDEF, DSP_INCLUDE, build_shared, dsp_sources, load_shared
+from sim.models.firmware import ByteSink, TensorStream
+from sim.session import RunRequest, run_firmware
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +124,38 @@ def test_log2_is_bit_exact_and_close_to_float(dsp: tuple[Any, Any]) -> None:
         # truncation: never above the true value, at most a few 2^-16 below it (mantissa truncated to 30 bits)
         assert -4 <= ref - np.log2(x) * 65536 <= 1e-6 * 65536
     assert lib.cosim_log2_q16(0) == log2_q16(0) == INT32_MIN == log2_q16_array(np.zeros(1, np.uint64))[0]
+
+
+@needs_qemu
+@needs_toolchain
+@pytest.mark.parametrize("board", ["stm32f405", "stm32f205"])
+def test_the_target_build_equals_the_host_reference(firmware: Callable[..., Path], board: str) -> None:
+    """The Thumb-2 build (M4F and M3) gives the reference's bins and logs; each frame size's cost is fixed."""
+    rng = np.random.default_rng(14)
+    cases = []
+    for log2n in (6, 8, 10):
+        for x in frames(rng, 1 << log2n)[:3]:
+            cases.append((log2n, 1, x))
+    cases.append((4, 0, rng.integers(-32768, 32768, 16).astype(np.int16)))
+    sent = [struct.pack("<II", b, w) + x.tobytes() for b, w, x in cases]
+    out = ByteSink()
+    svc = DataService(streams={1: TensorStream(sent)}, sinks={2: out})
+    rec = run_firmware(RunRequest(elf=firmware("dsp_check", board), board=board, data=svc, timeout_s=60))
+    assert rec.status.value == "exited" and rec.exit_code == 0, rec.diagnosis
+    data, pos = bytes(out.data), 0
+    for b, w, x in cases:
+        bins = (1 << b) // 2 + 1
+        power = np.frombuffer(data[pos : pos + 8 * bins], dtype=np.uint64)
+        logs = np.frombuffer(data[pos + 8 * bins : pos + 12 * bins], dtype=np.int32)
+        pos += 12 * bins
+        expect = rfft_power_q15(x, hann_q15(1 << b) if w else None)
+        np.testing.assert_array_equal(power, expect)
+        np.testing.assert_array_equal(logs, log2_q16_array(expect))
+    assert pos == len(data)
+    ffts = [s.end - s.begin for s in rec.spans if s.name == "fft"]
+    assert len(ffts) == len(cases)
+    # integer code without data-dependent branches in the FFT: every frame of one size costs the same
+    by_size: dict[int, set[int]] = {}
+    for (b, w, _), cost in zip(cases, ffts, strict=True):
+        by_size.setdefault((b, w), set()).add(cost)
+    assert all(len(v) == 1 for v in by_size.values()), by_size

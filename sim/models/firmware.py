@@ -115,7 +115,7 @@ class TensorStream:
 
 
 @dataclass
-class _Sink:
+class ByteSink:
     data: bytearray = field(default_factory=bytearray)
 
     def __call__(self, chunk: bytes) -> None:
@@ -169,7 +169,7 @@ def run_runner(
     for i, t in enumerate(tensors):
         if len(t) != want:
             raise BadInput(f"input {i} has {len(t)} bytes; {rb.model.name} takes {want} ({rb.model.input.shape})")
-    out, layers = _Sink(), _Sink()
+    out, layers = ByteSink(), ByteSink()
     flags = (FLAG_INTERMEDIATES if intermediates else 0) | (FLAG_PROFILE if profile else 0)
     config = struct.pack("<II", RUNNER_MAGIC, flags)
     svc = DataService(

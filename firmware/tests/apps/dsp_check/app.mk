@@ -1,0 +1,2 @@
+override APP_SRCS := $(wildcard $(APP_DIR)/*.c) $(wildcard dsp/*.c)
+override EXTRA_CFLAGS += -Idsp/include

@@ -1,20 +1,25 @@
 """An interactive board: a scenario (with faults injected on top of its impairments), its firmware, runs for
 simulated time, the decisions and resources of the last run. The Robot Framework library (`sim.robot`) is a thin
 layer over this module; everything here goes through the same functions as `cosim run` (`run_scenario`,
-`run_seed`, `run_firmware`, the verdict evaluators).
+`run_seed`, `run_firmware`, `host_config`, `make_record`, the verdict evaluators).
 
 Simulated time moves forward from the moment the board starts: `run_for(2.0)` then `run_for(1.0)` leaves the
-board at t = 3 s. The engines run a firmware from boot to a budget (`Engine.run(RunLimits(max_instructions=…))`
-ends the run), so each step replays the run from boot up to the new time. A run is deterministic (same ELF, same
-scenario, same seed: same instructions, same bytes), so the replayed first part is the run already seen; the cost
-is wall-clock time only. An engine method that resumes a stopped CPU would make the steps incremental.
+board at t = 3 s. With a scenario on QEMU the steps continue one emulator session (`LiveRun`): the firmware's data
+requests past the step's end are held, and the firmware waits inside its semihosting call, where no instruction
+retires and QEMU's -icount clock stands still, so the next step releases it and the run goes on exactly as one
+uninterrupted run (the run `Run Scenario` makes, sliced at the steps' ends). Elsewhere (Renode, or a firmware
+without a scenario, which has no data requests to hold) each step replays the run from boot up to the new time:
+runs are deterministic, so the replayed part is the run already seen; only wall-clock time is spent.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +65,156 @@ class DecisionWait:
     run: Run | None = None
 
 
+class HeldDataService:
+    """The scenario's DataService, except that a request stamped after `limit` instructions waits until the limit
+    moves past it (or the gate opens for good). Everything else is the wrapped service's."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.limit = 0
+        self.held: int | None = None  # the instruction stamp of the request waiting now
+        self._open = False
+        self._cv = threading.Condition()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def handle(self, request: Any, max_reply: int | None = None) -> Any:
+        with self._cv:
+            while request.instructions > self.limit and not self._open:
+                self.held = request.instructions
+                self._cv.notify_all()
+                self._cv.wait()
+            self.held = None
+        return self.inner.handle(request, max_reply)
+
+    def release_to(self, limit: int) -> None:
+        with self._cv:
+            self.limit = max(self.limit, limit)
+            self._cv.notify_all()
+
+    def open(self) -> None:
+        """No more holding (the end of the session)."""
+        with self._cv:
+            self._open = True
+            self._cv.notify_all()
+
+    def held_after(self, limit: int, wait_s: float) -> bool:
+        with self._cv:
+            if self.held is None or self.held <= limit:
+                self._cv.wait(wait_s)
+            return self.held is not None and self.held > limit
+
+
+class LiveRun:
+    """One QEMU session of a scenario's firmware, advanced step by step (see the module docstring).
+
+    Started like `run_seed` with `Run Scenario`'s budget (the scenario's duration plus the same slack), so the whole
+    session is that run; `step(t)` returns the record of the run up to simulated time t: the events and spans up
+    to t, status budget_reached at t, or the run's own end when it ended by then."""
+
+    def __init__(self, scenario: Path, elf: Path, engine: str, seed: int, duration_s: float) -> None:
+        from sim.engines import create_engine
+        from sim.firmware_image import load_image
+        from sim.scenario import load_scenario
+        from sim.sensors.delivery import data_service_for
+        from sim.session import RunRequest, host_config, resolve_budget
+
+        scn = load_scenario(scenario)
+        self.board = load_board(scn.board)
+        self.image = load_image(elf, self.board)
+        self.lines: list[str] = []
+        self.data = HeldDataService(data_service_for(scn, seed))
+        self.request = RunRequest(elf=elf, board=scn.board, engine=engine, duration_s=duration_s, data=self.data,
+                                  scenario=scenario, seed=seed)  # fmt: skip
+        self.budget = resolve_budget(self.board, self.request)
+        self.seed = seed
+        self.final: RunRecord | None = None
+        self.reached = 0  # instructions: the session has run (at least) this far
+        self._started = time.monotonic()
+        self.engine = create_engine(engine, self.board)
+        try:
+            self.engine.console._echo = self.lines.append
+            self.engine.start(self.image, host_config(self.engine, self.request, self.budget), data=self.data)
+        except BaseException:
+            self.close()
+            raise
+
+    def step(self, t_s: float, timeout_s: float) -> RunRecord:
+        """Run on to simulated time `t_s` (never back) and return the record of the run up to there."""
+        target = self.board.instructions(t_s)
+        if self.final is None and target > self.reached:
+            self.data.release_to(target)
+            deadline = time.monotonic() + timeout_s
+            while self.engine.is_alive() and not self.data.held_after(target, 0.01):
+                if time.monotonic() > deadline:
+                    self._finish(timeout_s=0.001)  # the engine's own timeout ending: registers, stacked frame
+                    break
+            if self.final is None and not self.engine.is_alive():
+                self._finish(timeout_s=timeout_s)
+            if self.final is None:
+                self.reached = target
+                settled = getattr(self.engine, "console_settled", lambda: True)
+                while not settled() and time.monotonic() < deadline:
+                    time.sleep(0.002)
+        if self.final is not None and (self.final.instructions or 0) <= target:
+            return self.final
+        return self._view(min(target, self.reached))
+
+    def _finish(self, timeout_s: float) -> None:
+        from sim.engines.base import RunLimits
+        from sim.session import make_record
+
+        self.data.open()
+        limits = RunLimits(
+            max_instructions=self.budget, timeout_s=timeout_s, hang_instructions=self.request.hang_instructions
+        )
+        ending = self.engine.run(limits)
+        self.final = make_record(self.engine, self.image, self.board, ending, self.budget,
+                                 time.monotonic() - self._started, self.data)  # fmt: skip
+        self.reached = self.final.instructions or self.reached
+
+    def _view(self, target: int) -> RunRecord:
+        """The run up to `target` instructions, as if its budget had been there: what `cosim run --duration` shows."""
+        from dataclasses import asdict
+
+        from sim.diagnosis import classify
+        from sim.engines.base import Ending, EndKind
+        from sim.session import make_record
+
+        if self.final is not None:
+            record = self.final.model_copy(deep=True)
+        else:
+            ending = Ending(EndKind.BUDGET, instructions=target, instructions_exact=True)
+            record = make_record(self.engine, self.image, self.board, ending, target,
+                                 time.monotonic() - self._started, self.data)  # fmt: skip
+        events = [e for e in self.engine.console.events if e.instructions <= target]
+        verdict = classify(Ending(EndKind.BUDGET, instructions=target, instructions_exact=True), events, self.image,
+                           self.board, self.engine.name)  # fmt: skip
+        record = record.model_copy(update=asdict(verdict))
+        record.events = [e for e in record.events if e.instructions <= target]
+        record.spans = [sp for sp in record.spans if sp.end <= target]
+        record.simulated_seconds = self.board.seconds(target)
+        record.max_instructions = target
+        return record
+
+    def console(self, record: RunRecord) -> list[str]:
+        """The console lines up to the record's end: plain lines carry no stamp, so the cut is at the first event
+        line stamped after it (lines printed between the last event before the end and the end are kept)."""
+        if record is self.final:
+            return list(self.lines)
+        end = record.max_instructions or 0
+        for i, line in enumerate(self.lines):
+            m = re.match(r"^@C1 ([0-9]+) ", line)
+            if m and int(m.group(1)) > end:
+                return self.lines[:i]
+        return list(self.lines)
+
+    def close(self) -> None:
+        self.data.open()
+        self.engine.__exit__(None, None, None)
+
+
 def engine_unavailable_reason(engine: str | None, board: str | None = None) -> str | None:
     """Why `engine` (resolved like `--engine`) cannot run `board` on this machine, or None."""
     name = resolve_engine_name(engine)
@@ -92,6 +247,7 @@ class BoardSession:
         firmware: Path | None = None,
         workdir: Path | None = None,
         jobs: int = 1,
+        resume: bool = True,
     ) -> None:
         if app is not None and firmware is not None:
             raise BadInput("give either an app or a firmware ELF, not both")
@@ -114,6 +270,8 @@ class BoardSession:
         self.debug = None  # sim.debug.DebugSession while a GDB server runs
         self._elf: Path | None = None
         self._runs = 0
+        self.resume = resume  # steps continue one emulator session where the engine allows it (LiveRun)
+        self._live: LiveRun | None = None
 
     # --- configuration --------------------------------------------------------------------------------------
     @property
@@ -248,15 +406,44 @@ class BoardSession:
     # --- running --------------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Back to t = 0 (the next run starts from boot); results of earlier runs are forgotten."""
+        self._stop_live()
         self.now_s = 0.0
         self.last_run = None
         self.outcome = None
 
+    def _stop_live(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            live.close()
+
+    def resumable(self) -> bool:
+        """Whether steps continue one emulator session: a scenario (data requests to hold) on QEMU."""
+        return self.resume and self._scenario is not None and self.engine == "qemu"
+
     def run_to(self, t_s: float, timeout_s: float | None = None) -> Run:
-        """Run from boot to simulated time `t_s` (or until the firmware ends): a budget of t_s x f_clk."""
+        """The run from boot to simulated time `t_s` (or until the firmware ends): continued from the previous step
+        where the engine allows it (`resumable`), else run again from boot with a budget of t_s x f_clk."""
         if t_s <= 0:
             raise BadInput(f"simulated time must be positive, got {t_s:g} s")
         elf = self.elf()
+        if self.resumable():
+            from sim.scenario import load_scenario
+            from sim.scenario_run import RUN_SLACK_FRACTION, RUN_SLACK_MIN_S
+
+            if self._live is None:
+                path = self.scenario_file()
+                duration = load_scenario(path).duration_s
+                duration += max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * duration)  # Run Scenario's budget
+                seed = int(self._effective()["seed"])
+                self._live = LiveRun(path, elf, self.engine, seed, duration)
+            step_s = max(t_s - self._live.board.seconds(self._live.reached), 0.0)
+            timeout = timeout_s if timeout_s is not None else 60.0 + 20.0 * step_s
+            record = self._live.step(t_s, timeout)
+            run = Run(record, self._live.console(record), self._live.seed)
+            self.last_run = run
+            self.outcome = None
+            self.now_s = t_s if record.status.value == "budget_reached" else min(t_s, run.end_s)
+            return run
         timeout = timeout_s if timeout_s is not None else 60.0 + 20.0 * t_s
         if self._scenario is not None:
             from sim.scenario_run import run_seed
@@ -280,7 +467,7 @@ class BoardSession:
         return run
 
     def run_for(self, duration_s: float, timeout_s: float | None = None) -> Run:
-        """Advance simulated time by `duration_s` (replaying from boot, see the module docstring)."""
+        """Advance simulated time by `duration_s` (see the module docstring)."""
         if duration_s <= 0:
             raise BadInput(f"simulated time must be positive, got {duration_s:g} s")
         return self.run_to(self.now_s + duration_s, timeout_s)
@@ -307,6 +494,7 @@ class BoardSession:
         """`cosim run SCENARIO.yaml --seeds N` on the effective scenario: the report with every verdict."""
         from sim.scenario_run import ScenarioRunRequest, run_scenario
 
+        self._stop_live()  # the report's runs are from boot; a later step starts a session again
         path = self.scenario_file()
         self._runs += 1
         out = out if out is not None else self.workdir / f"report-{self._runs}"
@@ -390,6 +578,7 @@ class BoardSession:
 
     def close(self) -> None:
         """Stop every emulator this board started; safe to call twice."""
+        self._stop_live()
         self.stop_debug_server()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -22,7 +22,7 @@ KEYWORDS = {
     "Run For Simulated Time", "Inject Fault", "Wait For Decision", "Decision Should Be",
     "Accuracy Should Be At Least", "False Alarms Per Hour Should Be At Most", "Worst Case Inference Should Be Within",
     "Flash Usage Should Be Below", "RAM Usage Should Be Below", "Stack High Water Mark Should Be Below",
-    "Console Should Contain", "Start Debug Server", "Scenario Should Pass",
+    "Console Should Contain", "Start Debug Server", "Scenario Should Pass", "Firmware Path",
 }  # fmt: skip
 
 

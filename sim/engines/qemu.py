@@ -10,6 +10,7 @@ firmware that does not use this project's runtime is diagnosed too.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import os
 import re
@@ -17,6 +18,7 @@ import select
 import signal
 import socket
 import subprocess
+import termios
 import threading
 import time
 from pathlib import Path
@@ -70,6 +72,8 @@ class QemuEngine(Engine):
         self._config: HostConfig | None = None
         self._last_icount = 0
         self._gdb_port: int | None = None
+        self._console_sock: socket.socket | None = None
+        self._console_lock = threading.Lock()
         self._stderr_path = self.workdir / "qemu.stderr"
         self._log_path = self.workdir / "qemu.log"
 
@@ -203,16 +207,38 @@ class QemuEngine(Engine):
         raise EngineError(f"cannot connect to QEMU's {path.name}")
 
     def _read_console(self, sock: socket.socket) -> None:
+        # recv and feed under one lock, so `console_settled` can tell "nothing in flight" from "read, not yet fed".
+        self._console_sock = sock
         with sock:
             while True:
                 try:
-                    chunk = sock.recv(65536)
-                except OSError:
+                    ready, _, _ = select.select([sock], [], [], 0.05)
+                except (OSError, ValueError):
                     break
-                if not chunk:
-                    break
-                self.console.feed(chunk)
+                if not ready:
+                    continue
+                with self._console_lock:
+                    try:
+                        chunk = sock.recv(65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    self.console.feed(chunk)
         self.console.close()
+
+    def console_settled(self) -> bool:
+        """Whether every console byte QEMU has written so far has been fed to `console`. The USART model writes to
+        the socket synchronously, so once the firmware waits (e.g. in a data request) its output so far is here."""
+        sock = self._console_sock
+        if sock is None:
+            return True
+        with self._console_lock:
+            try:
+                raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+            except (OSError, ValueError):
+                return True  # closed: everything there was has been read
+        return int.from_bytes(raw, "little") == 0
 
     def _serve_fifos(self, data: DataService) -> None:
         # O_RDWR opens of a FIFO never block, so a firmware that never opens the channel leaves nothing hanging.

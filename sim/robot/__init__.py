@@ -48,6 +48,8 @@ class SimLibrary(DynamicCore):
 
     Times are simulated seconds (t = instructions / f_clk), written in Robot's time format (``2 s``,
     ``500 ms``). Every failure message states actual vs expected and the simulated time it refers to.
+    Successive `Run For Simulated Time` and `Wait For Decision` steps continue the same run (with a scenario on
+    QEMU, one emulator session held between steps; elsewhere replayed from boot, with the same result).
 
     = Example =
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from robot.api import logger
 from robot.api.deco import keyword
 
 from sim.board_session import engine_unavailable_reason
 from sim.robot.context import Context
-from sim.robot.messages import sim_time
+from sim.robot.messages import instant, sim_time
 
 
 class BoardKeywords:
@@ -41,6 +43,17 @@ class BoardKeywords:
         self.ctx.close()
 
     @keyword(tags=["board"])
+    def firmware_path(self) -> str:
+        """Returns the absolute path of the ELF the board runs: its ``app`` (built for the board on demand), its
+        ``firmware``, else the loaded scenario's firmware. For other tools in the same suite, e.g. Renode's own
+        keywords under ``renode-test`` (``Execute Command    sysbus LoadELF @${elf}``, see docs/robot.md).
+
+        | Load Scenario | ${CURDIR}/scenarios/shake.yaml |
+        | ${elf}= | Firmware Path |
+        """
+        return str(Path(self.ctx.board.elf()).resolve())
+
+    @keyword(tags=["board"])
     def skip_if_engine_unavailable(self) -> None:
         """Skips the current test (in a suite setup: the whole suite) with the reason when the configured engine
         cannot run the configured board here, e.g. ``renode`` not on PATH with ``--variable ENGINE:renode``."""
@@ -57,8 +70,9 @@ class BoardKeywords:
         time reached, in seconds.
 
         Fails when the firmware faults, locks up, hangs or exits with a non-zero code. A firmware that ends
-        before the time (the end of its sensor data) stops the clock there. Today every step replays the run
-        from boot (runs are deterministic), see docs/robot.md.
+        before the time (the end of its sensor data) stops the clock there. With a scenario on QEMU the steps
+        continue one emulator session, instruction for instruction the run `Run Scenario` makes; elsewhere each
+        step runs again from boot to the new time (runs are deterministic), see docs/robot.md.
 
         | Run For Simulated Time | 2 s |
         """
@@ -71,7 +85,8 @@ class BoardKeywords:
         if not rec.succeeded:
             tail = "\n".join(rec.console_tail[-5:])
             raise AssertionError(
-                f"Run on {self.ctx.describe()} ended with status {rec.status.value} at {run.end_s:.3f} s simulated "
-                f"(between {since:.3f} s and {since + step:.3f} s): {rec.diagnosis}\n{tail}"
+                f"Run on {self.ctx.describe()} ended with status {rec.status.value} at "
+                f"{instant(rec.instructions, run.end_s)}, expected to run from {since:.3f} s to {since + step:.3f} s: "
+                f"{rec.diagnosis}\n{tail}"
             )
         return board.now_s

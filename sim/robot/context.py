@@ -93,7 +93,8 @@ class Context:
 
     def describe(self) -> str:
         s = self.board
-        return f"{s.scenario_name} on {s.board_id}/{s.engine}"
+        what = s.scenario_name if s.scenario_source else (s.app or (s.firmware.name if s.firmware else "firmware"))
+        return f"{what} on {s.board_id}/{s.engine}"
 
     def close(self) -> None:
         session, self.session = self.session, None

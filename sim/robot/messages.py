@@ -59,6 +59,13 @@ def seconds(value: float) -> str:
     return f"{value:.3f} s"
 
 
+def instant(instructions: int | None, seconds_: float) -> str:
+    """A simulated instant for messages: `0.000098 s simulated (16,529 instructions)`; milliseconds resolution
+    hides an early end (a fault at boot reads 0.000 s), so below 1 s it keeps six decimals."""
+    t = f"{seconds_:.3f}" if seconds_ >= 1 else f"{seconds_:.6f}"
+    return f"{t} s simulated" + (f" ({instructions:,} instructions)" if instructions is not None else "")
+
+
 def pct(value: float) -> str:
     return f"{value * 100:.1f} %"
 

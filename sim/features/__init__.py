@@ -1,0 +1,1 @@
+"""Host references of the fixed-point feature extractors that run on the MCU (bit-exact twins of the C)."""

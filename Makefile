@@ -41,7 +41,9 @@ demo: setup
 	$(COSIM) run --board stm32f205 --out out/demo-f205 $$($(COSIM) build --board stm32f205 --app demo)
 	@echo "== a firmware that faults: the run ends with status fault, PC and CFSR (exit code 1 is expected)"
 	$(COSIM) run --board stm32f405 --out out/fault $$($(COSIM) build --board stm32f405 --app fault_bus); test $$? -eq 1
-	@echo "== run records: out/demo/run.json, out/demo-f205/run.json, out/fault/run.json"
+	@echo "== a reference application end to end: activity_tracker (int8 CNN) on 50 s of a held-out wearer; verdicts"
+	$(COSIM) run scenarios/motion/daily.yaml --out out/activity
+	@echo "== run records: out/demo/run.json, out/demo-f205/run.json, out/fault/run.json; report: out/activity/report.html"
 
 test: setup
 	$(VENV)/bin/ruff check .

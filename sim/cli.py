@@ -139,6 +139,10 @@ def run(
     baseline_threshold: Annotated[
         float | None, typer.Option("--baseline-threshold", help="scenario only: growth in % that fails (default 2)")
     ] = None,
+    gdb: Annotated[
+        bool, typer.Option("--gdb", help="scenario only: start the run halted under a GDB server (see cosim debug)")
+    ] = False,
+    port: Annotated[int | None, typer.Option("--port", help="scenario only: GDB server port with --gdb")] = None,
 ) -> None:
     """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
     it succeeded / every expectation holds)."""
@@ -155,12 +159,16 @@ def run(
         run_scenario_command(
             elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay,
             baseline=baseline, baseline_threshold=2.0 if baseline_threshold is None else baseline_threshold,
+            gdb=gdb, port=port,
         )  # fmt: skip
     if board is None:
         typer.echo("error: --board is required to run an ELF (see `cosim boards`)", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     if seeds is not None or replay is not None or baseline is not None or baseline_threshold is not None:
         typer.echo("error: --seeds, --replay and --baseline apply to scenario files only", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if gdb or port is not None:
+        typer.echo("error: --gdb applies to scenario files; for an ELF use `cosim debug ELF --board ID`", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
 
     process_registry.install_signal_handlers()
@@ -231,6 +239,79 @@ def debug(
         raise _fail(exc) from None
 
 
+@app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="report directory of an earlier `cosim run SCENARIO.yaml`")],
+    window: Annotated[
+        int | None, typer.Option("--window", help="replay inference N (0-based) instead of the observed maximum")
+    ] = None,
+    worst: Annotated[bool, typer.Option("--worst", help="replay the observed maximum's window (the default)")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="with --window: which seed (default the first)")] = None,
+    gdb: Annotated[bool, typer.Option("--gdb", help="run it halted under a GDB server instead")] = False,
+    port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
+    engine: EngineOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-run one recorded inference window deterministically (the recorded seed from boot to the window's end);
+    exit 0 when it takes exactly the recorded instructions, 1 when not."""
+    from sim.engines import process_registry
+    from sim.errors import BadInput
+    from sim.replay import debug_window, find_window, replay_window, window_done
+
+    process_registry.install_signal_handlers()
+    try:
+        if worst and window is not None:
+            raise BadInput("give --worst or --window N, not both")
+        w = find_window(run_dir, window, seed)
+        where = (
+            f"{w.why}: seed {w.seed} {w.span} #{w.index}, instructions {w.begin:,} .. {w.end:,} "
+            f"({w.instructions:,} instructions recorded)"
+        )
+        if gdb:
+            from sim.debug import serve
+
+            with debug_window(w, engine, port) as session:
+                hint = (
+                    f"replaying {where}; the session ends after that span. Break in the inference code (e.g. "
+                    "`break cosim_span_begin`); stops before the window move the firmware's clock (see "
+                    "docs/debugging.md)."
+                )
+                typer.echo(f"[replay] {serve(session, typer.echo, hint, until=window_done(w))}", err=True)
+            raise typer.Exit(EXIT_OK)
+        record, span = replay_window(w, engine)
+    except CosimError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        typer.echo("[replay] interrupted; emulator stopped", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    # The window's own count is what must recur. Its position may move by a few instructions: the replay's
+    # budget (it ends after the window) is armed by the firmware's start-up, which is arithmetic on another value.
+    same = span is not None and span.instructions == w.instructions
+    payload = {
+        "seed": w.seed,
+        "index": w.index,
+        "span": w.span,
+        "recorded": {"begin": w.begin, "end": w.end, "instructions": w.instructions},
+        "replayed": None if span is None else {"begin": span.begin, "end": span.end, "instructions": span.instructions},
+        "identical": same,
+        "status": record.status.value,
+        "fingerprint": record.fingerprint,
+    }
+    if json_out:
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(f"[replay] {where}")
+        if span is None:
+            typer.echo(f"[replay] the window did not recur: {record.status.value}: {record.diagnosis}")
+        else:
+            verdict = "identical" if same else "DIFFERENT (the run is not deterministic)"
+            typer.echo(
+                f"[replay] replayed: instructions {span.begin:,} .. {span.end:,} = {span.instructions:,} "
+                f"instructions: {verdict} (window starts {span.begin - w.begin:+,} instructions from the recorded run)"
+            )
+    raise typer.Exit(EXIT_OK if same else EXIT_FAILED)
+
+
 def _mount_optional(module: str, name: str, help_text: str) -> None:
     """Sub-apps from other packages: mounted when present so the core CLI never depends on them."""
     import importlib
@@ -244,7 +325,7 @@ def _mount_optional(module: str, name: str, help_text: str) -> None:
 
 # The core commands need none of the scenario, sensor and model-compiler modules (numpy, scipy, matplotlib:
 # about half a second of imports), so those are mounted only when another command, or the help, is asked for.
-CORE_COMMANDS = frozenset({"boards", "build", "run", "debug"})
+CORE_COMMANDS = frozenset({"boards", "build", "run", "debug", "replay"})
 _extensions_mounted = False
 
 

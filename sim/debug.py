@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sim.boards import load_board
@@ -18,7 +19,7 @@ from sim.datachannel import DataService
 from sim.engines import create_engine, resolve_engine_name
 from sim.errors import BadInput
 from sim.firmware_image import load_image
-from sim.protocol import ConfigFlag, HostConfig
+from sim.protocol import ConfigFlag, Event, HostConfig, parse_event
 
 
 def free_port() -> int:
@@ -28,14 +29,22 @@ def free_port() -> int:
 
 
 class DebugSession:
-    def __init__(self, elf: Path, board: str | Path, engine: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        elf: Path,
+        board: str | Path,
+        engine: str | None = None,
+        port: int | None = None,
+        data: DataService | None = None,
+    ) -> None:
+        """`data`: the data channel's service (a scenario's sensor streams; default none)."""
         self.board = load_board(board)
         self.image = load_image(Path(elf), self.board)
         if port is not None and not 0 < port < 65536:
             raise BadInput(f"--port {port} is not a TCP port (1..65535)")
         self.port = port or free_port()
         self.engine = create_engine(resolve_engine_name(engine), self.board)
-        self.data = DataService()
+        self.data = data if data is not None else DataService()
 
     def __enter__(self) -> DebugSession:
         base = self.engine.transport()
@@ -72,7 +81,36 @@ class DebugSession:
             time.sleep(poll_s)
 
     def ending_text(self) -> str:
-        last = next((e for e in reversed(self.engine.console.events) if e.kind in ("EXIT", "FAULT", "WATCHDOG")), None)
+        kinds = ("EXIT", "FAULT", "WATCHDOG", "BUDGET")
+        last = next((e for e in reversed(self.engine.console.events) if e.kind in kinds), None)
         if last is None:
             return "emulator ended"
         return f"{last.kind} " + " ".join(f"{k}={v}" for k, v in last.fields.items())
+
+
+def serve(
+    session: DebugSession,
+    echo: Callable[[str], None],
+    what: str = "",
+    until: Callable[[Event], bool] | None = None,
+) -> str:
+    """Print how to attach (the gdb-multiarch command), then the console until the firmware ends — or until
+    `until(event)` holds for a protocol event on the console: the firmware's budget and service timer are off in a
+    debug session, so the host ends it. Returns how it ended. The caller has entered the session (the board is
+    halted at its reset vector)."""
+    echo(f"GDB server for {session.board.id} on {session.engine.name}: localhost:{session.port}")
+    echo(f"  {session.gdb_command()}")
+    if what:
+        echo(what)
+    echo(
+        "Timing and sample pacing are not valid while a debugger holds the CPU (the simulated-time watchdog is "
+        "off): QEMU's virtual clock, and the firmware's instruction counter with it, moves on while the CPU is "
+        "stopped, so samples after a stop may arrive at other instructions than in a run. Ctrl-C ends the session."
+    )
+    sys.stdout.flush()
+    for line in session.follow_console():
+        echo(line)
+        event = parse_event(line) if until is not None else None
+        if event is not None and until is not None and until(event):
+            return f"ended by the host after {event.kind} at instruction {event.instructions:,}"
+    return session.ending_text()

@@ -22,13 +22,21 @@ def memory_command(
     fail_above_pct: Annotated[float, typer.Option("--fail-above-pct", help="fail above this % of a limit")] = 90.0,
     warn_above_pct: Annotated[float, typer.Option("--warn-above-pct", help="warn above this % of a limit")] = 70.0,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
+    stack_usage_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--stack-usage-dir",
+            help="where the compiler's -fstack-usage (.su) and -fcallgraph-info (.ci) files are "
+            "(default: beside the ELF, or its obj/ as `cosim build` lays them out)",
+        ),
+    ] = None,
 ) -> None:
     """Flash and RAM per output section and per component (model weights, kernels, application, runtime, libc)."""
     from sim.boards import load_board
     from sim.errors import BadInput
     from sim.firmware_image import load_image
     from sim.verdicts.evaluate import memory_report
-    from sim.verdicts.memory import MemoryPolicy, evaluate_memory
+    from sim.verdicts.memory import MemoryPolicy, evaluate_memory, static_stack_checks, static_stack_report
 
     try:
         if not 0 < warn_above_pct <= fail_above_pct <= 100:
@@ -38,15 +46,21 @@ def memory_command(
         b = load_board(board)
         image = load_image(elf, b)
         policy = MemoryPolicy(fail_above_pct=fail_above_pct, warn_above_pct=warn_above_pct)
-        res = evaluate_memory(image, b, policy, map_file=map_file)
+        if stack_usage_dir is not None and not stack_usage_dir.is_dir():
+            raise BadInput(f"--stack-usage-dir {stack_usage_dir}: no such directory")
+        res = evaluate_memory(image, b, policy, map_file=map_file, stack_usage_dir=stack_usage_dir)
     except CosimError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     report = memory_report(res)
+    report.stack_static = static_stack_report(res.stack_static)
+    stack_checks = static_stack_checks(res)
     fits = report.flash_pct <= fail_above_pct and report.ram_pct <= fail_above_pct
+    fits = fits and not any(c.failed for c in stack_checks)
     if json_out:
         payload = report.model_dump(mode="json")
         payload["fits"] = fits
+        payload["checks"] = [c.model_dump(mode="json") for c in stack_checks]
         typer.echo(json.dumps(payload, indent=2))
         raise typer.Exit(EXIT_OK if fits else EXIT_FAILED)
 
@@ -66,6 +80,33 @@ def memory_command(
     for c in sorted(set(report.components_flash) | set(report.components_ram)):
         typer.echo(f"    {c:<18} {report.components_flash.get(c, 0):>10} {report.components_ram.get(c, 0):>10}")
     for note in report.notes:
-        typer.echo(f"  note: {note}")
+        if not note.startswith("static stack:"):
+            typer.echo(f"  note: {note}")
+    for line in _stack_lines(report, stack_checks):
+        typer.echo(line)
     typer.echo("  stack high-water mark: run the firmware (cosim run) — EXIT reports stack_used")
     raise typer.Exit(EXIT_OK if fits else EXIT_FAILED)
+
+
+def _stack_lines(report, checks) -> list[str]:  # type: ignore[no-untyped-def]
+    """The static stack worst case: the verdict against the reservation, the levels it adds up, the unknowns."""
+    st = report.stack_static
+    if st is None:
+        return []
+    if not st.available:
+        return [f"  {st.summary}"]
+    out = [f"  stack: reserved {report.stack_reserved} B"]
+    out += [f"    {c.status.value.upper():4}  {c.message.removeprefix('memory.stack_static: ')}" for c in checks]
+    if not checks:
+        out.append(f"    {st.summary}")
+    if st.thread is not None:
+        out.append(f"    thread             {st.thread.bytes:>6} B  {' → '.join(st.thread.path)}")
+    for lv in st.levels:
+        prio = "run-time" if lv.priority is None else f"{lv.priority:>2}"
+        out.append(
+            f"    {lv.exception + ' (' + prio + ')':<18} {lv.handler_bytes:>6} B + frame {lv.frame_bytes} B  "
+            f"{' → '.join(lv.path)}"
+        )
+    out.append(f"    nesting: {st.priorities}")
+    out += [f"    unknown: {u.kind} in {u.function}: {u.detail}" for u in st.unknown]
+    return out

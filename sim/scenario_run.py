@@ -226,9 +226,11 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     from sim.engines import resolve_engine_name
     from sim.firmware_image import load_image
     from sim.provenance import file_sha256
+    from sim.replay import worst_window_files
     from sim.report.model import Report, ScenarioInfo
     from sim.scenario import load_scenario
     from sim.verdicts import evaluate as ev
+    from sim.verdicts.memory import static_stack_checks, static_stack_report
 
     path = Path(req.scenario)
     if not path.is_file():
@@ -284,8 +286,9 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
         checks += tchecks
     stacks = [ev.stack_used_of(r.record) for r in runs]
     known = [s for s in stacks if s is not None]
-    memory, mchecks, _ = ev.memory_section(image, board, spec, max(known) if known else None)
-    checks += mchecks
+    memory, mchecks, mres = ev.memory_section(image, board, spec, max(known) if known else None)
+    memory.stack_static = static_stack_report(mres.stack_static)
+    checks += mchecks + static_stack_checks(mres)
     if not known:
         notes.append("no stack high-water mark: no run ended with an EXIT event carrying stack_used")
     if timing is not None and not timing.inferences:
@@ -326,7 +329,8 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
         report.verdict, report.exit_code = "fail", EXIT_FAILED
     plot = _plot_data(scn, seeds[0], runs[0].record, tres[0].counts if tres[0] else [], results[0][1])
     out = req.out if req.out is not None else DEFAULT_REPORTS_DIR / path.stem
-    write_report(out, report, [(s, rec, lines) for s, (rec, lines) in zip(seeds, results, strict=True)], plot)
+    extra = worst_window_files(scn, report, {s: rec for s, (rec, _) in zip(seeds, results, strict=True)})
+    write_report(out, report, [(s, rec, lines) for s, (rec, lines) in zip(seeds, results, strict=True)], plot, extra)
     return ScenarioOutcome(report, out)
 
 
@@ -375,12 +379,17 @@ def _plot_data(scn, seed: int, record: RunRecord, counts: list[int], console: li
     return p
 
 
-def write_report(out: Path, report, runs: list[tuple[int, RunRecord, list[str]]], plot) -> Path:  # type: ignore[no-untyped-def]
+def write_report(  # type: ignore[no-untyped-def]
+    out: Path, report, runs: list[tuple[int, RunRecord, list[str]]], plot, extra: dict[str, bytes] | None = None
+) -> Path:
+    """`extra`: more files for the report directory (the worst window's input), name -> bytes."""
     from sim.report.html import render_html
     from sim.report.junit import junit_xml
     from sim.report.writer import write_atomically
 
     def fill(tmp: Path) -> None:
+        for name, data in (extra or {}).items():
+            (tmp / name).write_bytes(data)
         (tmp / "report.json").write_text(report.model_dump_json(indent=2) + "\n")
         (tmp / "junit.xml").write_text(junit_xml(report))
         for seed, rec, lines in runs:
@@ -412,6 +421,27 @@ def summary_lines(outcome: ScenarioOutcome) -> list[str]:
     return lines
 
 
+def debug_scenario(scenario: Path, engine: str | None = None, port: int | None = None, seed: int | None = None):  # type: ignore[no-untyped-def]
+    """`cosim run SCENARIO.yaml --gdb`: the scenario's firmware, halted at reset under a GDB server, with the
+    scenario's sensor streams (seed: the scenario's) on the data channel. Returns (sim.debug.DebugSession, not yet
+    entered; the instruction count at which the scenario's duration plus slack is over). No verdicts: a debugger
+    holds the CPU."""
+    from sim.boards import load_board
+    from sim.debug import DebugSession
+    from sim.scenario import load_scenario
+    from sim.sensors.delivery import data_service_for
+
+    path = Path(scenario)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such scenario file")
+    scn = load_scenario(path)
+    board = load_board(scn.board)
+    elf = _firmware(scn, board)
+    duration = scn.duration_s + max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * scn.duration_s)
+    data = data_service_for(scn, scn.seed if seed is None else seed)
+    return DebugSession(elf, board.id, engine, port, data=data), board.instructions(duration)
+
+
 def run_scenario_command(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     engine: Annotated[str | None, typer.Option("--engine", help="qemu or renode")] = None,
@@ -431,11 +461,17 @@ def run_scenario_command(
     baseline_threshold: Annotated[
         float, typer.Option("--baseline-threshold", help="percent growth over the baseline that fails (default 2)")
     ] = 2.0,
+    gdb: Annotated[
+        bool, typer.Option("--gdb", help="start the run halted under a GDB server (no verdicts, no report)")
+    ] = False,
+    port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
 ) -> None:
     """Run a scenario, check its expectations and write the report (exit 0 only when every expectation holds)."""
     from sim.engines import process_registry
 
     process_registry.install_signal_handlers()
+    if gdb:
+        debug_scenario_command(scenario, engine, port)
     echo = None if json_out else (lambda line: typer.echo(line, err=True))
     try:
         outcome = run_scenario(
@@ -464,6 +500,30 @@ def run_scenario_command(
         for line in summary_lines(outcome):
             typer.echo(line)
     raise typer.Exit(outcome.exit_code)
+
+
+def debug_scenario_command(scenario: Path, engine: str | None, port: int | None) -> None:
+    """The --gdb path of `cosim run SCENARIO.yaml`: print the gdb command, then the console until the end."""
+    from sim.debug import serve
+
+    try:
+        session, end = debug_scenario(scenario, engine, port)
+        with session:
+            what = f"scenario {scenario}: sensor streams on the data channel; the firmware is halted at reset."
+
+            def over(event) -> bool:  # type: ignore[no-untyped-def]
+                # The firmware's budget timer is off in a debug session: the host ends it after the duration.
+                return bool(event.instructions >= end)
+
+            ending = serve(session, typer.echo, what, until=over)
+            typer.echo(f"[debug] firmware ended: {ending}", err=True)
+    except KeyboardInterrupt:
+        typer.echo("[debug] interrupted; emulator stopped", err=True)
+    except CosimError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(EXIT_OK)
 
 
 def main() -> None:  # `python -m sim.scenario_run SCENARIO.yaml …` until `cosim run` dispatches here

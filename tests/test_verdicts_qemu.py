@@ -38,6 +38,7 @@ def test_passing_scenario_end_to_end(tmp_path: Path) -> None:
     assert outcome.exit_code == 0 and r.verdict == "pass" and failed_ids(r) == []
     assert sorted(p.name for p in out.iterdir()) == [
         "console-seed11.log", "junit.xml", "report.html", "report.json", "run-seed11.json",
+        "worst-window-accel.bin", "worst-window.json",
     ]  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporary directory left
 
@@ -58,6 +59,11 @@ def test_passing_scenario_end_to_end(tmp_path: Path) -> None:
     assert 0 < t["deadline_margin_pct"] < 100
     m = data["memory"]
     assert 0 < m["stack_used"] < m["stack_reserved"] and m["flash_used"] == sum(m["components_flash"].values())
+    st = m["stack_static"]  # the static worst case beside the high-water mark, bounding it
+    assert st["available"] and st["worst_bytes"] >= m["stack_used"] and st["unknown"] == []
+    assert st["thread"]["path"][:2] == ["Reset_Handler", "main"] and [lv["frame_bytes"] for lv in st["levels"]] == [
+        108, 108, 108,
+    ]  # fmt: skip
     (run,) = data["runs"]
     assert run["status"] == "exited" and run["fingerprint"] and run["provenance"]["seed"] == 11
 

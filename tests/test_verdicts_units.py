@@ -455,3 +455,22 @@ def test_memory_policy_warns_between_the_levels_and_fails_above(firmware) -> Non
     spec = parse_expect({"memory": {"fail_above_pct": 10, "warn_above_pct": 5}})
     _, checks, _ = memory_section(image, board, spec, stack_used=None)
     assert [c.id for c in checks if c.failed] == ["memory.ram"]  # RAM is ~13 % of the board's; no stack check
+
+
+def test_boards_json_carries_each_boards_silicon_calibration() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    res = CliRunner().invoke(app, ["boards", "--json"])
+    assert res.exit_code == 0
+    by_id = {b["id"]: b for b in json.loads(res.output)}
+    for board_id, entry in by_id.items():
+        silicon = load_board(board_id).silicon
+        assert entry["silicon"] == (silicon.model_dump(mode="json") if silicon else None)
+    f405, f205 = by_id["stm32f405"]["silicon"], by_id["stm32f205"]["silicon"]
+    ref = f405["kernels"]["ref"]
+    assert ref["band"]["low"] < ref["cycles_per_instruction"] < ref["band"]["high"] and ref["source"]
+    assert f205["kernels"] == {} and "Cortex-M3" in f205["unavailable"]

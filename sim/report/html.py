@@ -228,6 +228,7 @@ def render_html(r: Report, p: PlotData) -> str:
         f"({m.ram_pct:.1f} %: static {m.static_ram} B + stack reservation {m.stack_reserved} B), stack high-water "
         f"mark {m.stack_used if m.stack_used is not None else 'unknown'} B; limits from {e(m.limit_source)}</p>"
     )
+    parts += _static_stack_html(m)
     parts.append(
         _table(
             ["section", "address", "size", "flash", "RAM"],
@@ -293,6 +294,36 @@ def render_html(r: Report, p: PlotData) -> str:
     parts.append(f"<h2>Console (seed {p.seed})</h2><pre>{e(chr(10).join(p.console))}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _static_stack_html(m) -> list[str]:  # type: ignore[no-untyped-def]
+    """The static stack worst case beside the measured high-water mark: summary, the nesting levels, unknowns."""
+    st = m.stack_static
+    if st is None:
+        return []
+    e = html.escape
+    measured = f"{m.stack_used} B" if m.stack_used is not None else "not measured"
+    out = [
+        "<h3>Stack</h3>",
+        f"<p>reserved {m.stack_reserved} B; measured high-water mark {measured}; "
+        f"static worst case {f'{st.worst_bytes} B' if st.worst_bytes is not None else '<b>unknown</b>'}</p>",
+        f"<p>{e(st.summary)}</p>",
+    ]
+    if not st.available:
+        return out
+    rows = []
+    if st.thread is not None:
+        rows.append(["thread", "—", str(st.thread.bytes), "—", " → ".join(st.thread.path)])
+    for lv in st.levels:
+        prio = "set at run time" if lv.priority is None else str(lv.priority)
+        rows.append([f"{lv.exception} ({lv.handler})", prio, str(lv.handler_bytes), str(lv.frame_bytes),
+                     " → ".join(lv.path)])  # fmt: skip
+    out.append(_table(["level", "priority", "bytes", "exception frame", "deepest path"], rows))
+    out.append(f"<p>{e(st.priorities)}</p>")
+    if st.unknown:
+        out.append("<p class='warn'>unknown (not counted as zero): " + "; ".join(
+            e(f"{u.kind} in {u.function}: {u.detail}") for u in st.unknown) + "</p>")  # fmt: skip
+    return out
 
 
 def _mv(v: float | None, unit: str) -> str:

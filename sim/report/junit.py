@@ -28,6 +28,19 @@ def _baseline_properties(report: Report) -> list[tuple[str, str]]:
     return [("baseline", b.path), ("baseline_threshold_pct", f"{b.threshold_pct:g}")]
 
 
+def _stack_properties(report: Report) -> list[tuple[str, str]]:
+    st = report.memory.stack_static
+    if st is None:
+        return []
+    worst = "unknown" if st.worst_bytes is None else str(st.worst_bytes)
+    used = report.memory.stack_used
+    return [
+        ("stack_static_worst_bytes", worst),
+        ("stack_static", st.summary),
+        ("stack_high_water_mark_bytes", "not measured" if used is None else str(used)),
+    ]
+
+
 def junit_xml(report: Report) -> str:
     checks = report.checks
     runs = {f"run.seed{r.seed}": r for r in report.runs}
@@ -51,6 +64,7 @@ def junit_xml(report: Report) -> str:
         ("fingerprints", ",".join(r.fingerprint or "" for r in report.runs)),
         *_timing_properties(report),
         *_baseline_properties(report),
+        *_stack_properties(report),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     for c in checks:

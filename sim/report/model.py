@@ -114,6 +114,49 @@ class SectionReport(BaseModel):
     ram: int
 
 
+class StackPathReport(BaseModel):
+    bytes: int = Field(description="known bytes of the deepest path (frames summed)")
+    path: list[str] = Field(description="the functions of the deepest path, outermost first")
+    known: bool = Field(description="false: something on the way is unknown (see unknown); bytes is a lower bound")
+
+
+class StackLevelReport(BaseModel):
+    """One interrupt nesting level: the worst handler at this preemption priority, with its exception frame."""
+
+    priority: int | None = Field(description="preemption priority; None: configurable and possibly set at run time")
+    exception: str = Field(description="the exception of the worst handler at this level, e.g. HardFault, IRQ50")
+    vector: int
+    handler: str
+    handler_bytes: int
+    frame_bytes: int = Field(description="exception frame (32 B, 104 B with FPU context) + 4 B alignment padding")
+    path: list[str]
+    known: bool = Field(description="false: a handler at this level has something unknown on its paths")
+
+
+class StackUnknownReport(BaseModel):
+    kind: Literal["recursion", "function pointer", "dynamic frame", "no information"]
+    function: str
+    detail: str
+
+
+class StaticStackReport(BaseModel):
+    """Static stack worst case from -fstack-usage / -fcallgraph-info (sim/stack_static.py)."""
+
+    available: bool = Field(description="false: no stack-usage output beside the ELF (summary says why)")
+    worst_bytes: int | None = Field(
+        None, description="thread + one worst handler and frame per nesting level; None when unknown"
+    )
+    lower_bound_bytes: int | None = Field(None, description="the known part (equals worst_bytes when known)")
+    summary: str
+    thread: StackPathReport | None = None
+    levels: list[StackLevelReport] = []
+    unknown: list[StackUnknownReport] = Field([], description="what makes the worst case unknown (never zero)")
+    exception_frame_bytes: int = 0
+    align_pad_bytes: int = 0
+    priorities: str = Field("", description="how preemption levels were assigned")
+    handlers: dict[str, list[str]] = Field({}, description="handler function -> the exceptions it serves")
+
+
 class MemoryReport(BaseModel):
     elf: str
     map_file: str | None
@@ -129,6 +172,7 @@ class MemoryReport(BaseModel):
     static_ram: int
     stack_reserved: int
     stack_used: int | None = Field(None, description="high-water mark from the EXIT event, max over seeds")
+    stack_static: StaticStackReport | None = Field(None, description="static worst case next to the high-water mark")
     limit_source: str
     fail_above_pct: float
     warn_above_pct: float

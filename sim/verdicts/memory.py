@@ -16,6 +16,10 @@ object file's path says what it is:
 | other | anything else (linker-generated) |
 
 Policy: a use above `fail_above_pct` of a limit fails, above `warn_above_pct` warns (defaults 90 and 70).
+
+Stack: the measured high-water mark (painted stack, from the EXIT event) and, next to it, the static worst case
+from the compiler's `-fstack-usage`/`-fcallgraph-info` output beside the ELF (`sim.stack_static`): recursion,
+function pointers and dynamic frames make it unknown (with its known lower bound), never zero.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sim.boards import Board
 from sim.firmware_image import FirmwareImage
+from sim.stack_static import StaticStack, analyse
 
 COMPONENTS = (
     "model weights",
@@ -163,6 +168,7 @@ class MemoryResult:
     limit_source: str
     policy: MemoryPolicy
     notes: list[str] = field(default_factory=list)
+    stack_static: StaticStack | None = None  # the static worst case (None: not analysed)
 
     def pct(self, used: int, limit: int) -> float:
         return 100.0 * used / limit
@@ -174,6 +180,7 @@ def evaluate_memory(
     policy: MemoryPolicy | None = None,
     stack_used: int | None = None,
     map_file: Path | None = None,
+    stack_usage_dir: Path | None = None,
 ) -> MemoryResult:
     policy = policy or MemoryPolicy()
     flash_r, ram_r = board.memory.flash, board.memory.ram
@@ -208,6 +215,9 @@ def evaluate_memory(
         notes.append(f"no linker map file at {map_path}: components are not itemised (sections only)")
         comp_flash["other"], comp_ram["other"] = flash_used, ram_used
         map_path = None  # type: ignore[assignment]
+    stack_static = analyse(image.path, board, stack_usage_dir)
+    if not stack_static.available:
+        notes.append(stack_static.summary())
     limits = policy.limits
     limit_source = f"board {board.id}"
     if limits.flash_bytes or limits.ram_bytes:
@@ -228,4 +238,91 @@ def evaluate_memory(
         limit_source=limit_source,
         policy=policy,
         notes=notes,
+        stack_static=stack_static,
     )
+
+
+def static_stack_report(s: StaticStack | None):  # type: ignore[no-untyped-def]
+    """The report model of a static stack analysis (sim.report.model.StaticStackReport)."""
+    from sim.report.model import StackLevelReport, StackPathReport, StackUnknownReport, StaticStackReport
+
+    if s is None:
+        return None
+    unknown = [StackUnknownReport(kind=u.kind, function=u.function, detail=u.detail) for u in s.unknown]
+    thread = None
+    if s.thread is not None:
+        thread = StackPathReport(bytes=s.thread.bytes, path=list(s.thread.path), known=s.thread.known)
+    levels = [
+        StackLevelReport(
+            priority=lv.priority,
+            exception=lv.handler.exception,
+            vector=lv.handler.vector,
+            handler=lv.handler.function,
+            handler_bytes=lv.handler.depth.bytes,
+            frame_bytes=lv.frame_bytes,
+            path=list(lv.handler.depth.path),
+            known=not lv.unknown,
+        )
+        for lv in s.levels
+    ]
+    return StaticStackReport(
+        available=s.available,
+        worst_bytes=s.worst_bytes,
+        lower_bound_bytes=s.lower_bound,
+        summary=s.summary(),
+        thread=thread,
+        levels=levels,
+        unknown=unknown,
+        exception_frame_bytes=s.exception_frame_bytes,
+        align_pad_bytes=s.align_pad_bytes,
+        priorities=s.priorities_note,
+        handlers={h.function: [x.exception for x in s.handlers if x.function == h.function] for h in s.handlers},
+    )
+
+
+def static_stack_checks(res: MemoryResult):  # type: ignore[no-untyped-def]
+    """`memory.stack_static`: the static worst case against the stack reservation, with the same policy as the
+    high-water mark; a worst case that is unknown (recursion, function pointers) warns with its lower bound. No
+    check when there is nothing to analyse (a foreign ELF: a note says so)."""
+    from sim.verdicts.expect import Check, CheckStatus
+
+    s = res.stack_static
+    if s is None or not s.available or not res.stack_reserved:
+        return []
+    pol = res.policy
+    expected = f"<= {pol.fail_above_pct:g} % (warn above {pol.warn_above_pct:g} %)"
+    measured = f"; measured high-water mark {res.stack_used} B" if res.stack_used is not None else ""
+    if s.worst_bytes is None:
+        low = s.lower_bound or 0
+        return [
+            Check(
+                id="memory.stack_static",
+                category="memory",
+                expected=expected,
+                actual=None,
+                unit="%",
+                status=CheckStatus.WARN,
+                message=f"memory.stack_static: {s.summary()}; at least {100.0 * low / res.stack_reserved:.1f} % of "
+                f"the {res.stack_reserved} B reservation{measured}",
+            )
+        ]
+    pct = 100.0 * s.worst_bytes / res.stack_reserved
+    status = CheckStatus.PASS
+    if pct > pol.fail_above_pct:
+        status = CheckStatus.FAIL
+    elif pct > pol.warn_above_pct:
+        status = CheckStatus.WARN
+    word = {"pass": "fits", "warn": "fits, above the warning level", "fail": "does not fit the policy"}[status.value]
+    return [
+        Check(
+            id="memory.stack_static",
+            category="memory",
+            expected=expected,
+            actual=round(pct, 3),
+            unit="%",
+            status=status,
+            message=f"memory.stack_static: static worst case {s.worst_bytes} of {res.stack_reserved} bytes = "
+            f"{pct:.1f} %, {word} (fail above {pol.fail_above_pct:g} %, warn above {pol.warn_above_pct:g} %; limit "
+            f"from the linker script's .stack reservation){measured}; {s.summary()}",
+        )
+    ]

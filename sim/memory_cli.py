@@ -36,7 +36,7 @@ def memory_command(
     from sim.errors import BadInput
     from sim.firmware_image import load_image
     from sim.verdicts.evaluate import memory_report
-    from sim.verdicts.memory import MemoryPolicy, evaluate_memory, static_stack_checks, static_stack_report
+    from sim.verdicts.memory import MemoryPolicy, evaluate_memory, static_stack_checks
 
     try:
         if not 0 < warn_above_pct <= fail_above_pct <= 100:
@@ -53,7 +53,6 @@ def memory_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     report = memory_report(res)
-    report.stack_static = static_stack_report(res.stack_static)
     stack_checks = static_stack_checks(res)
     fits = report.flash_pct <= fail_above_pct and report.ram_pct <= fail_above_pct
     fits = fits and not any(c.failed for c in stack_checks)

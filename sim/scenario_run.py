@@ -230,7 +230,6 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     from sim.report.model import Report, ScenarioInfo
     from sim.scenario import load_scenario
     from sim.verdicts import evaluate as ev
-    from sim.verdicts.memory import static_stack_checks, static_stack_report
 
     path = Path(req.scenario)
     if not path.is_file():
@@ -286,9 +285,8 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
         checks += tchecks
     stacks = [ev.stack_used_of(r.record) for r in runs]
     known = [s for s in stacks if s is not None]
-    memory, mchecks, mres = ev.memory_section(image, board, spec, max(known) if known else None)
-    memory.stack_static = static_stack_report(mres.stack_static)
-    checks += mchecks + static_stack_checks(mres)
+    memory, mchecks, _ = ev.memory_section(image, board, spec, max(known) if known else None)
+    checks += mchecks
     if not known:
         notes.append("no stack high-water mark: no run ended with an EXIT event carrying stack_used")
     if timing is not None and not timing.inferences:

@@ -23,7 +23,7 @@ from sim.verdicts.decisions import (
     marks_from_record,
 )
 from sim.verdicts.expect import Check, CheckStatus, Comparison, check, fmt_value, parse_comparison
-from sim.verdicts.memory import MemoryResult, evaluate_memory
+from sim.verdicts.memory import MemoryResult, evaluate_memory, static_stack_checks, static_stack_report
 from sim.verdicts.spec import ExpectSpec
 from sim.verdicts.stats import mean_ci, wilson
 from sim.verdicts.timing import TimingResult, evaluate_timing
@@ -354,6 +354,7 @@ def memory_section(
                 "the linker script's .stack reservation",
             )
         )
+    checks += static_stack_checks(res)
     values = {
         "flash_bytes": res.flash_used,
         "ram_bytes": res.ram_used,
@@ -389,6 +390,7 @@ def memory_report(res: MemoryResult) -> MemoryReport:
         fail_above_pct=res.policy.fail_above_pct,
         warn_above_pct=res.policy.warn_above_pct,
         notes=res.notes,
+        stack_static=static_stack_report(res.stack_static),
     )
 
 

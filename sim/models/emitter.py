@@ -131,8 +131,8 @@ def emit(graph: Graph, plan: Plan, model_name: str | None = None) -> EmittedMode
     # compiler drops the per-layer checks and the indirect call, and the static stack analysis (sim.stack_static)
     # of an app that calls cosim_model_invoke sees no function pointer on its path.
     out.append(
-        "static inline __attribute__((always_inline)) int cosim__model_run(void *arena, const void *input, void *output,\n"
-        "                                                                  cosim_layer_cb_t cb, void *user)\n"
+        "static inline __attribute__((always_inline)) int\n"
+        "cosim__model_run(void *arena, const void *input, void *output, cosim_layer_cb_t cb, void *user)\n"
         "{\n"
         "    uint8_t *const A = (uint8_t *)arena;\n"
         "    if (arena == NULL || input == NULL || output == NULL) return -1;\n"

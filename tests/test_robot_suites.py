@@ -272,3 +272,16 @@ def test_the_suite_in_docs_robot_md_runs(tmp_path: Path) -> None:
     result = run_robot(tmp_path / "shake.robot", outdir=tmp_path / "out")
     stats = result.statistics.total
     assert (stats.passed, stats.failed) == (4, 0), result.console
+
+
+def test_the_readme_suite_runs_as_written(tmp_path: Path) -> None:
+    """The README's suite for scenario authors is the one a reader copies: it must pass as printed (its scenario
+    path is given on the command line, as the reader's ${CURDIR} would be the repository root)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```robotframework\n(.*?)```", text, re.S)
+    assert len(blocks) == 1, "README.md should hold exactly one robotframework suite"
+    suite = tmp_path / "readme_suite.robot"
+    suite.write_text(blocks[0])
+    result = run_robot(suite, outdir=tmp_path / "out", variable=[f"DAILY:{ROOT / 'scenarios/motion/daily.yaml'}"])
+    stats = result.statistics.total
+    assert (stats.passed, stats.failed, stats.skipped) == (3, 0, 0), result.console

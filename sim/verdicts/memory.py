@@ -212,8 +212,19 @@ def evaluate_memory(
         comp_flash["other"] += max(0, flash_used - sum(comp_flash.values()))
         comp_ram["other"] += max(0, ram_used - sum(comp_ram.values()))
     else:
-        notes.append(f"no linker map file at {map_path}: components are not itemised (sections only)")
-        comp_flash["other"], comp_ram["other"] = flash_used, ram_used
+        from sim.elf_components import Placed, components_from_elf
+
+        placed = [Placed(s.name, s.address, s.size, bool(s.flash), bool(s.ram)) for s in sections]
+        by_dwarf = components_from_elf(image.path, placed)
+        if by_dwarf is None:
+            notes.append(f"no linker map file at {map_path} and no DWARF: components are not itemised (sections only)")
+            comp_flash["other"], comp_ram["other"] = flash_used, ram_used
+        else:
+            notes.append(f"no linker map file at {map_path}: components from the ELF's symbols and DWARF units")
+            for comp, n in by_dwarf[0].items():
+                comp_flash[comp] += n
+            for comp, n in by_dwarf[1].items():
+                comp_ram[comp] += n
         map_path = None  # type: ignore[assignment]
     stack_static = analyse(image.path, board, stack_usage_dir)
     if not stack_static.available:

@@ -1,7 +1,8 @@
 *** Settings ***
 Documentation       Keyword spotter on the MP34DT05 microphone (firmware/apps/keyword_spotter, docs/apps/keyword_spotter.md):
-...                 keywords spoken by voices the model never heard, a stuck microphone injected into the stream, the
-...                 scenario's expectations and the budgets. Board and engine come from the command line; the suite
+...                 keywords spoken by voices the model never heard, gain and noise drift, a stuck microphone injected
+...                 into the stream, a clipping and a dropping-out microphone (sensor_fault within two windows, as the
+...                 scenarios' expectations state), the scenario's expectations and the budgets. Board and engine come from the command line; the suite
 ...                 is skipped when that engine is not installed.
 Library             sim.robot
 Suite Setup         Skip If Engine Unavailable
@@ -11,6 +12,7 @@ Test Tags           keyword_spotter
 
 *** Variables ***
 ${NORMAL}           ${CURDIR}/../../scenarios/kws/normal.yaml
+${SCENARIOS}        ${CURDIR}/../../scenarios/kws
 
 *** Test Cases ***
 Hears "no" From A Held-Out Voice Within A Second
@@ -39,3 +41,19 @@ Normal Operation Meets The Scenario's Expectations And Budgets
     RAM Usage Should Be Below    64 KiB
     Stack High Water Mark Should Be Below    4 KiB
     Console Should Contain    BOOT app=keyword_spotter
+
+Gain And Noise Drift Keep The Keywords Right
+    Load Scenario    ${SCENARIOS}/drift.yaml
+    Run Scenario
+    Scenario Should Pass
+    Accuracy Should Be At Least    85 %
+
+Clipping Microphone Is A Sensor Fault Within Two Windows
+    Load Scenario    ${SCENARIOS}/fault_saturated.yaml
+    Run Scenario
+    Scenario Should Pass
+
+Microphone Dropping Out Is A Sensor Fault Within Two Windows
+    Load Scenario    ${SCENARIOS}/fault_missing.yaml
+    Run Scenario
+    Scenario Should Pass

@@ -143,6 +143,9 @@ def run(
         bool, typer.Option("--gdb", help="scenario only: start the run halted under a GDB server (see cosim debug)")
     ] = False,
     port: Annotated[int | None, typer.Option("--port", help="scenario only: GDB server port with --gdb")] = None,
+    kernels: Annotated[
+        str | None, typer.Option("--kernels", help="scenario only: build its app with ref or cmsis-nn kernels")
+    ] = None,
 ) -> None:
     """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
     it succeeded / every expectation holds)."""
@@ -159,13 +162,13 @@ def run(
         run_scenario_command(
             elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay,
             baseline=baseline, baseline_threshold=2.0 if baseline_threshold is None else baseline_threshold,
-            gdb=gdb, port=port,
+            gdb=gdb, port=port, kernels=kernels,
         )  # fmt: skip
     if board is None:
         typer.echo("error: --board is required to run an ELF (see `cosim boards`)", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
-    if seeds is not None or replay is not None or baseline is not None or baseline_threshold is not None:
-        typer.echo("error: --seeds, --replay and --baseline apply to scenario files only", err=True)
+    if seeds is not None or replay is not None or baseline is not None or baseline_threshold is not None or kernels:
+        typer.echo("error: --seeds, --replay, --baseline and --kernels apply to scenario files only", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     if gdb or port is not None:
         typer.echo("error: --gdb applies to scenario files; for an ELF use `cosim debug ELF --board ID`", err=True)

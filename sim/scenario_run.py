@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 
@@ -40,6 +40,8 @@ class ScenarioRunRequest:
     replay: Path | None = None  # a report directory: re-evaluate its recorded runs instead of running the firmware
     baseline: Path | None = None  # an earlier report.json (or its directory): fail on growth beyond the threshold
     baseline_threshold_pct: float = 2.0
+    # the kernel set the app is built with; also selects the silicon factor (default: expect.timing.kernels, else ref)
+    kernels: str | None = None
 
 
 @dataclass
@@ -206,7 +208,8 @@ def recorded_runs(
     return seeds, out
 
 
-def _firmware(scn, board) -> Path:  # type: ignore[no-untyped-def]
+def _firmware(scn, board, kernels: str = "ref") -> Path:  # type: ignore[no-untyped-def]
+    """The scenario's ELF: its `firmware:` as given, or its `app:` built with its `model:` and `kernels`."""
     if scn.firmware is not None:
         elf = (scn.base_dir / scn.firmware).resolve()
         if not elf.is_file():
@@ -217,12 +220,12 @@ def _firmware(scn, board) -> Path:  # type: ignore[no-untyped-def]
     model = (scn.base_dir / scn.model).resolve() if scn.model else None
     if model is not None and not model.is_file():
         raise BadInput(f"{scn.path}: model: {model} does not exist")
-    return build(board, scn.app, model=model).elf
+    return build(board, scn.app, model=model, kernels=kernels).elf
 
 
 def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     from sim import __version__
-    from sim.boards import load_board
+    from sim.boards import KernelSet, load_board
     from sim.engines import resolve_engine_name
     from sim.firmware_image import load_image
     from sim.provenance import file_sha256
@@ -239,7 +242,11 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     scn = load_scenario(path)
     spec = expect_of(scn, path)
     board = load_board(scn.board)
-    elf = _firmware(scn, board)
+    if req.kernels is not None:
+        if req.kernels not in get_args(KernelSet):
+            raise BadInput(f"--kernels {req.kernels!r}: choose one of {', '.join(get_args(KernelSet))}")
+        spec.timing_cfg = spec.timing_cfg.model_copy(update={"kernels": req.kernels})
+    elf = _firmware(scn, board, spec.timing_cfg.kernels)
     image = load_image(elf, board)
     engine = resolve_engine_name(req.engine)
     say = req.echo or (lambda _line: None)
@@ -463,6 +470,10 @@ def run_scenario_command(
         bool, typer.Option("--gdb", help="start the run halted under a GDB server (no verdicts, no report)")
     ] = False,
     port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
+    kernels: Annotated[
+        str | None,
+        typer.Option("--kernels", help="build the app with ref or cmsis-nn kernels (default: expect.timing.kernels)"),
+    ] = None,
 ) -> None:
     """Run a scenario, check its expectations and write the report (exit 0 only when every expectation holds)."""
     from sim.engines import process_registry
@@ -483,6 +494,7 @@ def run_scenario_command(
                 replay=replay,
                 baseline=baseline,
                 baseline_threshold_pct=baseline_threshold,
+                kernels=kernels,
             )
         )
     except CosimError as exc:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.dsp.fft import hann_q15, rfft_power_q15
 from sim.dsp.fixed import INT32_MIN, log2_q16_array
-from sim.dsp.tables import MAX_LOG2N, hann_q15, sin_q15
 
 SAMPLE_RATE = 16000
 LOG2_FRAME = 9
@@ -86,47 +86,13 @@ def mel_bands() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(first), np.array(count), np.array(offset), np.array(flat, dtype=np.int64)  # type: ignore[return-value]
 
 
-def _bit_reverse(n: int, bits: int) -> np.ndarray:
-    i = np.arange(n)
-    r = np.zeros(n, dtype=np.int64)
-    for _ in range(bits):
-        r = (r << 1) | (i & 1)
-        i = i >> 1
-    return r
-
-
-def _twiddles(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    s = sin_q15().astype(np.int64)
-    low = k <= 256
-    wr = np.where(low, s[np.where(low, 256 - k, 0)], -s[np.where(low, 0, k - 256)])
-    wi = np.where(low, -s[np.where(low, k, 0)], -s[np.where(low, 0, 512 - k)])
-    return wr, wi
-
-
 def power_spectrum_q15(frames: np.ndarray) -> np.ndarray:
-    """cosim_rfft_power_q15(frame, Hann) for a batch of frames [B, FRAME_LEN] int16 → uint64 [B, N_BINS].
-
-    The operations of sim.dsp.fft.rfft_power_q15 (and firmware/dsp/fft.c), with a batch axis in front."""
+    """cosim_rfft_power_q15(frame, Hann) for a batch of frames [B, FRAME_LEN] int16 → uint64 [B, N_BINS]
+    (sim.dsp.fft.rfft_power_q15, the host twin of firmware/dsp/fft.c, over the batch)."""
     frames = np.asarray(frames)
     if frames.dtype != np.int16 or frames.ndim != 2 or frames.shape[1] != FRAME_LEN:
         raise ValueError(f"frames must be int16 [B, {FRAME_LEN}], got {frames.dtype} {frames.shape}")
-    n, bits = FRAME_LEN, LOG2_FRAME
-    v = frames.astype(np.int64) * hann_q15(n).astype(np.int64)
-    re = np.empty_like(v)
-    re[:, _bit_reverse(n, bits)] = v
-    im = np.zeros_like(v)
-    batch = v.shape[0]
-    for s in range(1, bits + 1):
-        m, half = 1 << s, 1 << (s - 1)
-        wr, wi = _twiddles(np.arange(half, dtype=np.int64) * ((1 << MAX_LOG2N) // m))
-        r2, i2 = re.reshape(batch, -1, m), im.reshape(batch, -1, m)
-        ar, ai, br, bi = r2[..., :half], i2[..., :half], r2[..., half:], i2[..., half:]
-        tr = (br * wr - bi * wi + (1 << 14)) >> 15
-        ti = (br * wi + bi * wr + (1 << 14)) >> 15
-        re = np.concatenate([(ar + tr + 1) >> 1, (ar - tr + 1) >> 1], axis=2).reshape(batch, n)
-        im = np.concatenate([(ai + ti + 1) >> 1, (ai - ti + 1) >> 1], axis=2).reshape(batch, n)
-    r, i = re[:, :N_BINS], im[:, :N_BINS]
-    return (r * r).astype(np.uint64) + (i * i).astype(np.uint64)
+    return rfft_power_q15(frames, hann_q15(FRAME_LEN))
 
 
 def log_mel_q(power: np.ndarray) -> np.ndarray:

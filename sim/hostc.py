@@ -24,15 +24,21 @@ def host_cc() -> str:
 
 
 def build_shared(
-    out: Path, sources: list[Path], include_dirs: list[Path] | None = None, defines: list[str] | None = None
+    out: Path,
+    sources: list[Path],
+    include_dirs: list[Path] | None = None,
+    defines: list[str] | None = None,
+    extra_flags: list[str] | None = None,
 ) -> Path:
-    """Compile `sources` into the shared library `out` (warnings are errors, as in the firmware build)."""
+    """Compile `sources` into the shared library `out` (warnings are errors, as in the firmware build);
+    `extra_flags` come last, so e.g. `-std=c99 -Wpedantic` holds portable code to stricter rules."""
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         host_cc(),
         *STRICT_CFLAGS,
         *(f"-I{d}" for d in include_dirs or []),
         *(f"-D{d}" for d in defines or []),
+        *(extra_flags or []),
         "-o",
         str(out),
         *map(str, sources),

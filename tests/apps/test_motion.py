@@ -24,7 +24,7 @@ import yaml
 from cosim_testing import needs_qemu
 
 from sim.features import motion
-from sim.models.hostbuild import cc
+from sim.hostc import build_shared, load_shared
 from sim.record import RunRecord
 from sim.scenario import load_scenario, scenario_from_dict
 
@@ -44,16 +44,12 @@ WINDOW, HOP = 104, 26
 def mf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     if not (shutil.which("gcc") or shutil.which("cc")):
         pytest.skip("no host C compiler (gcc/cc) to build motion_features.c for the host")
-    import cffi
-
     header = (APP_DIR / "motion_features.h").read_text()
     cdef = header.split("COSIM_MF_CDEF_BEGIN", 1)[1].split("*/", 1)[1].split("/* COSIM_MF_CDEF_END")[0]
     lib_path = tmp_path_factory.mktemp("mf") / "libmotion_features.so"
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fPIC", "-shared"]
-    subprocess.run([cc(), *flags, f"-I{APP_DIR}", "-o", str(lib_path), str(APP_DIR / "motion_features.c")], check=True)
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
-    return ffi, ffi.dlopen(str(lib_path))
+    # portable C99: the same file builds for the M3, the M4F and the host
+    build_shared(lib_path, [APP_DIR / "motion_features.c"], [APP_DIR], extra_flags=["-std=c99", "-Wpedantic"])
+    return load_shared(lib_path, cdef)
 
 
 def c_features(mf: tuple[Any, Any], w: np.ndarray, shift: int = 8) -> tuple[np.ndarray, motion.Gravity]:

@@ -1,6 +1,7 @@
 *** Settings ***
 Documentation       Predictive maintenance (firmware/apps/vibration_monitor): a LIS2DW12 on a pump's bearing housing,
-...                 1600 Hz, 320 ms windows. Normal operation, a bearing fault, sensor faults injected from the suite,
+...                 1600 Hz, 320 ms windows. Normal operation, a bearing fault, imbalance, an untrained condition
+...                 (anomaly), sensor faults (stuck and missing injected from the suite, saturation from a scenario),
 ...                 slow drift, and the budgets. Scenarios: scenarios/vibration/. Skipped when the configured engine
 ...                 is not installed.
 Library             sim.robot
@@ -39,6 +40,20 @@ Sensor That Stops Delivering Is A Sensor Fault
     Run For Simulated Time    4 s
     ${t}=    Wait For Decision    sensor_fault    within=0.64 s
     Should Be True    4.0 < ${t} <= 4.64
+
+Saturated Sensor Is A Sensor Fault Within Two Windows
+    [Documentation]    The accelerometer clips at its full scale from 6 s (scenarios/vibration/sensor_saturated.yaml).
+    Load Scenario    ${SCENARIOS}/sensor_saturated.yaml
+    Run For Simulated Time    6 s
+    Decision Should Be    normal
+    ${t}=    Wait For Decision    sensor_fault    within=0.64 s
+    Should Be True    6.0 < ${t} <= 6.64
+
+A Condition Never Trained Raises The Anomaly State
+    [Documentation]    Mechanical looseness (a comb of shaft orders) from 8 s: no class fits, the anomaly score does.
+    Load Scenario    ${SCENARIOS}/anomaly_looseness.yaml
+    Run Scenario
+    Scenario Should Pass
 
 Imbalance Is Detected And Stays Detected
     Load Scenario    ${SCENARIOS}/imbalance.yaml

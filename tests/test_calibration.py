@@ -3,12 +3,12 @@ computes from the committed results, the committed calibration.json is up to dat
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
+from cosim_testing import load_script
 
 from sim.boards import load_board
 
@@ -16,10 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("calibrate_silicon", ROOT / "bench" / "calibrate_silicon.py")
-    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
+    return load_script("calibrate_silicon", ROOT / "bench" / "calibrate_silicon.py")
 
 
 @pytest.fixture(scope="module")

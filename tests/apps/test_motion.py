@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from cosim_testing import needs_qemu
+from cosim_testing import load_script, needs_qemu
 
 from sim.features import motion
 from sim.hostc import build_shared, load_shared
@@ -335,3 +335,15 @@ def test_committed_model_reproduces_its_card() -> None:
     pct = f"{100 * METRICS['int8']['heldout_accuracy']:.1f} %"
     assert pct in card, f"the model card does not state the int8 held-out accuracy {pct}"
     assert re.search(r"instructions", card) and not math.isnan(METRICS["int8"]["heldout_accuracy"])
+
+
+@needs_qemu
+@pytest.mark.long
+def test_board_figures_on_the_card_are_current() -> None:
+    """The card's per-board figures (instructions per inference, arena, model flash) are what the current
+    compiler and kernels give: a change that moves them must update metrics.json and MODEL_CARD.md."""
+    evaluate = load_script("motion_evaluate", ROOT / "models" / "motion" / "evaluate.py")
+    assert evaluate.board_figures() == METRICS["boards"]
+    card = (ROOT / "models" / "motion" / "MODEL_CARD.md").read_text()
+    for fig in METRICS["boards"].values():
+        assert f"{fig['instructions_min']:,} … {fig['instructions_max']:,}" in card

@@ -12,11 +12,9 @@ held-out set with tflite-micro (and in QEMU) reproducing metrics.json.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from cosim_testing import needs_qemu
+from cosim_testing import load_script, needs_qemu
 
 from sim.features import vibration as V
 from sim.hostc import DSP_INCLUDE, build_shared, dsp_sources, load_shared
@@ -43,18 +41,9 @@ int32_t vib_anomaly_score(const int8_t *q, uint32_t classes, const int8_t *centr
 """
 
 
-def load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def dataset() -> ModuleType:
-    return load_module("vibration_dataset", MODELS / "dataset.py")
+    return load_script("vibration_dataset", MODELS / "dataset.py")
 
 
 @pytest.fixture(scope="module")
@@ -356,7 +345,7 @@ def test_committed_model_reproduces_the_model_card(tmp_path: Path) -> None:
     """tflite-micro on the held-out set, its features regenerated here from the sensor generators, gives
     metrics.json exactly (accuracies, confusion, a hash of every int8 output, the anomaly rates)."""
     pytest.importorskip("tflite_micro")
-    evaluate = load_module("vibration_evaluate", MODELS / "evaluate.py")
+    evaluate = load_script("vibration_evaluate", MODELS / "evaluate.py")
     card = json.loads((MODELS / "metrics.json").read_text())
     now = evaluate.evaluate(tmp_path / "features.npz")
     assert evaluate.differences(now, card) == []
@@ -366,7 +355,7 @@ def test_committed_model_reproduces_the_model_card(tmp_path: Path) -> None:
 @needs_qemu
 @pytest.mark.long
 def test_committed_model_in_qemu_reproduces_the_model_card() -> None:
-    evaluate = load_module("vibration_evaluate", MODELS / "evaluate.py")
+    evaluate = load_script("vibration_evaluate", MODELS / "evaluate.py")
     card = json.loads((MODELS / "metrics.json").read_text())
     now = evaluate.firmware_figures()
     assert now["bit_exact_vs_tflite_micro"] is True

@@ -50,7 +50,9 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The long tier re-synthesizes the keyword spotter's held-out speech (models/kws/dataset.py): espeak-ng and sox.
 test-long: setup
+	@$(MAKE) --no-print-directory apt APT_PACKAGES="espeak-ng sox"
 	$(PY) -m pytest -q -m long $(PYTEST_ARGS)
 
 lint: setup

@@ -69,7 +69,7 @@ bench: setup
 clean:
 	rm -rf build out .pytest_cache .ruff_cache
 
-# Robot Framework (sim.robot, robot_tests/): every suite in parallel with pabot, one process per core; results in
+# Robot Framework (tinyml_cosim.robot, robot_tests/): every suite in parallel with pabot, one process per core; results in
 # out/robot/ (output.xml, log.html, report.html, xunit.xml). ROBOT_ARGS adds options, e.g.
 # ROBOT_ARGS='--variable ENGINE:renode' or ROBOT_ARGS='--include fast'. `robot-fast` is the short fast tier.
 # --no-pabotlib: the suites need no PabotLib, whose fixed port (8270) would clash between concurrent runs.
@@ -87,4 +87,12 @@ robot-fast: setup
 # Keyword documentation of the Robot library.
 docs: setup
 	mkdir -p docs/robot
-	$(VENV)/bin/python -m robot.libdoc --name sim.robot sim.robot docs/robot/sim.robot.html
+	$(VENV)/bin/python -m robot.libdoc --name tinyml_cosim.robot tinyml_cosim.robot docs/robot/sim.robot.html
+
+# Generated C sources (tables of the fixed-point DSP and the keyword spotter's mel filters) from their Python twins;
+# tests/test_dsp.py and tests/apps/test_kws.py fail while they are stale.
+TWIN_PATH := src/tinyml_cosim/firmware/dsp:src/tinyml_cosim/firmware/apps/keyword_spotter
+.PHONY: generated
+generated: setup
+	PYTHONPATH=$(TWIN_PATH) $(PY) -m cosim_dsp.tables --write
+	PYTHONPATH=$(TWIN_PATH) $(PY) -m audio_twin --write

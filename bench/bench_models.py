@@ -5,7 +5,7 @@ and params.
 
 Kernel sets: `ref` (own kernels, no scratch), and `cmsis-nn` with CMSIS-NN's scratch buffers planned into the arena,
 sized for CMSIS-NN built for a Cortex-M4 with DSP (stm32f405) and for a Cortex-M3 without (stm32f205). Compiling
-needs no CMSIS-NN checkout (the sizes are sim/models/scratch.py's), so every set is always reported.
+needs no CMSIS-NN checkout (the sizes are tinyml_cosim/models/scratch.py's), so every set is always reported.
 
 TFLM numbers come from tflite-micro's RecordingMicroAllocator when the package is installed (else they are null):
 `head` is TFLM's non-persistent arena (planned tensors + scratch) with TFLM's reference kernels, which request no
@@ -28,8 +28,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sim.boards import load_board  # noqa: E402
-from sim.models import CompiledModel, compile_model  # noqa: E402
+from tinyml_cosim.core.boards import load_board  # noqa: E402
+from tinyml_cosim.nn.compiler import CompiledModel, compile_model  # noqa: E402
 
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant")

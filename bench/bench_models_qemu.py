@@ -26,11 +26,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sim.boards import load_board  # noqa: E402
-from sim.models.firmware import build_runner, code_sizes, run_runner  # noqa: E402
+from tinyml_cosim.core.boards import load_board  # noqa: E402
+from tinyml_cosim.nn.firmware import build_runner, code_sizes, run_runner  # noqa: E402
 
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
-GOLDEN = REPO / "models" / "golden"
+GOLDEN = REPO / "src" / "tinyml_cosim" / "golden"
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant")
 
 

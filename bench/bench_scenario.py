@@ -38,8 +38,14 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import sim.scenario_run as scenario_run  # noqa: E402
-from sim.scenario_run import RUN_SLACK_FRACTION, RUN_SLACK_MIN_S, ScenarioRunRequest, run_scenario, run_seed  # noqa: E402
+import tinyml_cosim.orchestrate.scenario_runs as scenario_run  # noqa: E402
+from tinyml_cosim.orchestrate.scenario_runs import (  # noqa: E402
+    RUN_SLACK_FRACTION,
+    RUN_SLACK_MIN_S,
+    ScenarioRunRequest,
+    run_scenario,
+    run_seed,
+)
 
 SHAKE = REPO / "tests" / "data" / "scenarios" / "verdicts" / "shake_pass.yaml"
 
@@ -94,8 +100,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = long_scenario(args.seconds, Path(tmp))
-        from sim.boards import load_board
-        from sim.scenario import load_scenario
+        from tinyml_cosim.core.boards import load_board
+        from tinyml_cosim.scenario import load_scenario
 
         scn = load_scenario(path)
         elf = scenario_run._firmware(scn, load_board(scn.board))  # build once, outside the timings
@@ -154,7 +160,11 @@ def main() -> int:
                 0
             ],
         },
-        "scenario": {"base": str(SHAKE.relative_to(REPO)), "simulated_s": args.seconds, "app": "threshold_detector"},
+        "scenario": {
+            "base": str(SHAKE.relative_to(REPO)),
+            "simulated_s": args.seconds,
+            "app": "threshold_detector",
+        },
         "runs": rows,
         "deterministic": len({r["instructions"] for r in rows}) == 1,
         "metrics": {

@@ -30,14 +30,23 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sim.boards import Board, load_board  # noqa: E402
-from sim.build import build  # noqa: E402
-from sim.datachannel import DataService, RateStream, ReadResult  # noqa: E402
-from sim.engines import engine_class, process_registry  # noqa: E402
-from sim.engines.qemu import QEMU_BINARY  # noqa: E402
-from sim.firmware_image import load_image  # noqa: E402
-from sim.protocol import HOST_CONFIG_SYMBOL, ConfigFlag, CorruptEvent, Event, HostConfig, Transport, parse_event  # noqa: E402
-from sim.session import RunRequest, run_firmware  # noqa: E402
+from tinyml_cosim.build.firmware import build  # noqa: E402
+from tinyml_cosim.core.boards import Board, load_board  # noqa: E402
+from tinyml_cosim.elf.image import load_image  # noqa: E402
+from tinyml_cosim.engines import launcher  # noqa: E402
+from tinyml_cosim.engines.qemu.engine import QEMU_BINARY  # noqa: E402
+from tinyml_cosim.engines.registry import engine_class  # noqa: E402
+from tinyml_cosim.protocol.datachannel import DataService, RateStream, ReadResult  # noqa: E402
+from tinyml_cosim.protocol.frames import (  # noqa: E402
+    HOST_CONFIG_SYMBOL,
+    ConfigFlag,
+    CorruptEvent,
+    Event,
+    HostConfig,
+    Transport,
+    parse_event,
+)
+from tinyml_cosim.run.session import RunRequest, run_firmware  # noqa: E402
 
 COSIM = Path(sys.executable).with_name("cosim")
 RESULTS = REPO / "bench" / "results" / "spine.json"
@@ -113,7 +122,7 @@ class LineClock:
 def run_process(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> Timed:
     """Run argv, stamping each stdout line as it arrives; wall time is process start to exit."""
     t0 = time.perf_counter()
-    proc = process_registry.popen(
+    proc = launcher.popen(
         list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0, env=env
     )
     clock = LineClock(t0)
@@ -129,12 +138,12 @@ def run_process(argv: Sequence[str], timeout: float, env: dict[str, str] | None 
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process_registry.kill_all()
+        launcher.kill_all()
         rc = None
     wall = time.perf_counter() - t0
     reader.join(timeout=5)
     proc.stdout.close()
-    process_registry.unregister(proc)
+    launcher.unregister(proc)
     return Timed(wall, rc, clock.lines)
 
 
@@ -275,9 +284,13 @@ def bench_boot(board: Board, trivial: Path, plan: Plan) -> JSON:
     api = [run_api(trivial, board) for _ in range(plan.reps)]
     for r in api:
         check(r, "run_firmware(bench_trivial)")
-    imports_cli = [run_process([sys.executable, "-c", "import sim.cli"], 60, env=CLI_ENV) for _ in range(plan.reps)]
+    imports_cli = [
+        run_process([sys.executable, "-c", "import tinyml_cosim.cli.app"], 60, env=CLI_ENV) for _ in range(plan.reps)
+    ]
     imports_run = [
-        run_process([sys.executable, "-c", "import sim.session, sim.engines.qemu"], 60, env=CLI_ENV)
+        run_process(
+            [sys.executable, "-c", "import tinyml_cosim.run.session, tinyml_cosim.engines.qemu.engine"], 60, env=CLI_ENV
+        )
         for _ in range(plan.reps)
     ]
 
@@ -290,15 +303,15 @@ def bench_boot(board: Board, trivial: Path, plan: Plan) -> JSON:
             "firmware/tests/apps/bench_trivial (BOOT event, then EXIT 0). first_line: process start (or API call) to "
             "the arrival of the first console line, which is the BOOT event; exit: process start to process exit "
             "(API: call to return). Bare QEMU uses the engine's flags with -serial stdio for first_line and "
-            "-serial null for exit. python_imports: interpreter start + `import sim.cli` (what `cosim run` loads "
-            "before it starts QEMU) and + `import sim.session, sim.engines.qemu` (the modules a run needs)."
+            "-serial null for exit. python_imports: interpreter start + `import tinyml_cosim.cli.app` (what `cosim run` loads "
+            "before it starts QEMU) and + `import tinyml_cosim.run.session, tinyml_cosim.engines.qemu.engine` (the modules a run needs)."
         ),
         "bare_qemu": {"first_line": stats(firsts(bare_stdio)), "exit": stats([r.wall for r in bare_null])},
         "cosim_run": {"first_line": stats(firsts(cli)), "exit": stats([r.wall for r in cli])},
         "python_api": {"first_line": stats(firsts(api)), "exit": stats([r.wall for r in api])},
         "python_imports": {
-            "sim.cli": stats([r.wall for r in imports_cli]),
-            "sim.session+sim.engines.qemu": stats([r.wall for r in imports_run]),
+            "tinyml_cosim.cli.app": stats([r.wall for r in imports_cli]),
+            "tinyml_cosim.run.session+tinyml_cosim.engines.qemu.engine": stats([r.wall for r in imports_run]),
         },
     }
 
@@ -663,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         "--long-instructions", type=int, default=None, help="size of the long workload (default: calibrated)"
     )
     args = ap.parse_args(argv)
-    process_registry.install_signal_handlers()
+    launcher.install_signal_handlers()
     if shutil.which(QEMU_BINARY) is None:
         raise SystemExit(f"{QEMU_BINARY} not found on PATH")
     plan = make_plan(args.quick, args.long_instructions)

@@ -2,7 +2,7 @@
 Documentation       Fast tier: the threshold detector on its accelerometer scenario — normal operation, a fault
 ...                 injected into the sensor, and the budgets. Board and engine come from the command line
 ...                 (``--variable ENGINE:renode``); the suite is skipped when that engine is not installed.
-Library             sim.robot
+Library             tinyml_cosim.robot
 Suite Setup         Skip If Engine Unavailable
 Test Setup          Start Board
 Test Teardown       Stop Board

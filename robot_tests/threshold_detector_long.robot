@@ -1,7 +1,7 @@
 *** Settings ***
 Documentation       Long tier: several seeds, more sensor faults, and one board shared by the whole suite
 ...                 (``scope=suite``). Skipped when the configured engine is not installed.
-Library             sim.robot    scope=suite
+Library             tinyml_cosim.robot    scope=suite
 Suite Setup         Run Keywords    Skip If Engine Unavailable    AND    Start Board
 Suite Teardown      Stop Board
 Test Tags           long    threshold_detector

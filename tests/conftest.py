@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.boards import load_board
-from sim.build import build
+from tinyml_cosim.build.firmware import build
+from tinyml_cosim.core.boards import load_board
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,8 @@ def firmware() -> Callable[..., Path]:
 @pytest.fixture(autouse=True)
 def no_emulator_left_behind():
     """After every test, every emulator this process started has been stopped and reaped."""
-    from sim.engines import process_registry
+    from tinyml_cosim.engines import launcher
 
     yield
-    leaked = [p for p in process_registry._live if p.poll() is None]
+    leaked = [p for p in launcher._live if p.poll() is None]
     assert not leaked, f"emulator processes left running: {[p.pid for p in leaked]}"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.boards import PLATFORMS_DIR, available_boards, load_board
-from sim.build import linker_script
-from sim.cli import app
-from sim.errors import BadInput
+from tinyml_cosim.build.firmware import linker_script
+from tinyml_cosim.cli.app import app
+from tinyml_cosim.core.boards import PLATFORMS_DIR, available_boards, load_board
+from tinyml_cosim.core.errors import BadInput
 
 
 def test_both_boards_load_with_datasheet_limits() -> None:

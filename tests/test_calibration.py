@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cosim_testing import load_script
 
-from sim.boards import load_board
+from tinyml_cosim.core.boards import load_board
 
 ROOT = Path(__file__).resolve().parent.parent
 

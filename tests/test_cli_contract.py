@@ -13,13 +13,15 @@ import pytest
 from cosim_testing import needs_qemu, needs_toolchain
 from typer.testing import CliRunner
 
-from sim.cli import app
+from tinyml_cosim.cli.app import app
 
 runner = CliRunner()
 
 
 def cosim(*args: str, **kw) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "tinyml_cosim.cli.app", *args], capture_output=True, text=True, timeout=120, **kw
+    )
 
 
 def one_error_line(result) -> str:
@@ -100,7 +102,7 @@ def test_unknown_engine_and_renode_refusal_for_f205(tmp_path: Path, firmware) ->
 
 
 def test_engine_comes_from_environment_and_config_file(tmp_path: Path) -> None:
-    from sim.engines import resolve_engine_name
+    from tinyml_cosim.engines.registry import resolve_engine_name
 
     cfg = tmp_path / "cosim.yaml"
     cfg.write_text("engine: renode\n")
@@ -115,7 +117,7 @@ def test_engine_comes_from_environment_and_config_file(tmp_path: Path) -> None:
         assert resolve_engine_name("renode") == "renode"
         cfg.write_text("engine: spike\n")
         del os.environ["COSIM_ENGINE"]
-        from sim.errors import BadInput
+        from tinyml_cosim.core.errors import BadInput
 
         with pytest.raises(BadInput, match=r"cosim.yaml:1: engine: 'spike' is not one of qemu, renode"):
             resolve_engine_name(None)

@@ -11,15 +11,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cosim_dsp import tables
+from cosim_dsp.fft import hann_q15, rfft_power_q15
+from cosim_dsp.fixed import INT32_MIN, log2_q16, log2_q16_array
 from cosim_testing import needs_qemu, needs_toolchain
+from hostc import DSP_CDEF, DSP_INCLUDE, build_shared, dsp_sources, load_shared
 
-from sim.datachannel import DataService
-from sim.dsp import tables
-from sim.dsp.fft import hann_q15, rfft_power_q15
-from sim.dsp.fixed import INT32_MIN, log2_q16, log2_q16_array
-from sim.hostc import DSP_CDEF, DSP_INCLUDE, build_shared, dsp_sources, load_shared
-from sim.models.firmware import ByteSink, TensorStream
-from sim.session import RunRequest, run_firmware
+from tinyml_cosim.nn.firmware import ByteSink, TensorStream
+from tinyml_cosim.protocol.datachannel import DataService
+from tinyml_cosim.run.session import RunRequest, run_firmware
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_hann_tables_are_the_generated_ones(dsp: tuple[Any, Any]) -> None:
         c = np.frombuffer(ffi.buffer(lib.cosim_hann_q15(b), 2 << b), dtype=np.int16)
         np.testing.assert_array_equal(c, hann_q15(1 << b))
     assert lib.cosim_hann_q15(5) == ffi.NULL
-    assert tables.main([]) == 0, "firmware/dsp/dsp_tables.[ch] are stale: python -m sim.dsp.tables --write"
+    assert tables.main([]) == 0, "firmware/dsp/dsp_tables.[ch] are stale: make generated"
 
 
 def test_log2_is_bit_exact_and_close_to_float(dsp: tuple[Any, Any]) -> None:

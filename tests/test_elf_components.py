@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cosim_testing import needs_toolchain
 
-from sim.boards import load_board
-from sim.firmware_image import load_image
-from sim.verdicts.memory import evaluate_memory
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.elf.image import load_image
+from tinyml_cosim.verdicts.memory import evaluate_memory
 
 pytestmark = needs_toolchain
 

@@ -16,7 +16,7 @@ pytestmark = [needs_qemu, pytest.mark.skipif(not HAVE_GDB, reason="needs gdb-mul
 def test_gdb_attaches_breaks_reads_and_continues_to_exit(firmware) -> None:
     elf = firmware("spans")
     session = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "debug", "--board", "stm32f405", str(elf)],
+        [sys.executable, "-m", "tinyml_cosim.cli.app", "debug", "--board", "stm32f405", str(elf)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

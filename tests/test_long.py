@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cosim_testing import needs_qemu
 
-from sim.record import Status
-from sim.session import RunRequest, run_firmware
+from tinyml_cosim.run.record import Status
+from tinyml_cosim.run.session import RunRequest, run_firmware
 
 pytestmark = [needs_qemu, pytest.mark.long]
 

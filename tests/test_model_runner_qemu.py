@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.boards import load_board
-from sim.errors import BadInput
-from sim.models.firmware import (
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.nn.firmware import (
     RunnerBuild,
     build_runner,
     check_model,
@@ -27,7 +27,7 @@ from sim.models.firmware import (
 
 REPO = Path(__file__).resolve().parents[1]
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
-GOLDEN = REPO / "models" / "golden"
+GOLDEN = REPO / "src" / "tinyml_cosim" / "golden"
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant")
 F405 = load_board("stm32f405")
 F205 = load_board("stm32f205")
@@ -122,7 +122,7 @@ def test_cortex_m3_soft_float_board(runners: dict) -> None:
 
 
 def _small_board(tmp_path: Path, flash: int) -> Path:
-    text = (REPO / "platforms" / "stm32f405.yaml").read_text()
+    text = (REPO / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text()
     text = text.replace("id: stm32f405", "id: tiny_f405").replace("size: 0x100000}", f"size: {flash:#x}}}")
     path = tmp_path / "tiny_f405.yaml"
     path.write_text(text)
@@ -154,7 +154,12 @@ def test_mismatch_names_layer_and_element() -> None:
 def _cosim(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+        [sys.executable, "-m", "tinyml_cosim.cli.app", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
     )
 
 

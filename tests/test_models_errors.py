@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tflite_writer import Op, T, build_model
 
-from sim.boards import Memory, Region, load_board
-from sim.errors import BadInput
-from sim.models import compile_model
-from sim.models.golden import run_tflm, tflm_available
-from sim.models.graph import lower_model
-from sim.models.reference import run_graph
-from sim.models.tflite_reader import parse_tflite, read_tflite
-from sim.models.tflite_writer import Op, T, build_model
+from tinyml_cosim.core.boards import Memory, Region, load_board
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.nn.compiler import compile_model
+from tinyml_cosim.nn.golden import run_tflm, tflm_available
+from tinyml_cosim.nn.graph import lower_model
+from tinyml_cosim.nn.reference import run_graph
+from tinyml_cosim.nn.tflite_reader import parse_tflite, read_tflite
 
 REPO = Path(__file__).resolve().parents[1]
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
@@ -161,7 +161,7 @@ def test_flatten_chain_is_folded() -> None:
 
 def test_fc_without_bias_uses_float32_scale_product() -> None:
     """Per-tensor FC: input scale x filter scale is rounded to float32 before the division (TFLM)."""
-    from sim.models import quant
+    from tinyml_cosim.nn import quant
 
     model = _fc_model()
     graph = lower_model(parse_tflite(model))

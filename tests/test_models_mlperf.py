@@ -10,19 +10,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hostbuild import build_library, load
 
-from sim.boards import load_board
-from sim.models import CompiledModel, compile_graph, compile_model
-from sim.models.golden import run_tflm, tflm_available
-from sim.models.graph import load_graph
-from sim.models.hostbuild import build_library, load
-from sim.models.planner import buffers_of
-from sim.models.reference import run_numpy
-from sim.models.scratch import graph_scratch
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.nn.compiler import CompiledModel, compile_graph, compile_model
+from tinyml_cosim.nn.golden import run_tflm, tflm_available
+from tinyml_cosim.nn.graph import load_graph
+from tinyml_cosim.nn.planner import buffers_of
+from tinyml_cosim.nn.reference import run_numpy
+from tinyml_cosim.nn.scratch import graph_scratch
 
 REPO = Path(__file__).resolve().parents[1]
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
-GOLDEN = REPO / "models" / "golden"
+GOLDEN = REPO / "src" / "tinyml_cosim" / "golden"
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant")
 # TFLM's RecordingMicroAllocator "head" (planned tensors) for each model, from shared/models/mlperf-tiny/README.md
 TFLM_HEAD = {"kws_ref_model": 16000, "ad01_int8": 768, "pretrainedResnet_quant": 49152}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.models.graph import Graph, Layer, Tensor
-from sim.models.planner import plan_memory, tflm_greedy_bytes
+from tinyml_cosim.nn.graph import Graph, Layer, Tensor
+from tinyml_cosim.nn.planner import plan_memory, tflm_greedy_bytes
 
 
 def _random_graph(rng: np.random.Generator) -> Graph:

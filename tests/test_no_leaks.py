@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from cosim_testing import alive, emulators_below, needs_qemu
 
-from sim.boards import load_board
-from sim.engines import process_registry
-from sim.engines.qemu import QemuEngine
-from sim.firmware_image import load_image
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.elf.image import load_image
+from tinyml_cosim.engines import launcher
+from tinyml_cosim.engines.qemu.engine import QemuEngine
 
 pytestmark = needs_qemu
 
@@ -29,12 +29,12 @@ def test_exception_inside_the_engine_block_kills_qemu(firmware) -> None:
         assert alive(pid)
         raise RuntimeError("test failure")
     assert not alive(pid)
-    assert not process_registry._live
+    assert not launcher._live
 
 
 def _start_cli_run(elf: Path) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "run", "--board", "stm32f405", "--hang-instructions", str(10**12),
+        [sys.executable, "-m", "tinyml_cosim.cli.app", "run", "--board", "stm32f405", "--hang-instructions", str(10**12),
          "--timeout", "120", str(elf)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from sim.datachannel import DataService, RateStream
-from sim.protocol import (
+from tinyml_cosim.protocol.datachannel import DataService, RateStream
+from tinyml_cosim.protocol.frames import (
     DATA_END_OF_STREAM,
     DATA_REPLY,
     HOST_CONFIG_MAGIC,

@@ -11,13 +11,13 @@ import pytest
 from cosim_testing import needs_qemu
 from typer.testing import CliRunner
 
-from sim.boards import load_board
-from sim.cli import app
-from sim.datachannel import DataService, RateStream
-from sim.firmware_image import load_image
-from sim.protocol import Transport
-from sim.record import RunRecord, Status
-from sim.session import RunRequest, run_firmware
+from tinyml_cosim.cli.app import app
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.elf.image import load_image
+from tinyml_cosim.protocol.datachannel import DataService, RateStream
+from tinyml_cosim.protocol.frames import Transport
+from tinyml_cosim.run.record import RunRecord, Status
+from tinyml_cosim.run.session import RunRequest, run_firmware
 
 pytestmark = needs_qemu
 F405 = load_board("stm32f405")
@@ -202,9 +202,9 @@ def test_emulator_dying_is_a_crash_with_the_last_console_lines(firmware) -> None
     import signal
     import threading
 
-    from sim.engines.base import RunLimits
-    from sim.engines.qemu import QemuEngine
-    from sim.session import make_record
+    from tinyml_cosim.engines.base import RunLimits
+    from tinyml_cosim.engines.qemu.engine import QemuEngine
+    from tinyml_cosim.run.session import make_record
 
     board, image = F405, load_image(firmware("foreign_hello"), F405)
     with QemuEngine(board) as engine:
@@ -249,7 +249,7 @@ def test_measure_works_on_foreign_firmware(firmware) -> None:
 
 
 def test_measure_an_unknown_function_is_bad_input(firmware) -> None:
-    from sim.errors import BadInput
+    from tinyml_cosim.core.errors import BadInput
 
     with pytest.raises(BadInput, match=r"--measure no_such_function: no function of that name"):
         run(firmware("spans"), measure=("no_such_function",))

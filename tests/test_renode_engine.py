@@ -20,31 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from sim.boards import load_board
-from sim.datachannel import DataService, RateStream
-from sim.engines import create_engine
-from sim.engines.base import EndKind, RunLimits
-from sim.engines.renode import RenodeEngine
-from sim.engines.renode import engine as renode_engine_mod
-from sim.engines.renode.logscan import RenodeLog
-from sim.engines.renode.mailbox import (
-    MailboxServer,
-    hook_file_text,
-    hook_one_liner,
-    service_request,
-)
-from sim.engines.renode.monitor import MonitorClient, MonitorError, MonitorTimeout, TelnetFilter, parse_number
-from sim.engines.renode.platform import (
-    HookSpec,
-    overlay_text,
-    parsed_run_for_ns,
-    plan_overlay,
-    resc_text,
-    run_for_argument,
-    setup_commands,
-    time_grain,
-)
-from sim.engines.renode_facts import (
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.core.errors import BadInput, EngineUnavailable
+from tinyml_cosim.engines.base import EndKind, RunLimits
+from tinyml_cosim.engines.registry import create_engine
+from tinyml_cosim.engines.renode import RenodeEngine
+from tinyml_cosim.engines.renode import engine as renode_engine_mod
+from tinyml_cosim.engines.renode.facts import (
     CLI_OPTIONS,
     ERROR_COLOUR,
     MONITOR_MEMBERS,
@@ -58,8 +40,26 @@ from sim.engines.renode_facts import (
     TOP_LEVEL_COMMANDS,
     UNHANDLED_ACCESS_BEHAVIOURS,
 )
-from sim.errors import BadInput, EngineUnavailable
-from sim.protocol import (
+from tinyml_cosim.engines.renode.logscan import RenodeLog
+from tinyml_cosim.engines.renode.mailbox import (
+    MailboxServer,
+    hook_file_text,
+    hook_one_liner,
+    service_request,
+)
+from tinyml_cosim.engines.renode.monitor import MonitorClient, MonitorError, MonitorTimeout, TelnetFilter, parse_number
+from tinyml_cosim.engines.renode.platform import (
+    HookSpec,
+    overlay_text,
+    parsed_run_for_ns,
+    plan_overlay,
+    resc_text,
+    run_for_argument,
+    setup_commands,
+    time_grain,
+)
+from tinyml_cosim.protocol.datachannel import DataService, RateStream
+from tinyml_cosim.protocol.frames import (
     HOST_CONFIG_MAGIC,
     MAILBOX_HEADER,
     MAILBOX_IDLE,
@@ -678,7 +678,7 @@ class TestLifecycle:
             create_engine("renode", F405)
 
     def test_start_run_close_with_a_fake_renode(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        from sim.firmware_image import FirmwareImage, LoadedSection
+        from tinyml_cosim.elf.image import FirmwareImage, LoadedSection
 
         script = tmp_path / "bin" / "renode"
         script.parent.mkdir()
@@ -723,7 +723,7 @@ class TestLiveRenode:
     """Runs a real firmware ELF in a real Renode: set COSIM_RENODE_ELF to a firmware built for stm32f405."""
 
     def test_firmware_reaches_its_exit_event(self, tmp_path: Path) -> None:
-        from sim.firmware_image import load_image
+        from tinyml_cosim.elf.image import load_image
 
         elf = os.environ.get("COSIM_RENODE_ELF")
         if not elf:

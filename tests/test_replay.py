@@ -1,5 +1,5 @@
 """`cosim replay RUN_DIR` re-runs one recorded inference window deterministically; `cosim run SCENARIO.yaml --gdb`
-starts the scenario halted under a GDB server (sim/replay.py, sim/scenario_run.py)."""
+starts the scenario halted under a GDB server (tinyml_cosim/replay.py, tinyml_cosim/scenario_run.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from cosim_testing import needs_qemu
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.engines.gdbremote import RspClient, RspError
-from sim.scenario_run import ScenarioRunRequest, run_scenario
+from tinyml_cosim.cli.app import app
+from tinyml_cosim.engines.gdbremote import RspClient, RspError
+from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
 
 pytestmark = needs_qemu
 SHAKE = Path(__file__).resolve().parent / "data" / "scenarios" / "verdicts" / "shake_pass.yaml"
@@ -68,7 +68,7 @@ def test_replay_of_window_n_and_bad_input(shake_report: Path) -> None:
 def test_replay_with_gdb_runs_up_to_the_window_and_ends(shake_report: Path) -> None:
     at = json.loads((shake_report / "report.json").read_text())["timing"]["observed_maximum_at"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "replay", str(shake_report), "--worst", "--gdb"],
+        [sys.executable, "-m", "tinyml_cosim.cli.app", "replay", str(shake_report), "--worst", "--gdb"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -99,7 +99,7 @@ def test_replay_with_gdb_runs_up_to_the_window_and_ends(shake_report: Path) -> N
 
 def test_run_scenario_with_gdb_serves_a_debugger_to_completion() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "run", str(SHAKE), "--gdb"],
+        [sys.executable, "-m", "tinyml_cosim.cli.app", "run", str(SHAKE), "--gdb"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -1,5 +1,5 @@
-"""The Robot Framework library `sim.robot` without an emulator: keywords and their documentation, libdoc, argument
-parsing, the failure messages, and the Python API under it (sim.board_session) up to the point where a run starts."""
+"""The Robot Framework library `tinyml_cosim.robot` without an emulator: keywords and their documentation, libdoc, argument
+parsing, the failure messages, and the Python API under it (tinyml_cosim.orchestrate.board_session) up to the point where a run starts."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.board_session import BoardSession, engine_unavailable_reason
-from sim.errors import BadInput
-from sim.robot import CosimKeywordError, SimLibrary, robot
-from sim.robot.messages import memory_message, parse_fraction, parse_size, sim_time, worst_case_message
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.orchestrate.board_session import BoardSession, engine_unavailable_reason
+from tinyml_cosim.robot import CosimKeywordError, SimLibrary, robot
+from tinyml_cosim.robot.messages import (
+    memory_message,
+    parse_fraction,
+    parse_size,
+    tinyml_cosim_time,
+    worst_case_message,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "robot_tests" / "scenarios" / "shake.yaml"
@@ -27,22 +33,22 @@ KEYWORDS = {
 
 
 def test_module_name_is_the_library() -> None:
-    assert robot is SimLibrary  # `Library    sim.robot` takes the class named like the module
+    assert robot is SimLibrary  # `Library    tinyml_cosim.robot` takes the class named like the module
     assert SimLibrary.ROBOT_LIBRARY_SCOPE == "SUITE"
 
 
 def test_libdoc_lists_every_keyword_with_documentation(tmp_path: Path) -> None:
     from robot.libdoc import LibraryDocumentation, libdoc
 
-    doc = LibraryDocumentation("sim.robot")
+    doc = LibraryDocumentation("tinyml_cosim.robot")
     names = {kw.name for kw in doc.keywords}
     assert names == KEYWORDS
     for kw in doc.keywords:
         assert len(kw.doc) > 60, f"{kw.name} has no real documentation"
     assert "scope" in " ".join(a.name for a in doc.inits[0].args) and "Board and engine" in doc.doc
 
-    out = tmp_path / "sim.robot.html"
-    assert libdoc("sim.robot", str(out), quiet=True) == 0
+    out = tmp_path / "tinyml_cosim.robot.html"
+    assert libdoc("tinyml_cosim.robot", str(out), quiet=True) == 0
     page = out.read_text()
     for name in KEYWORDS:
         assert name in page
@@ -51,8 +57,8 @@ def test_libdoc_lists_every_keyword_with_documentation(tmp_path: Path) -> None:
 def test_keywords_come_from_one_component_per_domain() -> None:
     lib = SimLibrary()
     modules = {type(c).__module__ for c in lib.keywords.values() for c in [getattr(c, "__self__", None)] if c}
-    assert modules == {"sim.robot.board", "sim.robot.scenario", "sim.robot.decisions", "sim.robot.budgets",
-                       "sim.robot.debug"}  # fmt: skip
+    assert modules == {"tinyml_cosim.robot.board", "tinyml_cosim.robot.scenario", "tinyml_cosim.robot.decisions", "tinyml_cosim.robot.budgets",
+                       "tinyml_cosim.robot.debug"}  # fmt: skip
     assert lib in lib.ROBOT_LIBRARY_LISTENER  # ends the board at the end of each test / suite
 
 
@@ -101,10 +107,10 @@ def test_bad_arguments_name_what_is_right() -> None:
     with pytest.raises(BadInput, match="is not a fraction"):
         parse_fraction("most")
     with pytest.raises(BadInput, match="must be a positive simulated time"):
-        sim_time("0 s", "within")
+        tinyml_cosim_time("0 s", "within")
     assert parse_fraction("90 %") == pytest.approx(0.9) and parse_fraction("0.95") == 0.95
-    assert sim_time("10 us") == pytest.approx(1e-5) and sim_time("0", zero_ok=True) == 0.0
-    assert sim_time("1.5 ms") == pytest.approx(0.0015)  # not rounded to Robot's millisecond default
+    assert tinyml_cosim_time("10 us") == pytest.approx(1e-5) and tinyml_cosim_time("0", zero_ok=True) == 0.0
+    assert tinyml_cosim_time("1.5 ms") == pytest.approx(0.0015)  # not rounded to Robot's millisecond default
 
 
 def test_inject_fault_edits_the_effective_scenario_only(tmp_path: Path) -> None:

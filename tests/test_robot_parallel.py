@@ -27,7 +27,7 @@ from robot.libraries.BuiltIn import BuiltIn
 
 
 def record_board(rendezvous, report_dir):
-    lib = BuiltIn().get_library_instance("sim.robot")
+    lib = BuiltIn().get_library_instance("tinyml_cosim.robot")
     board = lib.ctx.session
     engine = board.debug.engine
     facts = {
@@ -56,7 +56,7 @@ def wait_for_suites(rendezvous, count, timeout=120):
 
 SUITE = """\
 *** Settings ***
-Library           sim.robot
+Library           tinyml_cosim.robot
 Library           {probe}
 Test Setup        Start Board
 

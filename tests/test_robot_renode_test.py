@@ -1,7 +1,7 @@
-"""robot_tests/renode/: sim.robot next to Renode's own keywords under `renode-test`. Renode cannot be installed
+"""robot_tests/renode/: tinyml_cosim.robot next to Renode's own keywords under `renode-test`. Renode cannot be installed
 here, so this test runs the suite the way Renode 1.16's runner does (renode/tests/robot_tests_provider.py: build the
 suite, add renode-keywords.robot as a resource, pass RENODEKEYWORDS and the --variable options, run it in-process)
-with a stand-in keyword file that records each Renode keyword call. The sim.robot half runs for real on QEMU."""
+with a stand-in keyword file that records each Renode keyword call. The tinyml_cosim.robot half runs for real on QEMU."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from cosim_testing import alive, needs_qemu
 
-from sim.board_session import BoardSession
-from sim.scenario_run import run_seed
+from tinyml_cosim.orchestrate.board_session import BoardSession
+from tinyml_cosim.orchestrate.scenario_runs import run_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "robot_tests" / "scenarios" / "shake.yaml"

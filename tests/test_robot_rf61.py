@@ -48,7 +48,7 @@ def rf61_python() -> Path:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     # .pth lines come after the venv's own site-packages: its robot 6.1.1 shadows the main venv's 7.x.
-    (Path(site) / "tinyml-cosim.pth").write_text(f"{ROOT}\n{sysconfig.get_paths()['purelib']}\n")
+    (Path(site) / "tinyml-cosim.pth").write_text(f"{ROOT / 'src'}\n{sysconfig.get_paths()['purelib']}\n")
     stamp.touch()
     return python
 
@@ -66,7 +66,7 @@ def python61() -> Path:
     python = rf61_python()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     got = subprocess.run(
-        [str(python), "-c", "import robot, robotlibcore, sim.robot; print(robot.__version__, robot.__file__)"],
+        [str(python), "-c", "import robot, robotlibcore, tinyml_cosim.robot; print(robot.__version__, robot.__file__)"],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert got.returncode == 0, got.stderr
@@ -76,7 +76,7 @@ def python61() -> Path:
 
 FAILING = """\
 *** Settings ***
-Library           sim.robot
+Library           tinyml_cosim.robot
 Test Setup        Start Board
 
 *** Test Cases ***
@@ -119,8 +119,8 @@ def test_libdoc_and_the_renode_example_on_robot_framework_6_1(python61: Path, tm
     import json
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    spec = tmp_path / "sim.robot.json"
-    doc = subprocess.run([str(python61), "-m", "robot.libdoc", "sim.robot", str(spec)], env=env, capture_output=True,
+    spec = tmp_path / "tinyml_cosim.robot.json"
+    doc = subprocess.run([str(python61), "-m", "robot.libdoc", "tinyml_cosim.robot", str(spec)], env=env, capture_output=True,
                          text=True)  # fmt: skip
     assert doc.returncode == 0, doc.stderr
     data = json.loads(spec.read_text())

@@ -78,7 +78,7 @@ THRESHOLD_DETECTOR_FAST = [
 
 FAILING = """\
 *** Settings ***
-Library           sim.robot
+Library           tinyml_cosim.robot
 Test Setup        Start Board
 
 *** Test Cases ***
@@ -151,14 +151,14 @@ No Decision Yet
     Decision Should Be    idle
 
 No Emulator Left From The Test Before
-    ${{live}}=    Evaluate    [p.pid for p in sim.engines.process_registry._live if p.poll() is None]
-    ...    modules=sim.engines.process_registry
+    ${{live}}=    Evaluate    [p.pid for p in tinyml_cosim.engines.registry.launcher._live if p.poll() is None]
+    ...    modules=tinyml_cosim.engines.launcher
     Should Be Empty    ${{live}}
 """
 
 
 def test_failing_suite_messages(tmp_path: Path) -> None:
-    from sim.engines import process_registry
+    from tinyml_cosim.engines import launcher
 
     suite = tmp_path / "failing.robot"
     suite.write_text(FAILING.format(scenario=SCENARIO))
@@ -212,7 +212,7 @@ def test_failing_suite_messages(tmp_path: Path) -> None:
     assert m["No Decision Yet"] == (
         "Decision at 0.100 s simulated is none yet, expected 'idle' (first decision: none; shake on stm32f405/qemu)"
     )
-    assert not [p for p in process_registry._live if p.poll() is None]
+    assert not [p for p in launcher._live if p.poll() is None]
 
 
 @pytest.mark.skipif(shutil.which("renode") is not None, reason="Renode is installed: the suites run instead")
@@ -237,7 +237,7 @@ def test_ctrl_c_during_a_run_stops_the_emulator(tmp_path: Path) -> None:
     scn["duration_s"] = 120.0
     (tmp_path / "long.yaml").write_text(yaml.safe_dump(scn))
     (tmp_path / "long.robot").write_text(
-        "*** Settings ***\nLibrary    sim.robot\nTest Setup    Start Board\n\n*** Test Cases ***\nLong Run\n"
+        "*** Settings ***\nLibrary    tinyml_cosim.robot\nTest Setup    Start Board\n\n*** Test Cases ***\nLong Run\n"
         "    Load Scenario    ${CURDIR}/long.yaml\n    Run For Simulated Time    120 s\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sim.scenario.cli import app
-from sim.sensors import resd
+from tinyml_cosim.cli.scenario import app
+from tinyml_cosim.sensors import resd
 
 DATA = Path(__file__).parent / "data" / "scenarios"
 PUMP = DATA / "valid" / "pump_bearing.yaml"
@@ -45,7 +45,7 @@ def test_export_prints_the_same_hash_for_the_same_seed(fmt: str, tmp_path: Path)
 
 
 def test_export_npy_and_resd_contents(tmp_path: Path) -> None:
-    from sim.scenario import load_scenario
+    from tinyml_cosim.scenario import load_scenario
 
     streams = load_scenario(PUMP).generate()
     assert runner.invoke(app, ["export", str(PUMP), "--out", str(tmp_path)]).exit_code == 0
@@ -83,7 +83,7 @@ def test_bad_input_and_internal_error_exit_codes(monkeypatch: pytest.MonkeyPatch
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr("sim.scenario.model.Scenario.generate", boom)
+    monkeypatch.setattr("tinyml_cosim.scenario.model.Scenario.generate", boom)
     res = runner.invoke(app, ["render", str(PUMP), "-o", str(tmp_path / "x.png")])
     assert res.exit_code == 3
     assert res.stderr.strip() == "internal error: RuntimeError: kaput"

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sim.datachannel import RateStream
-from sim.scenario import load_scenario, scenario_from_dict
-from sim.sensors import streams_sha256
+from tinyml_cosim.protocol.datachannel import RateStream
+from tinyml_cosim.scenario import load_scenario, scenario_from_dict
+from tinyml_cosim.sensors import streams_sha256
 
 ROOT = Path(__file__).parents[1]
 VALID = Path(__file__).parent / "data" / "scenarios" / "valid"
@@ -29,7 +29,7 @@ def test_same_seed_same_bytes_different_seed_different_bytes() -> None:
 
 def test_same_seed_same_hash_in_another_process() -> None:
     code = (
-        "import sys; from sim.scenario import load_scenario; from sim.sensors import streams_sha256; "
+        "import sys; from tinyml_cosim.scenario import load_scenario; from tinyml_cosim.sensors import streams_sha256; "
         "print(streams_sha256(load_scenario(sys.argv[1]).generate()))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"}

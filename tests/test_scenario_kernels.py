@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from cosim_testing import needs_qemu, needs_toolchain
+from hostbuild import cmsis_nn_dir
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.models.hostbuild import cmsis_nn_dir
+from tinyml_cosim.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 VIBRATION = ROOT / "scenarios" / "vibration" / "normal.yaml"

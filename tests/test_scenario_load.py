@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import BadInput
-from sim.scenario import load_scenario, problems, scenario_from_dict
-from sim.scenario.schema import SCHEMA_PATH, schema_text
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.scenario import load_scenario, problems, scenario_from_dict
+from tinyml_cosim.scenario.schema import SCHEMA_PATH, schema_text
 
 DATA = Path(__file__).parent / "data" / "scenarios"
 MALFORMED = sorted((DATA / "malformed").glob("*.yaml"))
@@ -75,7 +75,7 @@ def test_expect_block_is_reserved_and_loose() -> None:
 
 
 def test_user_part_file_next_to_the_scenario(tmp_path: Path) -> None:
-    part = (Path(__file__).parents[1] / "sim" / "sensors" / "parts" / "tmp36_adc12.yaml").read_text()
+    part = (Path(__file__).parents[1] / "src" / "tinyml_cosim" / "sensors" / "parts" / "tmp36_adc12.yaml").read_text()
     (tmp_path / "my_probe.yaml").write_text(
         part.replace("id: tmp36_adc12", "id: my_probe").replace("gain: 0.01", "gain: 0.02")
     )
@@ -89,7 +89,7 @@ def test_user_part_file_next_to_the_scenario(tmp_path: Path) -> None:
 
 
 def test_published_schema_is_up_to_date() -> None:
-    assert SCHEMA_PATH.read_text() == schema_text(), "run: python -m sim.scenario.schema --write"
+    assert SCHEMA_PATH.read_text() == schema_text(), "run: python -m tinyml_cosim.scenario.schema --write"
     doc = json.loads(SCHEMA_PATH.read_text())
     assert {"board", "seed", "duration_s", "sensors"} <= set(doc["required"])
     assert "expect" in doc["properties"]

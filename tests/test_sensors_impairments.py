@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from sim.scenario import scenario_from_dict
+from tinyml_cosim.scenario import scenario_from_dict
 
 HERE = Path(__file__).parent
 

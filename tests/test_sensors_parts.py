@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.sensors.model import PartModel, _round_ratio
-from sim.sensors.parts import available_parts, load_part
+from tinyml_cosim.sensors.model import PartModel, _round_ratio
+from tinyml_cosim.sensors.parts import available_parts, load_part
 
 
 def model(part: str, range_value: float | None = None, mode: str | None = None, odr: float | None = None) -> PartModel:

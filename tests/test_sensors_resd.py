@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.sensors import resd
+from tinyml_cosim.sensors import resd
 
 DATA = Path(__file__).parent / "data" / "resd"
 

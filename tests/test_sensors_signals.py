@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.signal import hilbert
 
-from sim.scenario import scenario_from_dict
-from sim.sensors.signals import bearing_frequencies, colored_noise, read_wav
-from sim.sensors.timeline import pwl_integral
+from tinyml_cosim.scenario import scenario_from_dict
+from tinyml_cosim.sensors.signals import bearing_frequencies, colored_noise, read_wav
+from tinyml_cosim.sensors.timeline import pwl_integral
 
 MEDIA = Path(__file__).parent / "data" / "scenarios" / "valid"
 BEARING_6205 = {"pitch_diameter_mm": 39.04, "ball_diameter_mm": 7.94, "balls": 9, "contact_angle_deg": 0}

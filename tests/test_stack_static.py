@@ -1,4 +1,4 @@
-"""Static stack worst case (sim/stack_static.py) from -fstack-usage / -fcallgraph-info, and the painted-stack check
+"""Static stack worst case (tinyml_cosim/stack_static.py) from -fstack-usage / -fcallgraph-info, and the painted-stack check
 catching a deliberately deep recursion (firmware/tests/apps/deep_recursion)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sim.boards import load_board
-from sim.stack_static import analyse, scan_thumb
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.elf.stack_static import analyse, scan_thumb
 
 pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
 
@@ -121,8 +121,8 @@ def test_priority_writes_make_every_configurable_handler_its_own_level(tmp_path:
 
 
 def test_project_firmware_is_bounded_and_covers_the_measured_mark(firmware) -> None:  # type: ignore[no-untyped-def]
-    from sim.session import RunRequest, run_firmware
-    from sim.verdicts.evaluate import stack_used_of
+    from tinyml_cosim.run.session import RunRequest, run_firmware
+    from tinyml_cosim.verdicts.evaluate import stack_used_of
 
     elf = firmware("demo")
     s = analyse(elf, F405)
@@ -134,7 +134,7 @@ def test_project_firmware_is_bounded_and_covers_the_measured_mark(firmware) -> N
 
 
 def test_foreign_elf_without_stack_usage_says_unknown(firmware, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from sim.cli import app, mount_extensions
+    from tinyml_cosim.cli.app import app, mount_extensions
 
     lone = tmp_path / "app.elf"
     shutil.copy(firmware("demo"), lone)  # no .su/.ci beside it
@@ -151,7 +151,7 @@ def test_foreign_elf_without_stack_usage_says_unknown(firmware, tmp_path: Path) 
 
 
 def test_deep_recursion_unknown_statically_and_caught_by_the_painted_stack(tmp_path: Path) -> None:
-    from sim.scenario_run import ScenarioRunRequest, run_scenario
+    from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
 
     scenario = tmp_path / "deep.yaml"
     scenario.write_text(

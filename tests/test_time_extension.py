@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE = ROOT / "firmware"
+FIRMWARE = ROOT / "src" / "tinyml_cosim" / "firmware"
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler (gcc)")

@@ -17,8 +17,8 @@ import yaml
 from cosim_testing import alive, emulators_below, needs_qemu, needs_toolchain
 from typer.testing import CliRunner
 
-from sim.errors import BadInput
-from sim.scenario_run import ScenarioRunRequest, run_scenario
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "data" / "scenarios" / "verdicts"
@@ -68,7 +68,7 @@ def test_passing_scenario_end_to_end(tmp_path: Path) -> None:
     assert run["status"] == "exited" and run["fingerprint"] and run["provenance"]["seed"] == 11
 
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+    schema = json.loads((ROOT / "src" / "tinyml_cosim" / "schemas" / "report.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(data, schema)
 
@@ -144,7 +144,7 @@ def test_replay_re_evaluates_recorded_runs_without_the_emulator(tmp_path: Path) 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "sim.scenario_run", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        [PYTHON, "-m", "tinyml_cosim.orchestrate.scenario_runs", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
 
@@ -181,7 +181,7 @@ def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path:
     (tmp_path / "long.yaml").write_text(yaml.safe_dump(data))
     out = tmp_path / "rep"
     proc = subprocess.Popen(
-        [PYTHON, "-m", "sim.scenario_run", str(tmp_path / "long.yaml"), "--out", str(out), "--seeds", str(seeds)],
+        [PYTHON, "-m", "tinyml_cosim.orchestrate.scenario_runs", str(tmp_path / "long.yaml"), "--out", str(out), "--seeds", str(seeds)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -212,7 +212,7 @@ def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path:
 def test_memory_command(firmware) -> None:  # type: ignore[no-untyped-def]
     import typer
 
-    from sim.memory_cli import memory_command
+    from tinyml_cosim.cli.memory import memory_command
 
     app = typer.Typer()
     app.command()(memory_command)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cosim_testing import needs_qemu
 
-from sim.errors import BadInput, EngineError
-from sim.scenario_run import ScenarioRunRequest, run_scenario
+from tinyml_cosim.core.errors import BadInput, EngineError
+from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "data" / "scenarios" / "verdicts"
@@ -117,7 +117,7 @@ def test_baseline_bad_input(recorded: Path, tmp_path: Path) -> None:
 def test_cli_baseline_options(recorded: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from sim.cli import app
+    from tinyml_cosim.cli.app import app
 
     old = baseline_with(recorded, tmp_path / "old", {"stack_used": 0.5})
     runner = CliRunner()
@@ -133,7 +133,7 @@ def test_cli_baseline_options(recorded: Path, tmp_path: Path) -> None:
 
 def test_firmware_fault_writes_a_report_and_exits_1(tmp_path: Path) -> None:
     p = subprocess.run(
-        [sys.executable, "-m", "sim.scenario_run", str(SCENARIOS / "fault_fails_with_report.yaml"), "--out",
+        [sys.executable, "-m", "tinyml_cosim.orchestrate.scenario_runs", str(SCENARIOS / "fault_fails_with_report.yaml"), "--out",
          str(tmp_path / "rep")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -164,13 +164,13 @@ def test_firmware_fault_writes_a_report_and_exits_1(tmp_path: Path) -> None:
 def test_engine_error_writes_a_report_and_exits_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, said: str
 ) -> None:
-    import sim.session
+    import tinyml_cosim.run.session
 
     def broken(request):  # type: ignore[no-untyped-def]
         request.echo("console line before the engine died")
         raise error
 
-    monkeypatch.setattr(sim.session, "run_firmware", broken)
+    monkeypatch.setattr(tinyml_cosim.run.session, "run_firmware", broken)
     outcome = run_scenario(ScenarioRunRequest(PASS, out=tmp_path / "rep"))
     r = outcome.report
     assert outcome.exit_code == 3 and r.verdict == "error" and r.timing is None and r.decisions is None
@@ -185,7 +185,7 @@ def test_engine_error_writes_a_report_and_exits_3(
 
     from typer.testing import CliRunner
 
-    from sim.cli import app
+    from tinyml_cosim.cli.app import app
 
     shutil.rmtree(tmp_path / "rep")
     res = CliRunner().invoke(app, ["run", str(PASS), "--out", str(tmp_path / "rep")])

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from cosim_testing import needs_toolchain
 
-from sim.boards import load_board
-from sim.errors import BadInput
-from sim.record import RecordedEvent, RunRecord, Span, Status
-from sim.report.model import SCHEMA_PATH, schema_text
-from sim.report.writer import write_atomically
-from sim.verdicts.decisions import (
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.report.writer import write_atomically
+from tinyml_cosim.results.model import SCHEMA_PATH, schema_text
+from tinyml_cosim.run.record import RecordedEvent, RunRecord, Span, Status
+from tinyml_cosim.verdicts.decisions import (
     Alignment,
     Decision,
     Segment,
@@ -23,12 +23,12 @@ from sim.verdicts.decisions import (
     evaluate_decisions,
     marks_from_record,
 )
-from sim.verdicts.evaluate import SeedRun, decision_section, proportion, timing_section
-from sim.verdicts.expect import CheckStatus, ExpectationError, check, parse_comparison
-from sim.verdicts.memory import InputSection, classify, parse_map
-from sim.verdicts.spec import parse_expect
-from sim.verdicts.stats import mean_ci, wilson
-from sim.verdicts.timing import evaluate_timing, window_loads
+from tinyml_cosim.verdicts.evaluate import SeedRun, decision_section, proportion, timing_section
+from tinyml_cosim.verdicts.expect import CheckStatus, ExpectationError, check, parse_comparison
+from tinyml_cosim.verdicts.memory import InputSection, classify, parse_map
+from tinyml_cosim.verdicts.spec import parse_expect
+from tinyml_cosim.verdicts.stats import mean_ci, wilson
+from tinyml_cosim.verdicts.timing import evaluate_timing, window_loads
 
 TRUTH = [Segment(0.0, 2.0, "idle"), Segment(2.0, 4.0, "shaking"), Segment(4.0, 6.0, "idle")]
 
@@ -296,8 +296,8 @@ def test_unknown_kernel_set_in_expect_is_refused() -> None:
 
 
 def test_board_silicon_block_is_validated(tmp_path: Path) -> None:
-    from sim.boards import board_path
-    from sim.boards import load_board as load
+    from tinyml_cosim.core.boards import board_path
+    from tinyml_cosim.core.boards import load_board as load
 
     text = board_path("stm32f405").read_text()
     bad = tmp_path / "stm32f405.yaml"
@@ -362,8 +362,8 @@ def test_map_reader_attributes_input_sections_to_components() -> None:
 
 @needs_toolchain
 def test_memory_of_a_real_build_adds_up(firmware) -> None:  # type: ignore[no-untyped-def]
-    from sim.firmware_image import load_image
-    from sim.verdicts.memory import MemoryPolicy, evaluate_memory
+    from tinyml_cosim.elf.image import load_image
+    from tinyml_cosim.verdicts.memory import MemoryPolicy, evaluate_memory
 
     board = load_board("stm32f405")
     elf = firmware("threshold_detector")
@@ -381,7 +381,7 @@ def test_memory_of_a_real_build_adds_up(firmware) -> None:  # type: ignore[no-un
 
 
 def test_published_report_schema_is_up_to_date() -> None:
-    assert SCHEMA_PATH.read_text() == schema_text(), "run: python -m sim.report.model --write"
+    assert SCHEMA_PATH.read_text() == schema_text(), "run: python -m tinyml_cosim.results.model --write"
 
 
 def test_interrupted_write_leaves_no_report_and_keeps_the_old_one(tmp_path: Path) -> None:
@@ -406,8 +406,8 @@ def test_interrupted_write_leaves_no_report_and_keeps_the_old_one(tmp_path: Path
 
 
 def test_junit_has_one_testcase_per_check_and_failures_say_actual_vs_expected() -> None:
-    from sim.report.junit import junit_xml
-    from sim.report.model import MemoryReport, Report, ScenarioInfo
+    from tinyml_cosim.report.junit import junit_xml
+    from tinyml_cosim.results.model import MemoryReport, Report, ScenarioInfo
 
     c1 = check("decision.accuracy", "decision", parse_comparison(">= 0.95", "x"), 0.8)
     c2 = check("memory.stack_bytes", "memory", parse_comparison("<= 2048", "x"), 512.0, "bytes")
@@ -432,8 +432,8 @@ def test_junit_has_one_testcase_per_check_and_failures_say_actual_vs_expected() 
 
 @needs_toolchain
 def test_memory_policy_warns_between_the_levels_and_fails_above(firmware) -> None:  # type: ignore[no-untyped-def]
-    from sim.firmware_image import load_image
-    from sim.verdicts.evaluate import memory_section
+    from tinyml_cosim.elf.image import load_image
+    from tinyml_cosim.verdicts.evaluate import memory_section
 
     board = load_board("stm32f405")
     image = load_image(firmware("threshold_detector"), board)
@@ -463,7 +463,7 @@ def test_boards_json_carries_each_boards_silicon_calibration() -> None:
 
     from typer.testing import CliRunner
 
-    from sim.cli import app
+    from tinyml_cosim.cli.app import app
 
     res = CliRunner().invoke(app, ["boards", "--json"])
     assert res.exit_code == 0

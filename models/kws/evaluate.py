@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python models/kws/evaluate.py [--model models/kws/kws_int8.tflite] [--json]
 
 Regenerates the held-out split (models/kws/dataset.py; espeak-ng needed unless build/kws_data holds it), computes the
-features with the bit-exact host reference of the firmware (sim/features/audio.py), runs TFLM's reference kernels
+features with the bit-exact host reference of the firmware (tinyml_cosim/features/audio.py), runs TFLM's reference kernels
 and compares accuracy, per-class accuracy and the hash of every prediction with models/kws/metrics.json; then
 streams scenarios/kws/heldout.yaml through the host model of the firmware's pipeline and compares its per-keyword
 figure (`stream_heldout`, the number the firmware on QEMU is held to) too.
@@ -24,11 +24,14 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# The trained model ships with its application (the default model of `cosim build --app keyword_spotter`).
+APP_DIR = HERE.parents[1] / "src" / "tinyml_cosim" / "firmware" / "apps" / "keyword_spotter"
 sys.path.insert(0, str(HERE.parents[1]))
 STREAM_SCENARIO = HERE.parents[1] / "scenarios" / "kws" / "heldout.yaml"
 
+import audio_twin as audio  # noqa: E402
+
 from models.kws import dataset  # noqa: E402
-from sim.features import audio  # noqa: E402
 
 
 def predict_tflm(model: Path, x_int8: np.ndarray) -> np.ndarray:
@@ -65,7 +68,7 @@ def evaluate_stream(model: Path, scenario: Path = STREAM_SCENARIO) -> dict[str, 
     import yaml
 
     from models.kws import stream_sim
-    from sim.scenario import load_scenario
+    from tinyml_cosim.scenario import load_scenario
 
     pcm = load_scenario(scenario).generate()["mic"].raw.reshape(-1).astype(np.int16)
     decisions = stream_sim.simulate(model, pcm)
@@ -98,7 +101,7 @@ def compare(result: dict[str, Any], card: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, default=HERE / "kws_int8.tflite")
+    ap.add_argument("--model", type=Path, default=APP_DIR / "kws_int8.tflite")
     ap.add_argument("--metrics", type=Path, default=HERE / "metrics.json")
     ap.add_argument("--json", action="store_true")
     ap.add_argument(

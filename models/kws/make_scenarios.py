@@ -128,7 +128,7 @@ def scenario_yaml(
         f'description: "{description}"',
         "board: stm32f405",
         "app: keyword_spotter",
-        "model: ../../models/kws/kws_int8.tflite",
+        "model: ../../src/tinyml_cosim/firmware/apps/keyword_spotter/kws_int8.tflite",
         f"seed: {seed}",
         f"duration_s: {fmt(duration)}",
         "sensors:",

@@ -1,6 +1,6 @@
 """A host model of the keyword spotter's streaming pipeline, for tuning the decision logic and cross-checking the
 firmware: the same hops, frames, windows and inference points as firmware/apps/keyword_spotter/main.c, the
-bit-exact features (sim/features/audio.py), TFLM for the model, and a port of kws_decide.c.
+bit-exact features (tinyml_cosim/features/audio.py), TFLM for the model, and a port of kws_decide.c.
 
 Plausibility checks (kws_audio.c) are not modelled: use it on scenarios without faults. As long as the firmware
 never overruns (every sample is kept), its decision labels equal `simulate(...)`'s, one for one.
@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import audio_twin as audio
 import numpy as np
-
-from sim.features import audio
 
 N_CLASSES = 8
 FIRST_KEYWORD = 2

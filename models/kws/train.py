@@ -3,7 +3,7 @@
     PYTHONPATH=. /work/trainvenv/bin/python models/kws/train.py [--config models/kws/train_config.yaml]
 
 Data: models/kws/dataset.py (espeak-ng words in noise beds; the evaluation split's voices and speeds never occur
-in training). Features: sim/features/audio.py, the bit-exact host twin of the firmware's fixed-point log-mel
+in training). Features: tinyml_cosim/features/audio.py, the bit-exact host twin of the firmware's fixed-point log-mel
 extractor, so the network trains on exactly the int8 values the MCU computes. The int8 features are the model
 input unchanged: the converter is given a representative set that spans -128 … 127, so the input quantization is
 scale 1, zero point 0 (checked below; the firmware relies on it).
@@ -26,10 +26,13 @@ import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
+# The trained model ships with its application (the default model of `cosim build --app keyword_spotter`).
+APP_DIR = HERE.parents[1] / "src" / "tinyml_cosim" / "firmware" / "apps" / "keyword_spotter"
 sys.path.insert(0, str(HERE.parents[1]))
 
+import audio_twin as audio  # noqa: E402
+
 from models.kws import dataset  # noqa: E402
-from sim.features import audio  # noqa: E402
 
 
 def features_for(split: str, extra_copies: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"input quantization is scale {scale}, zero point {zp}; the firmware needs 1.0 and 0")
     p_int8 = run_int8(tfl, xe).argmax(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "kws_int8.tflite").write_bytes(tfl)
+    (APP_DIR / "kws_int8.tflite").write_bytes(tfl)
     acc_f, acc_q = float((p_float == ye).mean()), float((p_int8 == ye).mean())
     metrics = {
         "classes": list(dataset.CLASSES),

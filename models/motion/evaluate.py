@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# The trained model ships with its application (the default model of `cosim build --app activity_tracker`).
+APP_DIR = HERE.parents[1] / "src" / "tinyml_cosim" / "firmware" / "apps" / "activity_tracker"
 REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -32,7 +34,7 @@ if str(HERE) not in sys.path:
 
 import dataset  # noqa: E402
 
-MODEL = HERE / "activity_int8.tflite"
+MODEL = APP_DIR / "activity_int8.tflite"
 METRICS = HERE / "metrics.json"
 BOARDS = ("stm32f405", "stm32f205")
 
@@ -71,8 +73,8 @@ def summarize(classes: list[str], y: np.ndarray, pred: np.ndarray) -> dict[str, 
 
 def firmware_check(x: np.ndarray, scores: np.ndarray, n: int) -> dict[str, Any]:
     """The first n windows through the compiled model on QEMU (stm32f405): outputs must equal tflite-micro's."""
-    from sim.boards import load_board
-    from sim.models.firmware import build_runner, run_runner
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.nn.firmware import build_runner, run_runner
 
     board = load_board("stm32f405")
     rb = build_runner(MODEL, board)
@@ -84,8 +86,8 @@ def firmware_check(x: np.ndarray, scores: np.ndarray, n: int) -> dict[str, Any]:
 
 
 def board_figures() -> dict[str, Any]:
-    from sim.boards import load_board
-    from sim.models.firmware import check_model
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.nn.firmware import check_model
 
     out = {}
     for b in BOARDS:

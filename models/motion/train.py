@@ -26,6 +26,8 @@ import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
+# The trained model ships with its application (the default model of `cosim build --app activity_tracker`).
+APP_DIR = HERE.parents[1] / "src" / "tinyml_cosim" / "firmware" / "apps" / "activity_tracker"
 REPO = HERE.parents[1]
 DATA = REPO / "build" / "motion" / "dataset.npz"
 
@@ -101,7 +103,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=HERE / "train_config.yaml")
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--out", type=Path, default=HERE / "activity_int8.tflite")
+    ap.add_argument("--out", type=Path, default=APP_DIR / "activity_int8.tflite")
     args = ap.parse_args()
     cfg = yaml.safe_load(args.config.read_text())
     os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")

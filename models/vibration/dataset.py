@@ -1,5 +1,5 @@
 """Labelled accelerometer windows for the vibration monitor, made with the project's own scenario and sensor
-generators (sim.scenario / sim.sensors): a LIS2DW12 at 1600 Hz, +-4 g, on a rotating machine (`machine_vibration`).
+generators (tinyml_cosim.scenario / tinyml_cosim.sensors): a LIS2DW12 at 1600 Hz, +-4 g, on a rotating machine (`machine_vibration`).
 
 Classes: normal (small shaft orders, at most a slight imbalance), imbalance (a strong 1x), bearing_fault (outer,
 inner or ball defect ringing a structural resonance). Every operating point draws shaft speed, load, mounting (the
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.scenario import scenario_from_dict
+from tinyml_cosim.scenario import scenario_from_dict
 
 CLASSES: tuple[str, ...] = ("normal", "imbalance", "bearing_fault")
 ODR_HZ = 1600
@@ -197,7 +197,7 @@ def window_seconds() -> float:
 def write_features(out: Path, cache_dir: Path | None = None) -> Path:
     """Every split's features (bit-exact with the firmware) and labels in one .npz, the input of train.py (which runs
     in the TensorFlow venv and needs neither pydantic nor the sensor generators)."""
-    from sim.features.vibration import FEATURE_NAMES, features_batch
+    from vibration_twin import FEATURE_NAMES, features_batch
 
     arrays: dict[str, np.ndarray] = {}
     for split in ("train", "heldout", "unseen"):

@@ -22,13 +22,15 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# The trained model ships with its application (the default model of `cosim build --app vibration_monitor`).
+APP_DIR = HERE.parents[1] / "src" / "tinyml_cosim" / "firmware" / "apps" / "vibration_monitor"
 REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sim.features.vibration import Q16, Normaliser, anomaly_score  # noqa: E402
+from vibration_twin import Q16, Normaliser, anomaly_score  # noqa: E402
 
-MODEL = HERE / "vibration_int8.tflite"
+MODEL = APP_DIR / "vibration_int8.tflite"
 METRICS = HERE / "metrics.json"
 PARAMS = HERE / "model_params.json"
 FLOAT_WEIGHTS = HERE / "float_weights.npz"
@@ -141,8 +143,8 @@ def evaluate(features_path: Path = DEFAULT_FEATURES) -> dict[str, Any]:
 
 def firmware_figures(board: str = "stm32f405") -> dict[str, Any]:
     """Bit-exactness and instructions per inference of the compiled model in QEMU (`cosim model check`)."""
-    from sim.boards import load_board
-    from sim.models.firmware import check_model
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.nn.firmware import check_model
 
     r = check_model(MODEL, load_board(board))
     ipi = list(r["instructions_per_inference"])  # type: ignore[call-overload]

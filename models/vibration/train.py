@@ -21,12 +21,14 @@ import numpy as np
 import yaml
 
 HERE = Path(__file__).resolve().parent
+# The trained model ships with its application (the default model of `cosim build --app vibration_monitor`).
+APP_DIR = HERE.parents[1] / "src" / "tinyml_cosim" / "firmware" / "apps" / "vibration_monitor"
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
-from sim.features.vibration import FEATURES, Q16, Normaliser, anomaly_score  # noqa: E402
+from vibration_twin import FEATURES, Q16, Normaliser, anomaly_score  # noqa: E402
 
-APP = REPO / "firmware" / "apps" / "vibration_monitor"
+APP = REPO / "src" / "tinyml_cosim" / "firmware" / "apps" / "vibration_monitor"
 
 
 def load_features(path: Path) -> dict[str, np.ndarray]:
@@ -209,7 +211,7 @@ def main() -> None:
     )
     rep = zt[rng.choice(len(zt), size=min(cfg["quantization"]["representative_windows"], len(zt)), replace=False)]
     blob = convert(tf, model, rep)
-    tflite_path = HERE / "vibration_int8.tflite"
+    tflite_path = APP_DIR / "vibration_int8.tflite"
     tflite_path.write_bytes(blob)
     s_in, zp_in, s_out, zp_out = io_quant(tf, blob)
     norm = Normaliser.fit(mean, std, s_in, zp_in)

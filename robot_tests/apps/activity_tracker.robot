@@ -3,7 +3,7 @@ Documentation       Activity tracker (firmware/apps/activity_tracker): a wrist-w
 ...                 model on an emulated board. Normal operation (fast tier), drift, each sensor fault kind raising
 ...                 sensor_fault within two windows of its onset, and the inference, memory and stack budgets.
 ...                 Board and engine come from the command line; skipped when the engine is not installed.
-Library             sim.robot
+Library             tinyml_cosim.robot
 Suite Setup         Skip If Engine Unavailable
 Test Setup          Start Board
 Test Teardown       Stop Board

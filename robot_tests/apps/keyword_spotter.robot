@@ -4,7 +4,7 @@ Documentation       Keyword spotter on the MP34DT05 microphone (firmware/apps/ke
 ...                 into the stream, a clipping and a dropping-out microphone (sensor_fault within two windows, as the
 ...                 scenarios' expectations state), the scenario's expectations and the budgets. Board and engine come from the command line; the suite
 ...                 is skipped when that engine is not installed.
-Library             sim.robot
+Library             tinyml_cosim.robot
 Suite Setup         Skip If Engine Unavailable
 Test Setup          Start Board
 Test Teardown       Stop Board

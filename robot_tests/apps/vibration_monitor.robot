@@ -4,7 +4,7 @@ Documentation       Predictive maintenance (firmware/apps/vibration_monitor): a 
 ...                 (anomaly), sensor faults (stuck and missing injected from the suite, saturation from a scenario),
 ...                 slow drift, and the budgets. Scenarios: scenarios/vibration/. Skipped when the configured engine
 ...                 is not installed.
-Library             sim.robot
+Library             tinyml_cosim.robot
 Suite Setup         Skip If Engine Unavailable
 Test Setup          Start Board
 Test Teardown       Stop Board

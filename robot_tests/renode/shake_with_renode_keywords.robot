@@ -1,19 +1,19 @@
 *** Settings ***
-Documentation       sim.robot in one suite with Renode's own keywords, run by Renode's test runner (Renode 1.16):
+Documentation       tinyml_cosim.robot in one suite with Renode's own keywords, run by Renode's test runner (Renode 1.16):
 ...
 ...                 PYTHONPATH=$PWD renode-test --variable ENGINE:renode robot_tests/renode/shake_with_renode_keywords.robot
 ...
 ...                 renode-test starts a Renode with its Robot server and adds its keyword file (\${RENODEKEYWORDS}):
 ...                 Execute Command, Create Terminal Tester, Wait For Line On Uart and the rest drive that Renode.
-...                 sim.robot drives its own board on the engine of \${ENGINE} (scenario, sensors, faults, decisions,
+...                 tinyml_cosim.robot drives its own board on the engine of \${ENGINE} (scenario, sensors, faults, decisions,
 ...                 budgets). Outside renode-test (plain robot, pabot, make robot) the suite is skipped with the reason.
 ...                 See docs/robot.md, "Next to Renode's keywords".
-Library             sim.robot
+Library             tinyml_cosim.robot
 Suite Setup         Start Renode Test Runner And Check The Engine
 Suite Teardown      Stop Renode Test Runner
 # renode-test gives a test without its own setup `Reset Emulation`; this suite's setup resets Renode and opens a board.
 Test Setup          Run Keywords    Reset Emulation    AND    Start Board
-# Renode's teardown (logs and snapshot on failure, reset); sim.robot stops its board at the end of every test itself.
+# Renode's teardown (logs and snapshot on failure, reset); tinyml_cosim.robot stops its board at the end of every test itself.
 Test Teardown       Test Teardown
 Test Tags           renode-test    threshold_detector
 
@@ -23,7 +23,7 @@ ${UNDER_RENODE_TEST}    ${FALSE}
 
 *** Test Cases ***
 Firmware Boots On Renode's Stock STM32F4 Model
-    [Documentation]    Renode's keywords only, on the firmware sim.robot built for the scenario's board: a plain
+    [Documentation]    Renode's keywords only, on the firmware tinyml_cosim.robot built for the scenario's board: a plain
     ...                machine of Renode's own platform file, no host configuration, the console on USART1.
     Load Scenario    ${SCENARIO}
     ${elf}=    Firmware Path
@@ -35,7 +35,7 @@ Firmware Boots On Renode's Stock STM32F4 Model
     Wait For Line On Uart    BOOT app=threshold_detector
 
 Detects Shaking And Fits Its Budgets
-    [Documentation]    sim.robot's keywords: the scenario's sensors feed the firmware; decisions and budgets.
+    [Documentation]    tinyml_cosim.robot's keywords: the scenario's sensors feed the firmware; decisions and budgets.
     Load Scenario    ${SCENARIO}
     ${t}=    Wait For Decision    shaking    within=3 s
     Should Be True    2.0 < ${t} <= 2.5

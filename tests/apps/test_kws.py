@@ -17,22 +17,22 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import audio_twin as audio
 import numpy as np
 import pytest
 import yaml
+from cosim_dsp.fft import hann_q15, rfft_power_q15
 from cosim_testing import needs_qemu, needs_toolchain
+from hostc import DSP_INCLUDE, build_shared, dsp_sources, load_shared
 
-from sim.boards import load_board
-from sim.build import build
-from sim.dsp.fft import hann_q15, rfft_power_q15
-from sim.features import audio
-from sim.hostc import DSP_INCLUDE, build_shared, dsp_sources, load_shared
-from sim.record import RunRecord
-from sim.scenario import load_scenario
-from sim.scenario_run import ScenarioRunRequest, run_scenario
-from sim.sensors.delivery import data_service_for
-from sim.session import RunRequest, run_firmware
-from sim.verdicts.decisions import decisions_from_record
+from tinyml_cosim.build.firmware import build
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
+from tinyml_cosim.run.record import RunRecord
+from tinyml_cosim.run.session import RunRequest, run_firmware
+from tinyml_cosim.scenario import load_scenario
+from tinyml_cosim.sensors.delivery import data_service_for
+from tinyml_cosim.verdicts.decisions import decisions_from_record
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -40,9 +40,9 @@ if str(ROOT) not in sys.path:
 
 from models.kws import stream_sim  # noqa: E402
 
-APP_DIR = ROOT / "firmware" / "apps" / "keyword_spotter"
+APP_DIR = ROOT / "src" / "tinyml_cosim" / "firmware" / "apps" / "keyword_spotter"
 SCENARIOS = ROOT / "scenarios" / "kws"
-MODEL = ROOT / "models" / "kws" / "kws_int8.tflite"
+MODEL = ROOT / "src" / "tinyml_cosim" / "firmware" / "apps" / "keyword_spotter" / "kws_int8.tflite"
 METRICS = json.loads((ROOT / "models" / "kws" / "metrics.json").read_text())
 FEATURE_CDEF = f"""
 typedef struct {{ int32_t work[{2 * audio.FRAME_LEN}]; uint64_t power[{audio.N_BINS}]; }} kws_feature_scratch_t;
@@ -106,9 +106,7 @@ test_frames.__test__ = False  # type: ignore[attr-defined]  # a helper, not a te
 
 
 def test_mel_tables_header_is_fresh() -> None:
-    assert (APP_DIR / "kws_mel_tables.h").read_text() == audio.render_tables_h(), (
-        "run python -m sim.features.audio --write"
-    )
+    assert (APP_DIR / "kws_mel_tables.h").read_text() == audio.render_tables_h(), "run make generated"
 
 
 def test_batched_fft_is_the_dsp_reference() -> None:
@@ -268,7 +266,7 @@ def test_tightened_clock_makes_overruns_appear_and_be_reported(tmp_path: Path) -
     """The same firmware on a board clocked at 24 MHz instead of 168 MHz (a copy of platforms/stm32f405.yaml with
     another clock_hz; QEMU's time model is instructions / f_clk, so the 12 M-instruction inference now takes
     ~0.5 s of a 240 ms stride): the 320 ms DMA ring overflows, and the loss is counted and reported."""
-    board = yaml.safe_load((ROOT / "platforms" / "stm32f405.yaml").read_text())
+    board = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     board["clock_hz"] = 24_000_000
     board["id"] = "stm32f405_24mhz"
     board.pop("silicon", None)

@@ -1,7 +1,7 @@
 """Activity tracker (firmware/apps/activity_tracker, models/motion, scenarios/motion).
 
 Host: the fixed-point preprocessing and plausibility checks compiled from the firmware's own C for x86-64 equal the
-Python reference (sim/features/motion.py) bit for bit, and stay within derived bounds of the float model.
+Python reference (tinyml_cosim/features/motion.py) bit for bit, and stay within derived bounds of the float model.
 QEMU: held-out scenarios reach the accuracy the model card promises; sensor_fault comes within two windows of the
 onset of stuck, saturated and missing data; the sensor is kept up with at 168 MHz, while a board file with a much
 lower clock makes overruns (late batches, FIFO drops) appear and be reported; decision streams repeat exactly.
@@ -18,20 +18,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import motion_twin as motion
 import numpy as np
 import pytest
 import yaml
 from cosim_testing import load_script, needs_qemu
+from hostc import build_shared, load_shared
 
-from sim.features import motion
-from sim.hostc import build_shared, load_shared
-from sim.record import RunRecord
-from sim.scenario import load_scenario, scenario_from_dict
+from tinyml_cosim.run.record import RunRecord
+from tinyml_cosim.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_DIR = ROOT / "firmware" / "apps" / "activity_tracker"
+APP_DIR = ROOT / "src" / "tinyml_cosim" / "firmware" / "apps" / "activity_tracker"
 SCENARIOS = ROOT / "scenarios" / "motion"
-MODEL = ROOT / "models" / "motion" / "activity_int8.tflite"
+MODEL = ROOT / "src" / "tinyml_cosim" / "firmware" / "apps" / "activity_tracker" / "activity_int8.tflite"
 METRICS = json.loads((ROOT / "models" / "motion" / "metrics.json").read_text())
 ONE_G = 8192
 WINDOW, HOP = 104, 26
@@ -175,7 +175,7 @@ def test_fault_checks_flag_each_fault_kind_and_nothing_in_normal_data() -> None:
 
 
 def run_report(scenario: Path, out: Path):  # type: ignore[no-untyped-def]
-    from sim.scenario_run import ScenarioRunRequest, run_scenario
+    from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
 
     outcome = run_scenario(ScenarioRunRequest(scenario, out=out))
     seed = outcome.report.seeds[0]
@@ -229,7 +229,7 @@ def test_sensor_fault_within_two_windows_of_onset(name: str, flag: int, tmp_path
 
 def slow_board(tmp_path: Path, clock_hz: int) -> Path:
     """stm32f405 with its clock cut to clock_hz: the same firmware has 1/(168 MHz / clock_hz) of the time."""
-    data = yaml.safe_load((ROOT / "platforms" / "stm32f405.yaml").read_text())
+    data = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     data["id"] = "stm32f405_slow"
     data["clock_hz"] = clock_hz
     data["engines"]["qemu"]["systick_hz"] = clock_hz
@@ -252,10 +252,10 @@ def run_on(
     board: Path | str, scn_dict: dict[str, Any], out_root: Path | None = None, extra_s: float = 0.5
 ) -> RunRecord:
     """Build (cached under build/, or out_root for a board file of the test's own) and run one scenario seed."""
-    from sim.boards import load_board
-    from sim.build import build
-    from sim.sensors.delivery import data_service_for
-    from sim.session import RunRequest, run_firmware
+    from tinyml_cosim.build.firmware import build
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.run.session import RunRequest, run_firmware
+    from tinyml_cosim.sensors.delivery import data_service_for
 
     b = load_board(board)
     elf = build(b, "activity_tracker", model=MODEL, out_root=out_root).elf
@@ -296,8 +296,8 @@ def test_decision_stream_is_deterministic() -> None:
 
 @needs_qemu
 def test_runs_on_the_cortex_m3_board() -> None:
-    from sim.verdicts.decisions import decisions_from_record, evaluate_decisions, marks_from_record
-    from sim.verdicts.evaluate import segments_of
+    from tinyml_cosim.verdicts.decisions import decisions_from_record, evaluate_decisions, marks_from_record
+    from tinyml_cosim.verdicts.evaluate import segments_of
 
     scn_dict = yaml.safe_load((SCENARIOS / "daily.yaml").read_text())
     scn_dict["board"] = "stm32f205"

@@ -1,7 +1,7 @@
 """Vibration monitor (firmware/apps/vibration_monitor, models/vibration, scenarios/vibration).
 
 Host: the fixed-point features, normalisation and anomaly score compiled from the firmware's own C for x86-64 equal
-the Python reference (sim/features/vibration.py) bit for bit, and the features stay within 0.02 log2 units of the
+the Python reference (tinyml_cosim/features/vibration.py) bit for bit, and the features stay within 0.02 log2 units of the
 float computation; model_params.h is the one train.py generated for the committed model.
 QEMU: the scenarios pass their expect: blocks; held-out scenarios reach >= 90 % accuracy, within 3 points of the
 model card's int8 figure; sensor_fault comes within two windows of the onset of stuck, saturated and missing data;
@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+import vibration_twin as V
 import yaml
 from cosim_testing import load_script, needs_qemu
-
-from sim.features import vibration as V
-from sim.hostc import DSP_INCLUDE, build_shared, dsp_sources, load_shared
+from hostc import DSP_INCLUDE, build_shared, dsp_sources, load_shared
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "firmware" / "apps" / "vibration_monitor"
+APP = ROOT / "src" / "tinyml_cosim" / "firmware" / "apps" / "vibration_monitor"
 MODELS = ROOT / "models" / "vibration"
+APP_DIR = ROOT / "src" / "tinyml_cosim" / "firmware" / "apps" / "vibration_monitor"
 SCENARIOS = ROOT / "scenarios" / "vibration"
 WINDOW_MS = 320  # 512 samples at 1600 Hz, as the app's MARK window_ms says (asserted below)
 
@@ -161,7 +161,7 @@ def test_model_params_header_is_the_committed_models() -> None:
     import hashlib
 
     params = json.loads((MODELS / "model_params.json").read_text())
-    assert hashlib.sha256((MODELS / "vibration_int8.tflite").read_bytes()).hexdigest() == params["tflite_sha256"]
+    assert hashlib.sha256((APP_DIR / "vibration_int8.tflite").read_bytes()).hexdigest() == params["tflite_sha256"]
     h = (APP / "model_params.h").read_text()
 
     def array(name: str) -> list[int]:
@@ -194,7 +194,7 @@ FAULTS = ["sensor_stuck", "sensor_saturated", "sensor_missing"]
 
 def run_report(name: str, out: Path) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
     """(exit code, report.json, events of the first seed's run) of scenarios/vibration/<name>.yaml."""
-    from sim.scenario_run import ScenarioRunRequest, run_scenario
+    from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
 
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / f"{name}.yaml", out=out))
     report = json.loads((out / "report.json").read_text())
@@ -286,7 +286,7 @@ def test_keeps_up_at_168_mhz(reports: dict) -> None:
 def slow_board(tmp_path: Path, clock_hz: int) -> Path:
     """The stm32f405 board file with a lower clock: the same instructions per window take clock-proportionally
     longer in simulated time (t = instructions / f_clk), the sensor's 1600 Hz stays."""
-    data = yaml.safe_load((ROOT / "platforms" / "stm32f405.yaml").read_text())
+    data = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     data["id"] = f"stm32f405_{clock_hz // 1_000_000}mhz"
     data["clock_hz"] = clock_hz
     path = tmp_path / f"{data['id']}.yaml"
@@ -298,11 +298,11 @@ def slow_board(tmp_path: Path, clock_hz: int) -> Path:
 def test_tight_clock_makes_overruns_appear_and_reported(tmp_path: Path) -> None:
     """At 16 MHz the ~0.71 M instructions of features per window take 44 ms, longer than the 32-sample FIFO holds
     (20 ms at 1600 Hz): the FIFO overruns on every window and the app counts and reports it."""
-    from sim.boards import load_board
-    from sim.build import build
-    from sim.scenario import load_scenario
-    from sim.sensors.delivery import data_service_for
-    from sim.session import RunRequest, run_firmware
+    from tinyml_cosim.build.firmware import build
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.run.session import RunRequest, run_firmware
+    from tinyml_cosim.scenario import load_scenario
+    from tinyml_cosim.sensors.delivery import data_service_for
 
     board = slow_board(tmp_path, 16_000_000)
     elf = build(load_board(board), "vibration_monitor").elf

@@ -7,8 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from sim.models.tflite_writer import Op, T, build_model
+from tflite_writer import Op, T, build_model
 
 ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 

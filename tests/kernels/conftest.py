@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from sim.models.hostbuild import build_library, load
+from hostbuild import build_library, load
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ sys.path[:0] = [str(HERE), str(REPO)]
 
 from cases import GENERATORS, corner_cases, make_case  # noqa: E402
 
-from sim.models.golden import run_tflm  # noqa: E402
+from tinyml_cosim.nn.golden import run_tflm  # noqa: E402
 
-OUT = REPO / "models" / "golden"
+OUT = REPO / "src" / "tinyml_cosim" / "golden"
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
 MLPERF_MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant")
 N_INPUTS = 20
@@ -53,7 +53,7 @@ def main() -> None:
         arrays[f"{key}/output"] = run_tflm(model, [x])[0]
     np.savez_compressed(OUT / "kernel_cases.npz", **arrays)
 
-    from sim.models.graph import load_graph
+    from tinyml_cosim.nn.graph import load_graph
 
     for name in MLPERF_MODELS:
         path = MLPERF / f"{name}.tflite"

@@ -12,15 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 from cases import all_case_ids, corner_cases, make_case
+from hostbuild import run_graph_c
 
-from sim.models.golden import run_tflm, tflm_available
-from sim.models.graph import lower_model
-from sim.models.hostbuild import run_graph_c
-from sim.models.reference import run_graph
-from sim.models.tflite_reader import parse_tflite
+from tinyml_cosim.nn.golden import run_tflm, tflm_available
+from tinyml_cosim.nn.graph import lower_model
+from tinyml_cosim.nn.reference import run_graph
+from tinyml_cosim.nn.tflite_reader import parse_tflite
 
 REPO = Path(__file__).resolve().parents[2]
-GOLDEN = REPO / "models" / "golden" / "kernel_cases.npz"
+GOLDEN = REPO / "src" / "tinyml_cosim" / "golden" / "kernel_cases.npz"
 needs_tflm = pytest.mark.skipif(not tflm_available(), reason="tflite-micro is not installed (pip install tflite-micro)")
 
 

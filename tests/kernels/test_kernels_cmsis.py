@@ -3,7 +3,7 @@ checkout (tested at 99f736a63036613032f9b70de36b493bcd7802d4); without it every 
 
 Covers every operator kind of the seeded generators in cases.py (the ones CMSIS-NN runs and the ones that stay on the
 ref kernels inside a CMSIS-NN build), the constructed corner cases, the committed golden vectors (no tflite-micro
-needed), the scratch sizes the compiler plans (sim/models/scratch.py) against CMSIS-NN's own get_buffer_size
+needed), the scratch sizes the compiler plans (tinyml_cosim/models/scratch.py) against CMSIS-NN's own get_buffer_size
 functions for both the plain-C and the DSP build, the fallback when a scratch buffer is too small, and the MLPerf
 models both layer by layer and as compiled model.c with the scratch buffers planned into the arena.
 """
@@ -16,19 +16,19 @@ from typing import Any
 import numpy as np
 import pytest
 from cases import GENERATORS, all_case_ids, corner_cases, make_case
+from hostbuild import build_library, cmsis_nn_dir, load, run_graph_c
 
-from sim.boards import load_board
-from sim.models import compile_model
-from sim.models.golden import run_tflm, tflm_available
-from sim.models.graph import Graph, load_graph, lower_model
-from sim.models.hostbuild import build_library, cmsis_nn_dir, load, run_graph_c
-from sim.models.scratch import layer_scratch_bytes
-from sim.models.tflite_reader import parse_tflite
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.nn.compiler import compile_model
+from tinyml_cosim.nn.golden import run_tflm, tflm_available
+from tinyml_cosim.nn.graph import Graph, load_graph, lower_model
+from tinyml_cosim.nn.scratch import layer_scratch_bytes
+from tinyml_cosim.nn.tflite_reader import parse_tflite
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
-GOLDEN = REPO / "models" / "golden"
+GOLDEN = REPO / "src" / "tinyml_cosim" / "golden"
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant")
 # The scratch sizes of CMSIS-NN built with the DSP extension (tests/kernels/cmsis_dsp_scratch.c)
 DSP_CDEF = """
@@ -138,7 +138,7 @@ def _scratch_graphs() -> list[tuple[str, Graph]]:
 
 
 def test_planned_scratch_sizes_are_cmsis_nn_s(cmsis: tuple[Any, Any]) -> None:
-    """sim/models/scratch.py == CMSIS-NN's get_buffer_size, for the plain-C build (Cortex-M3, the host) and the DSP
+    """tinyml_cosim/models/scratch.py == CMSIS-NN's get_buffer_size, for the plain-C build (Cortex-M3, the host) and the DSP
     build (Cortex-M4), on every conv / depthwise / average-pool / FC case and every MLPerf layer."""
     ffi, lib = cmsis
     checked, nonzero = 0, {False: 0, True: 0}

@@ -1,3 +1,0 @@
-"""tinyml-cosim: run int8 ML firmware on emulated STM32 boards and verify what it decides."""
-
-__version__ = "0.1.0"

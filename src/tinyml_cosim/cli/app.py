@@ -1,0 +1,383 @@
+"""`cosim`: a thin typer layer over the Python API. Exit codes, the same for every command:
+0 success; 1 the firmware failed (non-zero exit, fault, lockup, hang, timeout) or an expectation failed;
+2 bad input or usage; 3 engine or internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tinyml_cosim.core.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, CosimError
+
+app = typer.Typer(
+    name="cosim",
+    help="Run and verify int8 ML firmware on emulated STM32 boards (QEMU, Renode).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="qemu or renode (default: $COSIM_ENGINE, then engine: in ./cosim.yaml, then qemu)"),
+]
+BoardOpt = Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of human output")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="directory for outputs (run.json, ...)")]
+
+
+def _fail(exc: CosimError) -> typer.Exit:
+    for line in str(exc).splitlines():
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _write_json_atomically(path: Path, payload: str) -> None:
+    """Never leave a half-written report: write beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(payload)
+    tmp.replace(path)
+
+
+@app.command()
+def boards(json_out: JsonOpt = False) -> None:
+    """List the boards with their memory limits, clock and engines."""
+    from tinyml_cosim.core.boards import available_boards, load_board
+
+    try:
+        items = [load_board(b) for b in available_boards()]
+    except CosimError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        # `silicon:` is excluded from the board's dump (it is no part of the build key), but people asking about
+        # a board want its calibration too.
+        payload = [
+            {**b.model_dump(mode="json"), "silicon": b.silicon.model_dump(mode="json") if b.silicon else None}
+            for b in items
+        ]
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("board", "MCU", "core", "clock", "flash", "RAM", "qemu", "renode")
+    for b in items:
+        q, r = b.engines.qemu, b.engines.renode
+        renode = "no: " + r.unsupported.split(";")[0] if r and r.unsupported else (r.platform if r else "-")
+        table.add_row(
+            b.id,
+            b.mcu,
+            b.core + ("F" if b.fpu else ""),
+            f"{b.mips} MHz",
+            f"{b.memory.flash.size // 1024} KiB",
+            f"{b.memory.ram.size // 1024} KiB",
+            q.machine if q else "-",
+            renode,
+        )
+    Console().print(table)
+
+
+@app.command()
+def build(
+    board: BoardOpt,
+    app_name: Annotated[str, typer.Option("--app", help="firmware app (a directory under firmware/apps)")] = "demo",
+    kernels: Annotated[
+        str, typer.Option("--kernels", help="ref (own kernels) or cmsis-nn (needs CMSIS_NN_DIR)")
+    ] = "ref",
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="int8 .tflite for an app that runs a model (default: the app's app.yaml)"),
+    ] = None,
+    out: OutOpt = None,
+) -> None:
+    """Build a firmware app for a board; prints the ELF's path."""
+    from tinyml_cosim.build.firmware import build as do_build
+    from tinyml_cosim.core.boards import load_board
+
+    try:
+        result = do_build(load_board(board), app_name, kernels=kernels, out_root=out, model=model)
+    except CosimError as exc:
+        raise _fail(exc) from None
+    typer.echo(str(result.elf))
+
+
+@app.command()
+def run(
+    elf: Annotated[Path, typer.Argument(help="firmware ELF to run, or a scenario YAML file (.yaml/.yml)")],
+    board: Annotated[
+        str | None, typer.Option("--board", "-b", help="board id or board YAML (ELF only; a scenario names its board)")
+    ] = None,
+    engine: EngineOpt = None,
+    max_instructions: Annotated[
+        int | None, typer.Option("--max-instructions", help="stop after N instructions (budget_reached)")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="stop after S simulated seconds")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="wall-clock backstop in seconds")] = None,
+    hang_instructions: Annotated[
+        int, typer.Option("--hang-instructions", help="no console/protocol progress for N instructions is a hang")
+    ] = 2_000_000_000,
+    json_out: JsonOpt = False,
+    out: OutOpt = None,
+    measure: Annotated[
+        list[str] | None,
+        typer.Option("--measure", help="count the instructions of every call of this function (repeatable; QEMU)"),
+    ] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
+    replay: Annotated[
+        Path | None, typer.Option("--replay", help="scenario only: re-evaluate the recorded runs of a report directory")
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="scenario only: compare with an earlier report.json")
+    ] = None,
+    baseline_threshold: Annotated[
+        float | None, typer.Option("--baseline-threshold", help="scenario only: growth in % that fails (default 2)")
+    ] = None,
+    gdb: Annotated[
+        bool, typer.Option("--gdb", help="scenario only: start the run halted under a GDB server (see cosim debug)")
+    ] = False,
+    port: Annotated[int | None, typer.Option("--port", help="scenario only: GDB server port with --gdb")] = None,
+    kernels: Annotated[
+        str | None, typer.Option("--kernels", help="scenario only: build its app with ref or cmsis-nn kernels")
+    ] = None,
+) -> None:
+    """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
+    it succeeded / every expectation holds)."""
+    from tinyml_cosim.engines import launcher
+    from tinyml_cosim.orchestrate.scenario_runs import is_scenario_path, run_scenario_command
+    from tinyml_cosim.run.session import RunRequest, run_firmware
+
+    if is_scenario_path(elf):
+        given = [n for n, v in (("--board", board), ("--max-instructions", max_instructions),
+                                ("--duration", duration)) if v is not None]  # fmt: skip
+        if given:
+            typer.echo(f"error: {', '.join(given)}: a scenario sets its own board and duration", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        run_scenario_command(
+            elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay,
+            baseline=baseline, baseline_threshold=2.0 if baseline_threshold is None else baseline_threshold,
+            gdb=gdb, port=port, kernels=kernels,
+        )  # fmt: skip
+    if board is None:
+        typer.echo("error: --board is required to run an ELF (see `cosim boards`)", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if seeds is not None or replay is not None or baseline is not None or baseline_threshold is not None or kernels:
+        typer.echo("error: --seeds, --replay, --baseline and --kernels apply to scenario files only", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if gdb or port is not None:
+        typer.echo("error: --gdb applies to scenario files; for an ELF use `cosim debug ELF --board ID`", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    launcher.install_signal_handlers()
+    echo = None if json_out else (lambda line: typer.echo(line))
+    try:
+        record = run_firmware(
+            RunRequest(
+                elf=elf,
+                board=board,
+                engine=engine,
+                max_instructions=max_instructions,
+                duration_s=duration,
+                timeout_s=timeout,
+                hang_instructions=hang_instructions,
+                echo=echo,
+                measure=tuple(measure or ()),
+            )
+        )
+    except CosimError as exc:
+        raise _fail(exc) from None
+    payload = record.model_dump_json(indent=2)
+    if out is not None:
+        _write_json_atomically(out / "run.json", payload)
+    if json_out:
+        typer.echo(payload)
+    else:
+        typer.echo(f"[{record.engine}/{record.board}] {record.status.value}: {record.diagnosis}", err=True)
+        for name in dict.fromkeys(m.function for m in record.measurements):
+            counts = [m.instructions for m in record.measurements if m.function == name]
+            typer.echo(
+                f"[measure] {name}: {len(counts)} calls, instructions min {min(counts):,} max {max(counts):,} "
+                f"(exact retired instructions, entry through return)",
+                err=True,
+            )
+    if record.status.value in ("crash", "error"):
+        raise typer.Exit(EXIT_ENGINE_ERROR)
+    raise typer.Exit(EXIT_OK if record.succeeded else EXIT_FAILED)
+
+
+@app.command()
+def debug(
+    elf: Annotated[Path, typer.Argument(help="firmware ELF to debug")],
+    board: BoardOpt,
+    engine: EngineOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="GDB server port (default: a free one)")] = None,
+) -> None:
+    """Start the board halted with a GDB server and print the gdb-multiarch command; Ctrl-C ends it."""
+    from tinyml_cosim.engines import launcher
+    from tinyml_cosim.run.debug import DebugSession
+
+    launcher.install_signal_handlers()
+    try:
+        with DebugSession(elf=elf, board=board, engine=engine, port=port) as session:
+            typer.echo(f"GDB server for {session.board.id} on {session.engine.name}: localhost:{session.port}")
+            typer.echo(f"  {session.gdb_command()}")
+            typer.echo(
+                "Timing and sample pacing are not valid while a debugger holds the CPU (the simulated-time "
+                "watchdog is off). Ctrl-C ends the session."
+            )
+            sys.stdout.flush()
+            for line in session.follow_console():
+                typer.echo(line)
+            typer.echo(f"[debug] firmware ended: {session.ending_text()}", err=True)
+    except KeyboardInterrupt:
+        typer.echo("[debug] interrupted; emulator stopped", err=True)
+        raise typer.Exit(EXIT_OK) from None
+    except CosimError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def replay(
+    run_dir: Annotated[Path, typer.Argument(help="report directory of an earlier `cosim run SCENARIO.yaml`")],
+    window: Annotated[
+        int | None, typer.Option("--window", help="replay inference N (0-based) instead of the observed maximum")
+    ] = None,
+    worst: Annotated[bool, typer.Option("--worst", help="replay the observed maximum's window (the default)")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="with --window: which seed (default the first)")] = None,
+    gdb: Annotated[bool, typer.Option("--gdb", help="run it halted under a GDB server instead")] = False,
+    port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
+    engine: EngineOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-run one recorded inference window deterministically (the recorded seed from boot to the window's end);
+    exit 0 when it takes exactly the recorded instructions, 1 when not."""
+    from tinyml_cosim.core.errors import BadInput
+    from tinyml_cosim.engines import launcher
+    from tinyml_cosim.run.replay import debug_window, find_window, replay_window, window_done
+
+    launcher.install_signal_handlers()
+    try:
+        if worst and window is not None:
+            raise BadInput("give --worst or --window N, not both")
+        w = find_window(run_dir, window, seed)
+        where = (
+            f"{w.why}: seed {w.seed} {w.span} #{w.index}, instructions {w.begin:,} .. {w.end:,} "
+            f"({w.instructions:,} instructions recorded)"
+        )
+        if gdb:
+            from tinyml_cosim.run.debug import serve
+
+            with debug_window(w, engine, port) as session:
+                hint = (
+                    f"replaying {where}; the session ends after that span. Break in the inference code (e.g. "
+                    "`break cosim_span_begin`); stops before the window move the firmware's clock (see "
+                    "docs/debugging.md)."
+                )
+                typer.echo(f"[replay] {serve(session, typer.echo, hint, until=window_done(w))}", err=True)
+            raise typer.Exit(EXIT_OK)
+        record, span = replay_window(w, engine)
+    except CosimError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        typer.echo("[replay] interrupted; emulator stopped", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    # The window's own count is what must recur. Its position may move by a few instructions: the replay's
+    # budget (it ends after the window) is armed by the firmware's start-up, which is arithmetic on another value.
+    same = span is not None and span.instructions == w.instructions
+    payload = {
+        "seed": w.seed,
+        "index": w.index,
+        "span": w.span,
+        "recorded": {"begin": w.begin, "end": w.end, "instructions": w.instructions},
+        "replayed": None if span is None else {"begin": span.begin, "end": span.end, "instructions": span.instructions},
+        "identical": same,
+        "status": record.status.value,
+        "fingerprint": record.fingerprint,
+    }
+    if json_out:
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(f"[replay] {where}")
+        if span is None:
+            typer.echo(f"[replay] the window did not recur: {record.status.value}: {record.diagnosis}")
+        else:
+            verdict = "identical" if same else "DIFFERENT (the run is not deterministic)"
+            typer.echo(
+                f"[replay] replayed: instructions {span.begin:,} .. {span.end:,} = {span.instructions:,} "
+                f"instructions: {verdict} (window starts {span.begin - w.begin:+,} instructions from the recorded run)"
+            )
+    raise typer.Exit(EXIT_OK if same else EXIT_FAILED)
+
+
+def _mount_optional(module: str, name: str, help_text: str) -> None:
+    """Sub-apps from other packages: mounted when present so the core CLI never depends on them."""
+    import importlib
+
+    try:
+        sub = importlib.import_module(module).app
+    except ModuleNotFoundError:
+        return
+    app.add_typer(sub, name=name, help=help_text)
+
+
+# The core commands need none of the scenario, sensor and model-compiler modules (numpy, scipy, matplotlib:
+# about half a second of imports), so those are mounted only when another command, or the help, is asked for.
+CORE_COMMANDS = frozenset({"boards", "build", "run", "debug", "replay"})
+_extensions_mounted = False
+
+
+def mount_extensions() -> None:
+    global _extensions_mounted
+    if _extensions_mounted:
+        return
+    _extensions_mounted = True
+    _mount_optional("tinyml_cosim.cli.scenario", "scenario", "Validate, export and plot scenario files.")
+    _mount_optional(
+        "tinyml_cosim.cli.models", "model", "Check compiled models bit for bit against TFLite Micro in the emulator."
+    )
+    try:  # `cosim memory FILE.elf --board ID`: flash/RAM per section and component (tinyml_cosim/memory_cli.py)
+        from tinyml_cosim.cli.memory import memory_command
+
+        app.command("memory")(memory_command)
+    except ImportError:
+        pass
+    try:  # `cosim compile MODEL.tflite` is top-level; it lives with the model compiler
+        from tinyml_cosim.cli.models import compile_command
+
+        app.command("compile")(compile_command)
+    except ImportError:
+        pass
+
+
+def main() -> None:
+    """Entry point: usage errors exit 2 (click's own convention matches ours), anything unexpected exits 3."""
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if not words or words[0] not in CORE_COMMANDS:
+        mount_extensions()
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # an internal error: say what it was, without a wall of traceback
+        typer.echo(f"internal error: {exc.__class__.__name__}: {exc} (set COSIM_DEBUG=1 for a traceback)", err=True)
+        if os.environ.get("COSIM_DEBUG"):
+            raise
+        sys.exit(EXIT_ENGINE_ERROR)
+
+
+assert EXIT_BAD_INPUT == 2  # click exits 2 on usage errors; our contract relies on that
+
+
+if __name__ == "__main__":
+    main()

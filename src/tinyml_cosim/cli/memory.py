@@ -1,0 +1,111 @@
+"""`cosim memory FILE.elf --board ID`: flash and RAM per section and per component against the board's limits.
+
+Exit 0 when flash and RAM are within the policy's fail level, 1 when one is above it, 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, CosimError
+
+
+def memory_command(
+    elf: Annotated[Path, typer.Argument(help="firmware ELF (its linker map app.map is read when it sits next to it)")],
+    board: Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")],
+    map_file: Annotated[
+        Path | None, typer.Option("--map", help="linker map file (default: app.map beside the ELF)")
+    ] = None,
+    fail_above_pct: Annotated[float, typer.Option("--fail-above-pct", help="fail above this % of a limit")] = 90.0,
+    warn_above_pct: Annotated[float, typer.Option("--warn-above-pct", help="warn above this % of a limit")] = 70.0,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
+    stack_usage_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--stack-usage-dir",
+            help="where the compiler's -fstack-usage (.su) and -fcallgraph-info (.ci) files are "
+            "(default: beside the ELF, or its obj/ as `cosim build` lays them out)",
+        ),
+    ] = None,
+) -> None:
+    """Flash and RAM per output section and per component (model weights, kernels, application, runtime, libc)."""
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.core.errors import BadInput
+    from tinyml_cosim.elf.image import load_image
+    from tinyml_cosim.verdicts.evaluate import memory_report
+    from tinyml_cosim.verdicts.memory import MemoryPolicy, evaluate_memory, static_stack_checks
+
+    try:
+        if not 0 < warn_above_pct <= fail_above_pct <= 100:
+            raise BadInput("need 0 < --warn-above-pct <= --fail-above-pct <= 100")
+        if map_file is not None and not map_file.is_file():
+            raise BadInput(f"{map_file}: no such linker map file")
+        b = load_board(board)
+        image = load_image(elf, b)
+        policy = MemoryPolicy(fail_above_pct=fail_above_pct, warn_above_pct=warn_above_pct)
+        if stack_usage_dir is not None and not stack_usage_dir.is_dir():
+            raise BadInput(f"--stack-usage-dir {stack_usage_dir}: no such directory")
+        res = evaluate_memory(image, b, policy, map_file=map_file, stack_usage_dir=stack_usage_dir)
+    except CosimError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    report = memory_report(res)
+    stack_checks = static_stack_checks(res)
+    fits = report.flash_pct <= fail_above_pct and report.ram_pct <= fail_above_pct
+    fits = fits and not any(c.failed for c in stack_checks)
+    if json_out:
+        payload = report.model_dump(mode="json")
+        payload["fits"] = fits
+        payload["checks"] = [c.model_dump(mode="json") for c in stack_checks]
+        typer.echo(json.dumps(payload, indent=2))
+        raise typer.Exit(EXIT_OK if fits else EXIT_FAILED)
+
+    def level(pct: float) -> str:
+        return "FAIL" if pct > fail_above_pct else "WARN" if pct > warn_above_pct else "ok"
+
+    typer.echo(f"{elf} on {b.id} (limits from {report.limit_source}; fail above {fail_above_pct:g} %, "
+               f"warn above {warn_above_pct:g} %)")  # fmt: skip
+    typer.echo(f"  flash {report.flash_used:>8} / {report.flash_limit} B  {report.flash_pct:5.1f} %  "
+               f"{level(report.flash_pct)}")  # fmt: skip
+    typer.echo(f"  RAM   {report.ram_used:>8} / {report.ram_limit} B  {report.ram_pct:5.1f} %  {level(report.ram_pct)}"
+               f"  (static {report.static_ram} B + stack reservation {report.stack_reserved} B)")  # fmt: skip
+    typer.echo("  sections:")
+    for s in report.sections:
+        typer.echo(f"    {s.name:<16} 0x{s.address:08x} {s.size:>8} B  flash {s.flash:>8}  RAM {s.ram:>8}")
+    typer.echo("  components:              flash        RAM")
+    for c in sorted(set(report.components_flash) | set(report.components_ram)):
+        typer.echo(f"    {c:<18} {report.components_flash.get(c, 0):>10} {report.components_ram.get(c, 0):>10}")
+    for note in report.notes:
+        if not note.startswith("static stack:"):
+            typer.echo(f"  note: {note}")
+    for line in _stack_lines(report, stack_checks):
+        typer.echo(line)
+    typer.echo("  stack high-water mark: run the firmware (cosim run) — EXIT reports stack_used")
+    raise typer.Exit(EXIT_OK if fits else EXIT_FAILED)
+
+
+def _stack_lines(report, checks) -> list[str]:  # type: ignore[no-untyped-def]
+    """The static stack worst case: the verdict against the reservation, the levels it adds up, the unknowns."""
+    st = report.stack_static
+    if st is None:
+        return []
+    if not st.available:
+        return [f"  {st.summary}"]
+    out = [f"  stack: reserved {report.stack_reserved} B"]
+    out += [f"    {c.status.value.upper():4}  {c.message.removeprefix('memory.stack_static: ')}" for c in checks]
+    if not checks:
+        out.append(f"    {st.summary}")
+    if st.thread is not None:
+        out.append(f"    thread             {st.thread.bytes:>6} B  {' → '.join(st.thread.path)}")
+    for lv in st.levels:
+        prio = "run-time" if lv.priority is None else f"{lv.priority:>2}"
+        out.append(
+            f"    {lv.exception + ' (' + prio + ')':<18} {lv.handler_bytes:>6} B + frame {lv.frame_bytes} B  "
+            f"{' → '.join(lv.path)}"
+        )
+    out.append(f"    nesting: {st.priorities}")
+    out += [f"    unknown: {u.kind} in {u.function}: {u.detail}" for u in st.unknown]
+    return out

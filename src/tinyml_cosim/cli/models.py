@@ -1,0 +1,168 @@
+"""`cosim compile` and `cosim model check|diff`: thin typer commands over tinyml_cosim.nn.compiler and tinyml_cosim.nn.firmware.
+
+Exit codes as everywhere in `cosim`: 0 success (bit-exact), 1 not bit-exact / firmware failed, 2 bad input (a model
+the compiler refuses, one too large for the board, an unknown board or kernel set), 3 engine or internal error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, CosimError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+ModelArg = Annotated[Path, typer.Argument(help="int8 .tflite model")]
+BoardOpt = Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")]
+KernelsOpt = Annotated[str, typer.Option("--kernels", help="ref (own kernels) or cmsis-nn (needs CMSIS_NN_DIR)")]
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="qemu or renode (default as for `cosim run`)")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the first input (input k uses seed+k)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of human output")]
+
+
+def _fail(exc: CosimError) -> typer.Exit:
+    for line in str(exc).splitlines():
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def compile_command(
+    model: ModelArg,
+    board: BoardOpt,
+    out: Annotated[Path, typer.Option("--out", help="directory for model.c and model.h")],
+    kernels: KernelsOpt = "ref",
+    json_out: JsonOpt = False,
+) -> None:
+    """Compile an int8 .tflite model to C (model.c / model.h) for a board; prints arena, flash and MACs."""
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.nn.compiler import compile_model
+    from tinyml_cosim.nn.firmware import compiler_kernels
+
+    try:
+        b = load_board(board)
+        cm = compile_model(model, b, out, kernels=compiler_kernels(kernels))
+    except CosimError as exc:
+        raise _fail(exc) from None
+    summary = {
+        "model": cm.name,
+        "board": b.id,
+        "kernels": kernels,
+        "files": [str(f) for f in cm.files],
+        "arena_bytes": cm.arena_bytes,
+        "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
+        "scratch_bytes": {str(i): n for i, n in cm.scratch.items()},
+        "tflm_arena_bytes": cm.tflm_arena_head,
+        "tflm_arena_total_bytes": cm.tflm_arena_total,
+        "tflm_greedy_arena_bytes": cm.tflm_greedy_arena_bytes,
+        "board_ram_bytes": b.memory.ram.size,
+        "flash_bytes": cm.flash_bytes,
+        "board_flash_bytes": b.memory.flash.size,
+        "macs": cm.total_macs,
+        "params": cm.total_params,
+        "layers": len(cm.layers),
+        "input": {"shape": list(cm.input.shape), "dtype": cm.input.dtype, "bytes": cm.input.bytes},
+        "output": {"shape": list(cm.output.shape), "dtype": cm.output.dtype, "bytes": cm.output.bytes},
+    }
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    tflm = (
+        f"TFLM (reference kernels) plans {cm.tflm_arena_head:,} "
+        f"(+{cm.tflm_arena_total - cm.tflm_arena_head:,} persistent)"
+        if cm.tflm_arena_head is not None and cm.tflm_arena_total is not None
+        else f"TFLM's greedy order on the same buffers: {cm.tflm_greedy_arena_bytes:,} (tflite-micro not installed)"
+    )
+    typer.echo(f"{cm.name} for {b.id} ({kernels} kernels) -> {out}")
+    typer.echo(f"  arena  {cm.arena_bytes:>10,} bytes of {b.memory.ram.size:,} RAM; {tflm}")
+    if cm.scratch:
+        core = "with DSP" if cm.scratch_dsp else "without DSP"
+        typer.echo(
+            f"         CMSIS-NN scratch ({core}) planned in the arena for {len(cm.scratch)} layers, at most "
+            f"{cm.max_scratch_bytes:,} bytes ({cm.arena_bytes_without_scratch:,} without); TFLM + CMSIS-NN "
+            f"(its planner on the same buffers): {cm.tflm_greedy_arena_bytes:,}"
+        )
+    typer.echo(f"  flash  {cm.flash_bytes:>10,} bytes of constants of {b.memory.flash.size:,}")
+    typer.echo(f"  MACs   {cm.total_macs:>10,}   params {cm.total_params:,}   layers {len(cm.layers)}")
+
+
+def _human_check(r: dict[str, object]) -> None:
+    verdict = "bit-exact" if r["bit_exact"] else "NOT bit-exact"
+    mism = r["mismatched_vectors"]
+    assert isinstance(mism, list)
+    typer.echo(
+        f"{r['model']} on {r['board']} ({r['engine']}, {r['kernels']} kernels): {verdict} on "
+        f"{int(r['vectors']) - len(mism)}/{r['vectors']} inputs vs {r['golden']}"  # type: ignore[call-overload]
+    )
+    ipi = r["instructions_per_inference"]
+    if isinstance(ipi, list) and ipi:
+        typer.echo(f"  instructions per inference: {min(ipi):,} .. {max(ipi):,} ({r['instructions_per_mac']}/MAC)")
+    typer.echo(f"  arena {r['arena_bytes']} bytes (TFLM {r['tflm_arena_bytes']}), model flash {r['flash_bytes_model']}")
+    if r["first_mismatch"]:
+        typer.echo(f"  first mismatch: {json.dumps(r['first_mismatch'])}")
+    if r["run_status"] != "exited":
+        typer.echo(f"  run: {r['run_diagnosis']}")
+
+
+@app.command()
+def check(
+    model: ModelArg,
+    board: BoardOpt,
+    engine: EngineOpt = None,
+    vectors: Annotated[int, typer.Option("--vectors", help="number of seeded inputs")] = 20,
+    seed: SeedOpt = 0,
+    kernels: KernelsOpt = "ref",
+    json_out: JsonOpt = False,
+) -> None:
+    """Run N seeded inputs through the compiled model in the emulator and compare byte for byte with the golden
+    (tflite-micro when installed, else the committed vectors / the numpy golden). Exit 0 only when bit-exact."""
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.engines import launcher
+    from tinyml_cosim.nn.firmware import check_model
+
+    launcher.install_signal_handlers()
+    try:
+        report = check_model(model, load_board(board), kernels=kernels, vectors=vectors, seed=seed, engine=engine)
+    except CosimError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _human_check(report)
+    raise typer.Exit(EXIT_OK if report["bit_exact"] else EXIT_FAILED)
+
+
+@app.command()
+def diff(
+    model: ModelArg,
+    board: BoardOpt,
+    engine: EngineOpt = None,
+    seed: SeedOpt = 0,
+    kernels: KernelsOpt = "ref",
+    json_out: JsonOpt = False,
+) -> None:
+    """Run one seeded input with every intermediate tensor and name the first layer and element that differ."""
+    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.engines import launcher
+    from tinyml_cosim.nn.firmware import diff_model
+
+    launcher.install_signal_handlers()
+    try:
+        report = diff_model(model, load_board(board), kernels=kernels, seed=seed, engine=engine)
+    except CosimError as exc:
+        raise _fail(exc) from None
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+    elif report["identical"]:
+        typer.echo(f"{report['model']} (seed {seed}): all {report['layers']} layers identical to the golden")
+    else:
+        f = report["first_difference"]
+        assert isinstance(f, dict)
+        typer.echo(
+            f"{report['model']} (seed {seed}): first difference at layer {f['layer']} ({f['op_index']}:"
+            f"{f['operator']}) element {f['element']}: expected {f['expected']}, got {f['actual']}"
+        )
+    raise typer.Exit(EXIT_OK if report["identical"] else EXIT_FAILED)

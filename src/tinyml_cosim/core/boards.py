@@ -1,0 +1,234 @@
+"""Board descriptions: `platforms/<id>.yaml` is the single source of truth for a board's memory, clock and engines."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tinyml_cosim.core import resources
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.yamlfile import load_named_model
+
+PLATFORMS_DIR = Path(os.environ.get("COSIM_PLATFORMS", resources.PLATFORMS_DIR))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Region(_Strict):
+    origin: int = Field(ge=0, le=0xFFFFFFFF)
+    size: int = Field(gt=0, le=0x100000000)
+    usable: bool = True
+    note: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.origin + self.size
+
+    def contains(self, start: int, length: int) -> bool:
+        return self.origin <= start and start + length <= self.end
+
+
+class Memory(_Strict):
+    flash: Region
+    ram: Region
+    ccm: Region | None = None
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Memory:
+        regions = [("flash", self.flash), ("ram", self.ram)] + ([("ccm", self.ccm)] if self.ccm else [])
+        for i, (na, a) in enumerate(regions):
+            for nb, b in regions[i + 1 :]:
+                if a.origin < b.end and b.origin < a.end:
+                    raise ValueError(f"regions {na} and {nb} overlap")
+        return self
+
+
+class Uart(_Strict):
+    name: str
+    base: int
+
+
+class Uarts(_Strict):
+    console: Uart
+    data: Uart
+
+
+class Timer(_Strict):
+    name: str
+    base: int
+    irq: int = Field(ge=0, le=239)
+
+
+class Timers(_Strict):
+    timebase: Timer
+    service: Timer
+
+
+class Peripheral(_Strict):
+    base: int
+    registers: dict[str, int] = {}
+
+
+class Compiler(_Strict):
+    cflags: list[str] = Field(min_length=1)
+
+
+class QemuEngine(_Strict):
+    machine: str = Field(min_length=1)
+    timer_hz: int = Field(gt=0)
+    systick_hz: int = Field(gt=0)
+    serial_order: list[str] = Field(min_length=1)
+
+
+class RenodeEngine(_Strict):
+    platform: str | None = None
+    cpu_type: str | None = None
+    unsupported: str | None = None
+
+    @model_validator(mode="after")
+    def _platform_or_reason(self) -> RenodeEngine:
+        if not self.platform and not self.unsupported:
+            raise ValueError("give either `platform` (a Renode .repl) or `unsupported` (the reason)")
+        return self
+
+
+class Engines(_Strict):
+    qemu: QemuEngine | None = None
+    renode: RenodeEngine | None = None
+
+
+class SiliconBand(_Strict):
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+
+
+class SiliconFactor(_Strict):
+    """One kernel set's calibrated instructions-to-cycles factor (bench/calibrate_silicon.py): silicon cycles per
+    emulated instruction of an inference span, with the band a new model's factor is expected in."""
+
+    cycles_per_instruction: float = Field(gt=0)
+    band: SiliconBand
+    source: str = Field(min_length=1, description="the silicon measurements and the calibration that produced this")
+    calibrated_on: list[str] = Field(min_length=1, description="the models the factor was fitted on")
+    leave_one_out: str | None = Field(None, description="leave-one-out coverage of the band, e.g. 3/3 covered")
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="calibration date, YYYY-MM-DD")
+
+    @model_validator(mode="after")
+    def _inside_band(self) -> SiliconFactor:
+        if not self.band.low <= self.cycles_per_instruction <= self.band.high:
+            raise ValueError(
+                f"cycles_per_instruction {self.cycles_per_instruction} must lie inside the band "
+                f"{self.band.low} .. {self.band.high}"
+            )
+        return self
+
+
+KernelSet = Literal["ref", "cmsis-nn"]
+
+
+class Silicon(_Strict):
+    """Silicon calibration of the board's core, per kernel set; or `unavailable` with the reason (then every time
+    is instruction time, instructions / f_clk). Never changes the simulated time base."""
+
+    core: str | None = Field(None, description="the core of the silicon the factors were measured on")
+    kernels: dict[KernelSet, SiliconFactor] = {}
+    unavailable: str | None = Field(None, description="why there is no silicon data for this board")
+
+    @model_validator(mode="after")
+    def _factors_or_reason(self) -> Silicon:
+        if bool(self.kernels) == bool(self.unavailable):
+            raise ValueError("give either `kernels` (calibrated factors) or `unavailable` (the reason), not both")
+        if self.kernels and not self.core:
+            raise ValueError("`core` (the core the silicon measurements were made on) is required with `kernels`")
+        return self
+
+
+class Board(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    mcu: str
+    core: Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"]
+    fpu: Literal["fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16"] | None
+    dsp: bool
+    clock_hz: int = Field(gt=0, le=2_000_000_000)
+    memory: Memory
+    compiler: Compiler
+    uarts: Uarts
+    timers: Timers
+    peripherals: dict[str, Peripheral] = {}
+    engines: Engines
+    # Estimates silicon latency of inference spans only; it does not change the binary, so it is excluded from
+    # dumps (tinyml_cosim/build.py hashes model_dump_json() into the build key).
+    silicon: Silicon | None = Field(None, exclude=True)
+
+    @field_validator("clock_hz")
+    @classmethod
+    def _whole_mhz(cls, v: int) -> int:
+        # Renode's PerformanceInMips is an integer; one time model means f_clk must be a whole number of MHz.
+        if v % 1_000_000:
+            raise ValueError("must be a whole number of MHz (Renode's PerformanceInMips is an integer)")
+        return v
+
+    @model_validator(mode="after")
+    def _flags_match_core(self) -> Board:
+        flags = " ".join(self.compiler.cflags)
+        if f"-mcpu={self.core}" not in flags:
+            raise ValueError(f"compiler.cflags must contain -mcpu={self.core} for core {self.core}")
+        if self.fpu and "-mfloat-abi=hard" not in flags:
+            raise ValueError(f"fpu {self.fpu} needs -mfloat-abi=hard in compiler.cflags")
+        if not self.fpu and "-mfloat-abi=hard" in flags:
+            raise ValueError("a core without FPU cannot use -mfloat-abi=hard")
+        if self.silicon and self.silicon.core and self.silicon.core != self.core:
+            raise ValueError(
+                f"silicon.core {self.silicon.core} differs from the board's core {self.core}: "
+                "a factor is per core, calibrate on silicon with this core"
+            )
+        return self
+
+    @property
+    def mips(self) -> int:
+        return self.clock_hz // 1_000_000
+
+    def seconds(self, instructions: int) -> float:
+        """The one time model of the project: one instruction per clock at the board's f_clk."""
+        return instructions / self.clock_hz
+
+    def instructions(self, seconds: float) -> int:
+        return round(seconds * self.clock_hz)
+
+    def peripheral_at(self, address: int) -> tuple[str, str | None] | None:
+        """Name the peripheral (and register, when known) that `address` falls in."""
+        for name, p in self.peripherals.items():
+            if p.base <= address < p.base + 0x400:
+                reg = next((r for r, off in p.registers.items() if p.base + off == address), None)
+                return name, reg
+        return None
+
+
+def board_path(board_id: str) -> Path:
+    return PLATFORMS_DIR / f"{board_id}.yaml"
+
+
+def available_boards() -> list[str]:
+    return sorted(p.stem for p in PLATFORMS_DIR.glob("*.yaml"))
+
+
+@cache
+def _load(path: Path) -> Board:
+    return load_named_model(path, Board)
+
+
+def load_board(board: str | Path) -> Board:
+    """Load a board by id (`stm32f405`) or by path to its YAML file."""
+    path = Path(board)
+    if path.suffix not in (".yaml", ".yml"):
+        path = board_path(str(board))
+        if not path.exists():
+            known = ", ".join(available_boards()) or "none"
+            raise BadInput(f"unknown board {board!r}: known boards are {known} (files in {PLATFORMS_DIR})")
+    return _load(path.resolve())

@@ -1,0 +1,220 @@
+"""The one interface to an emulator. Nothing outside `tinyml_cosim/engines/` knows which emulator runs the firmware.
+
+An engine starts an ELF on a board, carries its console and data channel, runs it until it ends or a limit is
+reached, reads memory and CPU state, and stops. It reports raw facts (`Ending`); `tinyml_cosim.run.diagnosis` turns those into
+a status and a diagnosis that is the same for every engine.
+"""
+
+from __future__ import annotations
+
+import abc
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import ClassVar
+
+from tinyml_cosim.core.boards import Board
+from tinyml_cosim.core.errors import EngineError
+from tinyml_cosim.elf.image import FirmwareImage
+from tinyml_cosim.protocol.console import Console
+from tinyml_cosim.protocol.datachannel import DataService
+from tinyml_cosim.protocol.frames import HostConfig
+
+# SCB fault status registers (ARMv7-M ARM, B3.2.2); both engines read them the same way.
+CFSR, HFSR, MMFAR, BFAR = 0xE000ED28, 0xE000ED2C, 0xE000ED34, 0xE000ED38
+
+
+@dataclass
+class RunLimits:
+    max_instructions: int | None = None  # stop (as budget_reached) after this many retired instructions
+    timeout_s: float | None = None  # wall-clock backstop
+    # No console line and no data request for this many instructions means the firmware makes no progress.
+    hang_instructions: int = 2_000_000_000
+
+
+@dataclass
+class CpuState:
+    pc: int
+    lr: int
+    sp: int
+    xpsr: int
+
+    @property
+    def ipsr(self) -> int:
+        return self.xpsr & 0x1FF
+
+
+@dataclass
+class StackedFrame:
+    """The exception frame the core pushed on entry (r0-r3, r12, lr, pc, xpsr): where the interrupted code was."""
+
+    pc: int
+    lr: int
+    xpsr: int
+    sp: int
+
+
+@dataclass
+class FaultRegisters:
+    cfsr: int | None = None
+    hfsr: int | None = None
+    mmfar: int | None = None
+    bfar: int | None = None
+
+
+class EndKind(str, Enum):
+    EXITED = "exited"  # the firmware ended the run itself (semihosting exit, or an EXIT/BUDGET/FAULT event)
+    BUDGET = "budget"  # the host stopped the run at --max-instructions
+    STALLED = "stalled"  # the host saw no progress for RunLimits.hang_instructions
+    TIMEOUT = "timeout"  # the wall-clock backstop
+    LOCKUP = "lockup"  # the core locked up (fault during fault handling)
+    CRASH = "crash"  # the emulator died on its own
+    OUT_OF_BOUNDS = "out_of_bounds"  # the engine refused an access outside the modelled memories (Renode)
+
+
+@dataclass
+class Ending:
+    """Raw facts about how a run ended, as one engine observed them."""
+
+    kind: EndKind
+    instructions: int | None = None
+    instructions_exact: bool = False
+    instructions_precision: int = 0
+    exit_code: int | None = None
+    cpu: CpuState | None = None
+    stacked: StackedFrame | None = None
+    faults: FaultRegisters = field(default_factory=FaultRegisters)
+    polled_address: int | None = None  # an unmodelled peripheral register the stalled firmware keeps reading
+    bad_address: int | None = None  # the address of a refused access (Renode)
+    bad_pc: int | None = None  # the PC of that access, from the engine's log
+    pc_samples: list[int] = field(default_factory=list)  # PCs seen while confirming a stall
+    message: str = ""  # what the engine itself said (stderr, log), trimmed
+
+
+@dataclass(frozen=True)
+class CallMeasurement:
+    """One call of a measured function: retired instructions from its first instruction through its return."""
+
+    function: str
+    begin: int  # the engine's instruction count at entry
+    instructions: int  # entry through return, including any exception handler taken meanwhile
+
+
+class Engine(abc.ABC):
+    """Start, feed, watch and stop one emulated board. Use as a context manager: it never leaks a process."""
+
+    name: ClassVar[str]
+
+    def __init__(self, board: Board, workdir: Path | None = None) -> None:
+        self.board = board
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"cosim-{self.name}-"))
+        self.console = Console()
+        self.image: FirmwareImage | None = None
+
+    # --- capabilities ---
+    @classmethod
+    @abc.abstractmethod
+    def unavailable_reason(cls, board: Board) -> str | None:
+        """Why this engine cannot run `board` here (not installed, no model of the board), or None."""
+
+    @abc.abstractmethod
+    def version(self) -> str | None: ...
+
+    @property
+    @abc.abstractmethod
+    def systick_ticks_per_instruction(self) -> float:
+        """SysTick ticks per retired instruction; the time model assumes 1.0 (one instruction per clock)."""
+
+    @abc.abstractmethod
+    def transport(self) -> HostConfig:
+        """The host configuration this engine writes before start: transport and exit mechanism."""
+
+    # --- life cycle ---
+    @abc.abstractmethod
+    def start(
+        self,
+        image: FirmwareImage,
+        config: HostConfig,
+        *,
+        data: DataService | None = None,
+        gdb_port: int | None = None,
+        halted: bool = False,
+    ) -> None:
+        """Load `image`, write `config` into its RAM, connect console and data channel; run unless `halted`."""
+
+    @abc.abstractmethod
+    def run(self, limits: RunLimits) -> Ending:
+        """Let the firmware run until it ends or a limit is reached; the CPU is stopped when this returns."""
+
+    def measure(self, limits: RunLimits, functions: dict[str, int]) -> tuple[Ending, list[CallMeasurement]]:
+        """Run like `run`, counting the instructions of every call of the functions at these entry addresses.
+
+        The engine must have been started halted with a GDB server; counts come from the engine's own instruction
+        counter, which a stopped CPU does not advance, so they are exact even though the firmware is stopped at
+        every call and return.
+        """
+        raise EngineError(f"--measure is not supported on {self.name} yet")
+
+    @abc.abstractmethod
+    def read_memory(self, address: int, size: int) -> bytes: ...
+
+    @abc.abstractmethod
+    def read_cpu(self) -> CpuState: ...
+
+    @abc.abstractmethod
+    def is_alive(self) -> bool:
+        """Whether the emulator process is still running."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop the emulator and release everything; safe to call twice and from signal handlers."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- shared helpers ---
+    def read_u32(self, address: int) -> int:
+        return int.from_bytes(self.read_memory(address, 4), "little")
+
+    def read_fault_registers(self) -> FaultRegisters:
+        return FaultRegisters(
+            cfsr=self.read_u32(CFSR), hfsr=self.read_u32(HFSR), mmfar=self.read_u32(MMFAR), bfar=self.read_u32(BFAR)
+        )
+
+    def unwind_exception(self, cpu: CpuState) -> StackedFrame | None:
+        """In handler mode, read the frame the core stacked: the PC that was interrupted or faulted.
+
+        EXC_RETURN in LR says which stack holds the frame; bit 2 set means the process stack (PSP), which engines
+        that expose only the current SP cannot read: then the frame is reported as unknown rather than guessed.
+        """
+        if cpu.ipsr == 0:
+            return None
+        lr = cpu.lr
+        if (lr & 0xFFFFFFF0) == 0xFFFFFFF0 and lr & 0x4:
+            sp = self.process_stack_pointer()
+            if sp is None:
+                return None
+        else:
+            sp = cpu.sp
+        try:
+            frame = self.read_memory(sp, 32)
+        except Exception:
+            return None
+        words = [int.from_bytes(frame[i : i + 4], "little") for i in range(0, 32, 4)]
+        return StackedFrame(pc=words[6], lr=words[5], xpsr=words[7], sp=sp)
+
+    def process_stack_pointer(self) -> int | None:
+        """PSP, where the engine can read it; None otherwise."""
+        return None
+
+
+def which(program: str) -> str | None:
+    return shutil.which(program)

@@ -1,0 +1,65 @@
+"""Engine registry: the engine is chosen by name (CLI flag, COSIM_ENGINE, config file), never by editing code."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from tinyml_cosim.core.boards import Board
+from tinyml_cosim.core.errors import BadInput, EngineUnavailable
+from tinyml_cosim.engines.base import Engine
+
+ENGINES = {"qemu": "tinyml_cosim.engines.qemu.engine:QemuEngine", "renode": "tinyml_cosim.engines.renode:RenodeEngine"}
+DEFAULT_ENGINE = "qemu"
+
+
+def engine_class(name: str) -> type[Engine]:
+    try:
+        module, cls = ENGINES[name].split(":")
+    except KeyError:
+        raise BadInput(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}") from None
+    return getattr(importlib.import_module(module), cls)
+
+
+def resolve_engine_name(explicit: str | None) -> str:
+    """--engine beats COSIM_ENGINE beats `engine:` in ./cosim.yaml (or $COSIM_CONFIG) beats the default (qemu)."""
+    if explicit:
+        return explicit
+    if os.environ.get("COSIM_ENGINE"):
+        return os.environ["COSIM_ENGINE"]
+    config = Path(os.environ.get("COSIM_CONFIG", "cosim.yaml"))
+    if config.is_file():
+        from tinyml_cosim.core.yamlfile import load_yaml
+
+        data, lines = load_yaml(config)
+        if isinstance(data, dict) and data.get("engine") is not None:
+            value = data["engine"]
+            if value not in ENGINES:
+                line = lines.get(("engine",), 1)
+                raise BadInput(f"{config}:{line}: engine: {value!r} is not one of {', '.join(ENGINES)}")
+            return str(value)
+    return DEFAULT_ENGINE
+
+
+def board_support_problem(name: str, board: Board) -> str | None:
+    """Why `board` cannot run on engine `name` at all (a fact of the board file), or None."""
+    desc = getattr(board.engines, name, None)
+    if desc is None:
+        return f"board {board.id} has no {name} description in its platform file"
+    unsupported = getattr(desc, "unsupported", None)
+    if unsupported:
+        return f"board {board.id} cannot run on {name}: {unsupported}"
+    return None
+
+
+def create_engine(name: str, board: Board, workdir: Path | None = None) -> Engine:
+    """An engine for `board`; BadInput when the board has no model there, EngineUnavailable when not installed."""
+    cls = engine_class(name)
+    problem = board_support_problem(name, board)
+    if problem:
+        raise BadInput(problem)
+    reason = cls.unavailable_reason(board)
+    if reason:
+        raise EngineUnavailable(f"engine {name} cannot run board {board.id}: {reason}")
+    return cls(board, workdir)

@@ -1,0 +1,296 @@
+"""Read a .tflite flatbuffer into plain Python data, with one clear BadInput per kind of broken file.
+
+The `tflite` package is only the generated flatbuffer accessors; everything that touches the buffer is wrapped so that
+a truncated or corrupt file ends in one message, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tflite
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+
+from tinyml_cosim.core.errors import BadInput
+
+OP_NAMES: dict[int, str] = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
+
+# TensorType enum of the schema
+DTYPES: dict[int, tuple[str, Any]] = {
+    0: ("float32", np.float32),
+    1: ("float16", np.float16),
+    2: ("int32", np.int32),
+    3: ("uint8", np.uint8),
+    4: ("int64", np.int64),
+    5: ("string", None),
+    6: ("bool", np.bool_),
+    7: ("int16", np.int16),
+    9: ("int8", np.int8),
+    10: ("float64", np.float64),
+    17: ("int4", None),
+}
+PADDING = {0: "SAME", 1: "VALID"}
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+
+
+@dataclass
+class RawTensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scales: list[float]  # float32 values widened to Python floats (exact)
+    zero_points: list[int]
+    quantized_dimension: int
+    data: np.ndarray | None  # constant contents, or None for an activation tensor
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    def describe(self) -> str:
+        return f"tensor {self.index} '{self.name}' ({self.dtype}{list(self.shape)})"
+
+
+@dataclass
+class RawOperator:
+    index: int
+    name: str  # builtin operator name, e.g. CONV_2D, or CUSTOM:<code>
+    version: int
+    inputs: list[int]  # -1 = optional input absent
+    outputs: list[int]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"operator {self.index} ({self.name})"
+
+
+@dataclass
+class RawModel:
+    path: Path
+    file_bytes: int
+    tensors: list[RawTensor]
+    operators: list[RawOperator]
+    inputs: list[int]
+    outputs: list[int]
+    description: str
+
+
+def _options(op: Any, name: str) -> dict[str, Any]:
+    """Decode the builtin options the supported operators use into a dict."""
+    kind = op.BuiltinOptionsType()
+    table = op.BuiltinOptions()
+    if table is None or kind == BuiltinOptions.NONE:
+        return {}
+
+    def make(cls: Any) -> Any:
+        o = cls()
+        o.Init(table.Bytes, table.Pos)
+        return o
+
+    if kind == BuiltinOptions.Conv2DOptions:
+        o = make(tflite.Conv2DOptions)
+        return {
+            "padding": PADDING.get(o.Padding(), str(o.Padding())),
+            "stride_w": o.StrideW(),
+            "stride_h": o.StrideH(),
+            "dilation_w": o.DilationWFactor(),
+            "dilation_h": o.DilationHFactor(),
+            "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?"),
+        }
+    if kind == BuiltinOptions.DepthwiseConv2DOptions:
+        o = make(tflite.DepthwiseConv2DOptions)
+        return {
+            "padding": PADDING.get(o.Padding(), str(o.Padding())),
+            "stride_w": o.StrideW(),
+            "stride_h": o.StrideH(),
+            "dilation_w": o.DilationWFactor(),
+            "dilation_h": o.DilationHFactor(),
+            "depth_multiplier": o.DepthMultiplier(),
+            "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?"),
+        }
+    if kind == BuiltinOptions.FullyConnectedOptions:
+        o = make(tflite.FullyConnectedOptions)
+        return {
+            "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?"),
+            "weights_format": o.WeightsFormat(),
+            "keep_num_dims": bool(o.KeepNumDims()),
+        }
+    if kind == BuiltinOptions.Pool2DOptions:
+        o = make(tflite.Pool2DOptions)
+        return {
+            "padding": PADDING.get(o.Padding(), str(o.Padding())),
+            "stride_w": o.StrideW(),
+            "stride_h": o.StrideH(),
+            "filter_w": o.FilterWidth(),
+            "filter_h": o.FilterHeight(),
+            "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?"),
+        }
+    if kind == BuiltinOptions.AddOptions:
+        return {"activation": ACTIVATIONS.get(make(tflite.AddOptions).FusedActivationFunction(), "?")}
+    if kind == BuiltinOptions.MulOptions:
+        return {"activation": ACTIVATIONS.get(make(tflite.MulOptions).FusedActivationFunction(), "?")}
+    if kind == BuiltinOptions.SoftmaxOptions:
+        return {"beta": make(tflite.SoftmaxOptions).Beta()}
+    if kind == BuiltinOptions.ConcatenationOptions:
+        o = make(tflite.ConcatenationOptions)
+        return {"axis": o.Axis(), "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?")}
+    if kind == BuiltinOptions.ReducerOptions:
+        return {"keep_dims": bool(make(tflite.ReducerOptions).KeepDims())}
+    if kind == BuiltinOptions.StridedSliceOptions:
+        o = make(tflite.StridedSliceOptions)
+        return {
+            "begin_mask": o.BeginMask(),
+            "end_mask": o.EndMask(),
+            "ellipsis_mask": o.EllipsisMask(),
+            "new_axis_mask": o.NewAxisMask(),
+            "shrink_axis_mask": o.ShrinkAxisMask(),
+        }
+    if kind == BuiltinOptions.PackOptions:
+        o = make(tflite.PackOptions)
+        return {"values_count": o.ValuesCount(), "axis": o.Axis()}
+    if kind == BuiltinOptions.SqueezeOptions:
+        o = make(tflite.SqueezeOptions)
+        return {"squeeze_dims": [int(v) for v in o.SqueezeDimsAsNumpy()] if o.SqueezeDimsLength() else []}
+    if kind == BuiltinOptions.ReshapeOptions:
+        o = make(tflite.ReshapeOptions)
+        return {"new_shape": [int(v) for v in o.NewShapeAsNumpy()] if o.NewShapeLength() else []}
+    return {}
+
+
+def read_tflite(path: Path) -> RawModel:
+    path = Path(path)
+    try:
+        buf = path.read_bytes()
+    except OSError as e:
+        raise BadInput(f"cannot read model {path}: {e.strerror or e}") from None
+    return parse_tflite(buf, path)
+
+
+def parse_tflite(buf: bytes, path: Path = Path("<bytes>")) -> RawModel:
+    if len(buf) < 8:
+        raise BadInput(f"{path}: not a .tflite model: the file is {len(buf)} bytes, too short for a flatbuffer header")
+    if buf[4:8] != b"TFL3":
+        raise BadInput(
+            f"{path}: not a .tflite model: file identifier is {bytes(buf[4:8])!r}, expected b'TFL3' "
+            "(is this a TensorFlow SavedModel, an ONNX or a Keras file?)"
+        )
+    try:
+        return _parse(buf, path)
+    except BadInput:
+        raise
+    except Exception as e:  # the generated accessors raise struct/Index errors on out-of-range offsets
+        raise BadInput(
+            f"{path}: corrupt or truncated .tflite file ({len(buf)} bytes): an offset points outside the file "
+            f"({type(e).__name__}: {e})"
+        ) from None
+
+
+def _buffer_data(model: Any, buf: bytes, index: int, path: Path) -> bytes | None:
+    if index <= 0 or index >= model.BuffersLength():
+        return None
+    b = model.Buffers(index)
+    offset = b.Offset() if hasattr(b, "Offset") else 0
+    if offset > 1:
+        # Large-model layout: the data lives after the flatbuffer, addressed by offset and size.
+        size = b.Size()
+        if offset + size > len(buf):
+            raise BadInput(
+                f"{path}: truncated .tflite file: buffer {index} ends at byte {offset + size}, file has {len(buf)}"
+            )
+        return bytes(buf[offset : offset + size])
+    if b.DataLength() == 0:
+        return None
+    data = b.DataAsNumpy()
+    return data.tobytes()
+
+
+def _parse(buf: bytes, path: Path) -> RawModel:
+    model = tflite.Model.GetRootAs(buf, 0)
+    if model.SubgraphsLength() < 1:
+        raise BadInput(f"{path}: the model has no subgraph")
+    if model.SubgraphsLength() > 1:
+        raise BadInput(
+            f"{path}: the model has {model.SubgraphsLength()} subgraphs; control flow (IF/WHILE/CALL_ONCE) is not "
+            "supported: only single-subgraph models compile"
+        )
+    g = model.Subgraphs(0)
+    tensors: list[RawTensor] = []
+    for i in range(g.TensorsLength()):
+        t = g.Tensors(i)
+        type_code = t.Type()
+        dtype = DTYPES.get(type_code, (f"type{type_code}", None))[0]
+        shape = tuple(int(v) for v in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        q = t.Quantization()
+        scales: list[float] = []
+        zps: list[int] = []
+        qdim = 0
+        if q is not None:
+            if q.ScaleLength():
+                scales = [float(v) for v in q.ScaleAsNumpy()]
+            if q.ZeroPointLength():
+                zps = [int(v) for v in q.ZeroPointAsNumpy()]
+            qdim = q.QuantizedDimension()
+        raw = _buffer_data(model, buf, t.Buffer(), path)
+        data = None
+        if raw is not None:
+            np_dtype = DTYPES.get(type_code, ("", None))[1]
+            if np_dtype is None:
+                data = np.frombuffer(raw, dtype=np.uint8).copy()
+            else:
+                count = int(np.prod(shape)) if shape else 1
+                need = count * np.dtype(np_dtype).itemsize
+                if len(raw) < need:
+                    raise BadInput(
+                        f"{path}: corrupt .tflite file: tensor {i} '{_name(t)}' needs {need} bytes of data, its buffer "
+                        f"has {len(raw)}"
+                    )
+                data = np.frombuffer(raw[:need], dtype=np_dtype).reshape(shape).copy()
+        tensors.append(RawTensor(i, _name(t), shape, dtype, scales, zps, qdim, data))
+
+    operators: list[RawOperator] = []
+    for i in range(g.OperatorsLength()):
+        op = g.Operators(i)
+        oc_index = op.OpcodeIndex()
+        if oc_index >= model.OperatorCodesLength():
+            raise BadInput(
+                f"{path}: corrupt .tflite file: operator {i} uses opcode {oc_index}, the model has "
+                f"{model.OperatorCodesLength()}"
+            )
+        oc = model.OperatorCodes(oc_index)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        name = OP_NAMES.get(code, f"BUILTIN_{code}")
+        if name == "CUSTOM":
+            custom = oc.CustomCode()
+            name = f"CUSTOM:{custom.decode(errors='replace') if custom else '?'}"
+        ins = [int(v) for v in op.InputsAsNumpy()] if op.InputsLength() else []
+        outs = [int(v) for v in op.OutputsAsNumpy()] if op.OutputsLength() else []
+        for t in ins + outs:
+            if t >= len(tensors) or t < -1:
+                raise BadInput(
+                    f"{path}: corrupt .tflite file: operator {i} ({name}) refers to tensor {t}, the model "
+                    f"has {len(tensors)}"
+                )
+        operators.append(RawOperator(i, name, oc.Version(), ins, outs, _options(op, name)))
+
+    inputs = [int(v) for v in g.InputsAsNumpy()] if g.InputsLength() else []
+    outputs = [int(v) for v in g.OutputsAsNumpy()] if g.OutputsLength() else []
+    desc = model.Description()
+    return RawModel(
+        path=path,
+        file_bytes=len(buf),
+        tensors=tensors,
+        operators=operators,
+        inputs=inputs,
+        outputs=outputs,
+        description=desc.decode(errors="replace") if desc else "",
+    )
+
+
+def _name(t: Any) -> str:
+    n = t.Name()
+    return n.decode(errors="replace") if n else ""

@@ -1,0 +1,87 @@
+"""junit.xml: one testsuite per scenario, one testcase per expectation; a failure says actual vs expected."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from tinyml_cosim.results.model import Report, failed_run_lines
+from tinyml_cosim.verdicts.expect import CheckStatus
+
+
+def _timing_properties(report: Report) -> list[tuple[str, str]]:
+    t = report.timing
+    if t is None:
+        return []
+    out = [("time_basis", t.time_basis), ("silicon_factor", t.factor_summary or t.factor_provenance)]
+    if t.cycles_per_instruction is not None:
+        out.append(("cycles_per_instruction", f"{t.cycles_per_instruction:g}"))
+    if t.factor_band is not None:
+        out.append(("cycles_per_instruction_band", f"{t.factor_band[0]:g} .. {t.factor_band[1]:g}"))
+    out.append(("factor_source", t.factor_provenance))
+    return out
+
+
+def _baseline_properties(report: Report) -> list[tuple[str, str]]:
+    b = getattr(report, "baseline", None)
+    if b is None:
+        return []
+    return [("baseline", b.path), ("baseline_threshold_pct", f"{b.threshold_pct:g}")]
+
+
+def _stack_properties(report: Report) -> list[tuple[str, str]]:
+    st = report.memory.stack_static
+    if st is None:
+        return []
+    worst = "unknown" if st.worst_bytes is None else str(st.worst_bytes)
+    used = report.memory.stack_used
+    return [
+        ("stack_static_worst_bytes", worst),
+        ("stack_static", st.summary),
+        ("stack_high_water_mark_bytes", "not measured" if used is None else str(used)),
+    ]
+
+
+def junit_xml(report: Report) -> str:
+    checks = report.checks
+    runs = {f"run.seed{r.seed}": r for r in report.runs}
+    # A run the engine failed under is a junit <error> (not the firmware's failure), the others <failure>.
+    errored = {i for i, r in runs.items() if r.status in ("error", "crash")}
+    failures = sum(c.status is CheckStatus.FAIL and c.id not in errored for c in checks)
+    suite = ET.Element(
+        "testsuite",
+        name=f"cosim.{report.scenario.name}",
+        tests=str(len(checks)),
+        failures=str(failures),
+        errors=str(sum(c.id in errored for c in checks)),
+        skipped="0",
+        time=f"{sum(r.wall_seconds or 0 for r in report.runs):.3f}",
+    )
+    props = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("board", report.scenario.board),
+        ("engine", report.scenario.engine),
+        ("seeds", ",".join(str(s) for s in report.seeds)),
+        ("fingerprints", ",".join(r.fingerprint or "" for r in report.runs)),
+        *_timing_properties(report),
+        *_baseline_properties(report),
+        *_stack_properties(report),
+    ):
+        ET.SubElement(props, "property", name=name, value=value)
+    for c in checks:
+        case = ET.SubElement(suite, "testcase", classname=f"{report.scenario.name}.{c.category}", name=c.id, time="0")
+        if c.status is CheckStatus.FAIL:
+            actual = "not measured" if c.actual is None else f"{c.actual:g} {c.unit}".rstrip()
+            if c.id in errored:
+                fail = ET.SubElement(case, "error", message=runs[c.id].diagnosis, type="EngineError")
+            else:
+                fail = ET.SubElement(
+                    case, "failure", message=f"actual {actual}, expected {c.expected}", type="ExpectationFailed"
+                )
+            fail.text = c.message
+            if c.id in runs:
+                fail.text = "\n".join([c.message, *failed_run_lines(runs[c.id])[1:]])
+        elif c.status is CheckStatus.WARN:
+            out = ET.SubElement(case, "system-out")
+            out.text = f"warning: {c.message}"
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -7,8 +7,11 @@ PY := $(VENV)/bin/python
 COSIM := $(VENV)/bin/cosim
 APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch make gcc
 PYTEST_ARGS ?=
+# Firmware builds of the checkout workflow (make demo, make test, the Robot targets) go to the repo's build/;
+# `cosim` on its own builds into $COSIM_BUILD_DIR, else the per-user cache directory (~/.cache/tinyml-cosim/build).
+export COSIM_BUILD_DIR ?= $(CURDIR)/build
 
-.PHONY: setup apt venv demo test test-long lint format bench clean
+.PHONY: setup apt venv lock demo test test-long lint format bench clean
 
 setup: apt venv
 
@@ -26,11 +29,24 @@ apt:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Versions from the lock (constraints.txt); pyproject.toml holds the bounds.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
+
+# Re-resolve the lock: a fresh venv with the newest releases within pyproject's bounds (the dev extra, which holds
+# robot and golden; not train), frozen into constraints.txt under its header comment. Then `make test` and commit.
+LOCK_VENV := build/venv-lock
+lock:
+	rm -rf $(LOCK_VENV)
+	python3 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/pip install -q -e '.[dev]'
+	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
 
 demo: setup
 	@echo "== boards"
@@ -87,7 +103,7 @@ robot-fast: setup
 # Keyword documentation of the Robot library.
 docs: setup
 	mkdir -p docs/robot
-	$(VENV)/bin/python -m robot.libdoc --name tinyml_cosim.robot tinyml_cosim.robot docs/robot/sim.robot.html
+	$(VENV)/bin/python -m robot.libdoc --name tinyml_cosim.robot tinyml_cosim.robot docs/robot/tinyml_cosim.robot.html
 
 # Generated C sources (tables of the fixed-point DSP and the keyword spotter's mel filters) from their Python twins;
 # tests/test_dsp.py and tests/apps/test_kws.py fail while they are stale.

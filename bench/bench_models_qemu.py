@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tinyml_cosim.core.boards import load_board  # noqa: E402
-from tinyml_cosim.nn.firmware import build_runner, code_sizes, run_runner  # noqa: E402
+from tinyml_cosim.orchestrate.model_check import build_runner, code_sizes, run_runner  # noqa: E402
 
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"
 GOLDEN = REPO / "src" / "tinyml_cosim" / "golden"

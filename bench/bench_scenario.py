@@ -39,9 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import tinyml_cosim.orchestrate.scenario_runs as scenario_run  # noqa: E402
+from tinyml_cosim.core.run_limits import with_slack  # noqa: E402
 from tinyml_cosim.orchestrate.scenario_runs import (  # noqa: E402
-    RUN_SLACK_FRACTION,
-    RUN_SLACK_MIN_S,
     ScenarioRunRequest,
     run_scenario,
     run_seed,
@@ -105,7 +104,7 @@ def main() -> int:
 
         scn = load_scenario(path)
         elf = scenario_run._firmware(scn, load_board(scn.board))  # build once, outside the timings
-        duration = scn.duration_s + max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * scn.duration_s)
+        duration = with_slack(scn.duration_s)
         for i in range(args.repeat):
             t0, c0 = time.perf_counter(), cpu_with_children()
             record, _ = run_seed(path, elf, "qemu", scn.seed, duration, 600.0)

@@ -3,7 +3,7 @@
     python bench/bench_sensors.py [--seconds 60] [--out bench/results/sensors.json]
 
 A seeded scenario (LSM6DSO at 6667 Hz: its 1316-sample FIFO allows large watermark batches) is generated, served
-through its part FIFO (tinyml_cosim/sensors/delivery.py) and read by firmware/tests/apps/sensor_checksum built with a
+through its part FIFO (scenario/delivery.py) and read by firmware/tests/apps/sensor_checksum built with a
 680-sample watermark (4080 bytes per request). The firmware sleeps in WFI between batches, so QEMU skips idle
 simulated time and the wall clock measures the data path itself: host FIFO model, protocol frames over semihosting,
 the firmware's CRC checks and its FNV-1a over every byte. Run twice: same seed, same bytes, same marks, same
@@ -27,7 +27,7 @@ from tinyml_cosim.build.firmware import build  # noqa: E402
 from tinyml_cosim.core.boards import load_board  # noqa: E402
 from tinyml_cosim.run.session import RunRequest, run_firmware  # noqa: E402
 from tinyml_cosim.scenario import scenario_from_dict  # noqa: E402
-from tinyml_cosim.sensors.delivery import delivery_for  # noqa: E402
+from tinyml_cosim.scenario.delivery import delivery_for  # noqa: E402
 
 BOARD = "stm32f405"
 ODR_HZ = 6667

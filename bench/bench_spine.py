@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -176,13 +178,12 @@ def load() -> JSON:
 
 
 def busy_cpu_seconds() -> float | None:
-    """CPU seconds every process on the machine has used since boot (/proc/stat: all but idle and iowait)."""
+    """CPU seconds every process on the machine has used since boot (all but idle and iowait)."""
     try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    except (OSError, ValueError):
+        t = psutil.cpu_times()
+    except (OSError, psutil.Error):
         return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
 
 
 def own_cpu_seconds() -> float:
@@ -303,8 +304,10 @@ def bench_boot(board: Board, trivial: Path, plan: Plan) -> JSON:
             "firmware/tests/apps/bench_trivial (BOOT event, then EXIT 0). first_line: process start (or API call) to "
             "the arrival of the first console line, which is the BOOT event; exit: process start to process exit "
             "(API: call to return). Bare QEMU uses the engine's flags with -serial stdio for first_line and "
-            "-serial null for exit. python_imports: interpreter start + `import tinyml_cosim.cli.app` (what `cosim run` loads "
-            "before it starts QEMU) and + `import tinyml_cosim.run.session, tinyml_cosim.engines.qemu.engine` (the modules a run needs)."
+            "-serial null for exit. python_imports: interpreter start + `import tinyml_cosim.cli.app` (what "
+            "`cosim run` loads before it starts QEMU) and + `import tinyml_cosim.run.session, "
+            "tinyml_cosim.engines.qemu.engine` "
+            "(the modules a run needs)."
         ),
         "bare_qemu": {"first_line": stats(firsts(bare_stdio)), "exit": stats([r.wall for r in bare_null])},
         "cosim_run": {"first_line": stats(firsts(cli)), "exit": stats([r.wall for r in cli])},
@@ -601,20 +604,17 @@ def command_output(argv: list[str]) -> str | None:
 
 def machine_info() -> JSON:
     cpu = None
-    try:
+    try:  # psutil has no CPU model name, and platform.processor() gives only the architecture on Linux
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
     except OSError:
         pass
-    mem = None
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = int(line.split()[1]) // 1024
-    except OSError:
-        pass
+        mem: int | None = psutil.virtual_memory().total // 2**20
+    except (OSError, psutil.Error):
+        mem = None
     return {
         "host": platform.node(),
         "os": platform.platform(),
@@ -738,8 +738,8 @@ def main(argv: list[str] | None = None) -> int:
         result["machine"]["other_processes_cpu_s"] = round(other, 1)
         result["machine"]["other_processes_avg_cores"] = round(other / result["bench_wall_s"], 2)
         result["machine"]["other_processes_method"] = (
-            "CPU time of the whole machine (/proc/stat) during the benchmark minus this benchmark's own process tree "
-            "(os.times, children included): how much of the 2 cores something else used"
+            "CPU time of the whole machine (psutil.cpu_times, i.e. /proc/stat) during the benchmark minus this "
+            "benchmark's own process tree (os.times, children included): how much of the 2 cores something else used"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import psutil
 import pytest
 
 HAVE_QEMU = shutil.which("qemu-system-arm") is not None
@@ -22,20 +23,11 @@ needs_toolchain = pytest.mark.skipif(not HAVE_ARM_GCC, reason="needs arm-none-ea
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children, grandchildren, ...), read from /proc."""
-    parent: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    found, frontier = [], [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        found += kids
-        frontier += kids
-    return found
+    """Every process below `pid` (children, grandchildren, ...); none when `pid` is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def emulators_below(pid: int) -> list[int]:
@@ -43,10 +35,10 @@ def emulators_below(pid: int) -> list[int]:
     found = []
     for p in descendants(pid):
         try:
-            cmdline = Path(f"/proc/{p}/cmdline").read_bytes()
-        except OSError:
+            cmdline = " ".join(psutil.Process(p).cmdline())
+        except psutil.Error:  # gone, a zombie (no command line any more) or not ours to read
             continue
-        if b"qemu-system" in cmdline or b"renode" in cmdline.lower():
+        if "qemu-system" in cmdline or "renode" in cmdline.lower():
             found.append(p)
     return found
 
@@ -54,10 +46,9 @@ def emulators_below(pid: int) -> list[int]:
 def alive(pid: int) -> bool:
     """Running and not a zombie."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return state != "Z"
 
 
 def load_script(name: str, path: Path) -> ModuleType:

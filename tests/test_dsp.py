@@ -17,7 +17,7 @@ from cosim_dsp.fixed import INT32_MIN, log2_q16, log2_q16_array
 from cosim_testing import needs_qemu, needs_toolchain
 from hostc import DSP_CDEF, DSP_INCLUDE, build_shared, dsp_sources, load_shared
 
-from tinyml_cosim.nn.firmware import ByteSink, TensorStream
+from tinyml_cosim.orchestrate.model_check import ByteSink, TensorStream
 from tinyml_cosim.protocol.datachannel import DataService
 from tinyml_cosim.run.session import RunRequest, run_firmware
 

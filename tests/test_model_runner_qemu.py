@@ -16,7 +16,7 @@ import pytest
 
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.nn.firmware import (
+from tinyml_cosim.orchestrate.model_check import (
     RunnerBuild,
     build_runner,
     check_model,

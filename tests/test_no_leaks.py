@@ -34,8 +34,8 @@ def test_exception_inside_the_engine_block_kills_qemu(firmware) -> None:
 
 def _start_cli_run(elf: Path) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tinyml_cosim.cli.app", "run", "--board", "stm32f405", "--hang-instructions", str(10**12),
-         "--timeout", "120", str(elf)],
+        [sys.executable, "-m", "tinyml_cosim.cli.app", "run", "--board", "stm32f405", "--hang-instructions",
+         str(10**12), "--timeout", "120", str(elf)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

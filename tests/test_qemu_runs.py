@@ -55,7 +55,8 @@ def test_instruction_counts_repeat_exactly(firmware) -> None:
     assert spans[0] == DEMO_FIRST_INFERENCE_INSTRUCTIONS
 
 
-DEMO_TOTAL_INSTRUCTIONS = 991_499
+# 991,499 before the mailbox buffer left QEMU builds: start-up no longer zeroes its 2,048 words (3 instructions each).
+DEMO_TOTAL_INSTRUCTIONS = 985_355
 DEMO_FIRST_INFERENCE_INSTRUCTIONS = 100_056
 
 

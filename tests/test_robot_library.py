@@ -1,13 +1,17 @@
-"""The Robot Framework library `tinyml_cosim.robot` without an emulator: keywords and their documentation, libdoc, argument
-parsing, the failure messages, and the Python API under it (tinyml_cosim.orchestrate.board_session) up to the point where a run starts."""
+"""The Robot Framework library `tinyml_cosim.robot` without an emulator: keywords and their documentation, libdoc,
+argument parsing, the failure messages, and the Python API under it (tinyml_cosim.orchestrate.board_session) up to
+the point where a run starts; and, on QEMU, the failure artefacts a failed keyword or test keeps."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from cosim_testing import needs_qemu
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.orchestrate.board_session import BoardSession, engine_unavailable_reason
@@ -57,8 +61,8 @@ def test_libdoc_lists_every_keyword_with_documentation(tmp_path: Path) -> None:
 def test_keywords_come_from_one_component_per_domain() -> None:
     lib = SimLibrary()
     modules = {type(c).__module__ for c in lib.keywords.values() for c in [getattr(c, "__self__", None)] if c}
-    assert modules == {"tinyml_cosim.robot.board", "tinyml_cosim.robot.scenario", "tinyml_cosim.robot.decisions", "tinyml_cosim.robot.budgets",
-                       "tinyml_cosim.robot.debug"}  # fmt: skip
+    assert modules == {"tinyml_cosim.robot.board", "tinyml_cosim.robot.scenario", "tinyml_cosim.robot.decisions",
+                       "tinyml_cosim.robot.budgets", "tinyml_cosim.robot.debug"}  # fmt: skip
     assert lib in lib.ROBOT_LIBRARY_LISTENER  # ends the board at the end of each test / suite
 
 
@@ -155,3 +159,62 @@ def test_unknown_engine_and_missing_renode() -> None:
         assert reason and reason.startswith("engine renode cannot run board stm32f405: renode not found on PATH")
     # a fact of the board file, installed or not
     assert "cannot run on renode" in (engine_unavailable_reason("renode", "stm32f205") or "")
+
+
+FAILING_SUITE = f"""*** Settings ***
+Library             tinyml_cosim.robot
+Test Setup          Start Board
+Test Teardown       Stop Board
+
+*** Test Cases ***
+Keyword Fails
+    Load Scenario    {SCENARIO}
+    Run For Simulated Time    1 s
+    Decision Should Be    shaking
+
+Expected Error Leaves Nothing
+    Load Scenario    {SCENARIO}
+    Run For Simulated Time    1 s
+    Run Keyword And Expect Error    *    Decision Should Be    shaking
+
+BuiltIn Check Fails
+    Load Scenario    {SCENARIO}
+    ${{t}}=    Run For Simulated Time    1 s
+    Should Be True    ${{t}} > 5
+"""
+
+
+@needs_qemu
+def test_failed_keyword_or_test_keeps_console_record_and_a_link(tmp_path: Path) -> None:
+    """`${OUTPUT DIR}/cosim-failures/<suite>/<test>/` for a failed library keyword, and (from the teardown's Stop
+    Board) for a test failed by a BuiltIn check; none for a test whose failure was expected."""
+    import robot as rf
+
+    suite = tmp_path / "failing.robot"
+    suite.write_text(FAILING_SUITE)
+    out = tmp_path / "out"
+    rc = rf.run(str(suite), outputdir=str(out), stdout=io.StringIO(), stderr=io.StringIO())
+    assert rc == 2  # two failed tests
+    failures = out / "cosim-failures" / "Failing"
+    assert sorted(p.name for p in failures.iterdir()) == ["BuiltIn_Check_Fails", "Keyword_Fails"]
+    for test in failures.iterdir():
+        console = (test / "console.log").read_text().splitlines()
+        record = json.loads((test / "run.json").read_text())
+        assert record["status"] == "budget_reached" and record["simulated_seconds"] == pytest.approx(1.0)
+        assert len(console) > 20 and console[-20:] == record["console_tail"]  # the whole console, not the tail
+    messages = _messages(out / "output.xml")
+    assert any('href="cosim-failures/Failing/Keyword_Fails"' in m and "console.log, run.json" in m for m in messages)
+
+
+def _messages(output: Path) -> list[str]:
+    """Every log message of a Robot run."""
+    from robot.api import ExecutionResult, ResultVisitor
+
+    found: list[str] = []
+
+    class Collect(ResultVisitor):
+        def visit_message(self, msg) -> None:  # type: ignore[no-untyped-def]
+            found.append(msg.message)
+
+    ExecutionResult(str(output)).visit(Collect())
+    return found

@@ -1,7 +1,7 @@
 """robot_tests/renode/: tinyml_cosim.robot next to Renode's own keywords under `renode-test`. Renode cannot be installed
 here, so this test runs the suite the way Renode 1.16's runner does (renode/tests/robot_tests_provider.py: build the
 suite, add renode-keywords.robot as a resource, pass RENODEKEYWORDS and the --variable options, run it in-process)
-with a stand-in keyword file that records each Renode keyword call. The tinyml_cosim.robot half runs for real on QEMU."""
+with a stand-in keyword file that records each Renode keyword call. The project's library half runs for real on QEMU."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_the_example_runs_as_renode_test_runs_it(tmp_path: Path) -> None:
     suite = TestSuiteBuilder().build(str(SUITE))
     suite.resource.imports.create(type="Resource", name=str(keywords))
     suite.run(
-        console="none", output=str(tmp_path / "out.xml"), log=None, report=None,
+        console="none", outputdir=str(tmp_path), output=str(tmp_path / "out.xml"), log=None, report=None,
         variable=[f"RENODEKEYWORDS:{keywords}", f"CALLS:{calls}", "ENGINE:qemu", f"RESULTS_DIRECTORY:{tmp_path}"],
     )  # fmt: skip
     result = ExecutionResult(str(tmp_path / "out.xml"))

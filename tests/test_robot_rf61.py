@@ -1,7 +1,10 @@
 """The library on Robot Framework 6.1, the version Renode 1.16's test tooling pins (renode/tests/requirements.txt),
 next to the project's 7.x: a second small venv (build/venv-rf61) holds only robotframework 6.1.1 and
 robotframework-pythonlibcore; the project and its other dependencies come from the main venv through a .pth file,
-so the venv costs two small wheels and a second or two. It is made once and reused (`make clean` removes it)."""
+so the venv costs two small wheels and a second or two. It is made once and reused (`make clean` removes it).
+
+Versions come from the lock (constraints.txt) like every other job's, with one deliberate exception: robotframework
+is 6.1.1 here, not the lock's 7.x, since 6.1 is what this job exists to run."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,22 @@ from cosim_testing import needs_qemu
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "robot_tests"
 SCENARIO = SUITES / "scenarios" / "shake.yaml"
-RF61 = "6.1.1"
-LIBCORE = version("robotframework-pythonlibcore")  # the same as the main venv's
+RF61 = "6.1.1"  # the exception to the lock, see above
 VENV = ROOT / "build" / "venv-rf61"
 
 pytestmark = needs_qemu
+
+
+def locked(name: str) -> str:
+    """The version constraints.txt pins `name` to."""
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        pkg, sep, pinned = line.partition("==")
+        if sep and pkg.strip().lower().replace("_", "-") == name:
+            return pinned.strip()
+    raise AssertionError(f"constraints.txt pins no {name} (regenerate it: make lock)")
+
+
+LIBCORE = locked("robotframework-pythonlibcore")
 
 
 def rf61_python() -> Path:
@@ -120,8 +133,9 @@ def test_libdoc_and_the_renode_example_on_robot_framework_6_1(python61: Path, tm
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     spec = tmp_path / "tinyml_cosim.robot.json"
-    doc = subprocess.run([str(python61), "-m", "robot.libdoc", "tinyml_cosim.robot", str(spec)], env=env, capture_output=True,
-                         text=True)  # fmt: skip
+    doc = subprocess.run(
+        [str(python61), "-m", "robot.libdoc", "tinyml_cosim.robot", str(spec)], env=env, capture_output=True, text=True
+    )
     assert doc.returncode == 0, doc.stderr
     data = json.loads(spec.read_text())
     assert data["generated"] and len(data["keywords"]) == 19

@@ -1,4 +1,4 @@
-"""Sensor delivery: the part's FIFO in simulated time (tinyml_cosim/sensors/delivery.py), and firmware reading it on QEMU.
+"""Sensor delivery: the part's FIFO in simulated time (scenario/delivery.py), and firmware reading it on QEMU.
 
 The FIFO model is checked against an independent reference (a sample-by-sample deque) and against closed forms;
 the QEMU tests check the firmware's own checksum and drop count against numbers computed here, not by the model.
@@ -20,7 +20,7 @@ from tinyml_cosim.protocol.frames import NO_MORE
 from tinyml_cosim.run.record import RunRecord, Status
 from tinyml_cosim.run.session import RunRequest, run_firmware
 from tinyml_cosim.scenario import scenario_from_dict
-from tinyml_cosim.sensors.delivery import FifoStream, data_service_for, delivery_for, nominal_due, sample_due
+from tinyml_cosim.scenario.delivery import FifoStream, data_service_for, delivery_for, nominal_due, sample_due
 
 F_CLK = 168_000_000  # stm32f405
 

@@ -1,4 +1,4 @@
-"""Static stack worst case (tinyml_cosim/stack_static.py) from -fstack-usage / -fcallgraph-info, and the painted-stack check
+"""Static stack worst case (elf/stack_static.py) from -fstack-usage / -fcallgraph-info, and the painted-stack check
 catching a deliberately deep recursion (firmware/tests/apps/deep_recursion)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.elf.stack_static import analyse, scan_thumb
+from tinyml_cosim.elf.thumb import code_at, read_linked_code
 
 pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
 
@@ -85,6 +86,56 @@ def test_thumb_scanner_reads_stack_adjustments_and_branches() -> None:
     down, targets, indirect = scan_thumb(code, 0x1000)
     assert down == 12 + 16 + 8
     assert targets == [0x1000 + 8 + 4 + 0xFC] and indirect == 1
+
+
+# One instruction each at 0x2000, with what the hand-written decoder capstone replaced gave for it.
+_ENCODINGS = {
+    "2de9f041": (24, [], 0),  # push.w {r4-r8, lr}
+    "4df8044d": (4, [], 0),  # str r4, [sp, #-4]!
+    "4df8044b": (0, [], 0),  # str r4, [sp], #4 (post-indexed: SP goes up)
+    "6de90223": (8, [], 0),  # strd r2, r3, [sp, #-8]!
+    "adf5807d": (256, [], 0),  # sub.w sp, sp, #0x100
+    "adf2047d": (1796, [], 0),  # subw sp, sp, #0x704
+    "bdf1080d": (8, [], 0),  # subs.w sp, sp, #8
+    "adeb000d": (0, [], 0),  # sub.w sp, sp, r0 (not known statically)
+    "2ded028a": (8, [], 0),  # vpush {s16, s17}
+    "fee7": (0, [0x2000], 0),  # b . (T2)
+    "fed0": (0, [0x2000], 0),  # beq . (T1)
+    "40f00080": (0, [0x2004], 0),  # bne.w (T3)
+    "00f000b8": (0, [0x2004], 0),  # b.w (T4)
+    "7047": (0, [], 0),  # bx lr: a return
+    "1847": (0, [], 1),  # bx r3
+    "08b1": (0, [], 0),  # cbz: a branch within the function
+    "80f30888": (0, [], 0),  # msr msp, r0: shares the branch encodings' first halfword
+    "00f000e8": (0, [], 0),  # blx #imm: none on the M profile
+    "ffffffff30b5": (12, [], 0),  # an undecodable pool word, then push {r4, r5, lr}
+}
+
+
+@pytest.mark.parametrize("code", list(_ENCODINGS))
+def test_thumb_scanner_per_encoding(code: str) -> None:
+    assert scan_thumb(bytes.fromhex(code), 0x2000) == _ENCODINGS[code]
+
+
+def test_linked_code_figures_are_the_previous_decoder_s(tmp_path: Path) -> None:
+    elf = _build(tmp_path)
+    linked = read_linked_code(elf, F405)
+
+    def scan(name: str) -> tuple[int, set[str], int]:
+        addr, size = linked.funcs[name]
+        down, targets, indirect = scan_thumb(code_at(linked, addr, size), addr)
+        return down, {linked.starts[t][0] for t in targets if t in linked.starts and t != addr}, indirect
+
+    # libgcc 12.2's 64-bit division helpers and the naked handler, as the hand-written decoder read them
+    assert scan("__aeabi_uldivmod") == (16, {"__aeabi_ldiv0", "__udivmoddi4"}, 0)
+    assert scan("__udivmoddi4") == (32, set(), 0)
+    assert scan("__aeabi_ldiv0") == (0, set(), 0)
+    assert scan("Fault_Handler") == (0, {"report"}, 0)
+    s = analyse(elf, F405, tmp_path)
+    assert s.thread is not None
+    frames = _frames(tmp_path)
+    assert s.thread.bytes == sum(frames[f] for f in ("Reset_Handler", "main", "divide")) + 16 + 32
+    assert s.lower_bound == s.thread.bytes + 2 * (frames["report"] + 108) + frames["via_pointer"] + 108
 
 
 def test_call_graph_worst_path_unknowns_and_nesting(tmp_path: Path) -> None:

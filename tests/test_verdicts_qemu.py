@@ -144,7 +144,7 @@ def test_replay_re_evaluates_recorded_runs_without_the_emulator(tmp_path: Path) 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "tinyml_cosim.orchestrate.scenario_runs", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
+        [PYTHON, "-m", "tinyml_cosim.cli.scenario_run", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
 
@@ -181,7 +181,8 @@ def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path:
     (tmp_path / "long.yaml").write_text(yaml.safe_dump(data))
     out = tmp_path / "rep"
     proc = subprocess.Popen(
-        [PYTHON, "-m", "tinyml_cosim.orchestrate.scenario_runs", str(tmp_path / "long.yaml"), "--out", str(out), "--seeds", str(seeds)],
+        [PYTHON, "-m", "tinyml_cosim.cli.scenario_run", str(tmp_path / "long.yaml"), "--out", str(out), "--seeds",
+         str(seeds)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip

@@ -133,8 +133,8 @@ def test_cli_baseline_options(recorded: Path, tmp_path: Path) -> None:
 
 def test_firmware_fault_writes_a_report_and_exits_1(tmp_path: Path) -> None:
     p = subprocess.run(
-        [sys.executable, "-m", "tinyml_cosim.orchestrate.scenario_runs", str(SCENARIOS / "fault_fails_with_report.yaml"), "--out",
-         str(tmp_path / "rep")],
+        [sys.executable, "-m", "tinyml_cosim.cli.scenario_run", str(SCENARIOS / "fault_fails_with_report.yaml"),
+         "--out", str(tmp_path / "rep")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert p.returncode == 1, p.stderr
@@ -191,3 +191,32 @@ def test_engine_error_writes_a_report_and_exits_3(
     res = CliRunner().invoke(app, ["run", str(PASS), "--out", str(tmp_path / "rep")])
     assert res.exit_code == 3, res.output
     assert f"seed 11: error: {said}" in res.output and (tmp_path / "rep" / "report.json").is_file()
+
+
+HOSTILE = "<script>alert(1)</script> & co"
+
+
+def test_report_text_cannot_inject_markup(recorded: Path, tmp_path: Path) -> None:
+    from tinyml_cosim.report.html import PlotData, render_html
+    from tinyml_cosim.results.model import Report
+
+    # End to end: a scenario named with markup, re-evaluated from the recorded run.
+    scenario = tmp_path / "hostile.yaml"
+    scenario.write_text(PASS.read_text().replace("name: shake-pass", f'name: "{HOSTILE}"'))
+    outcome = run_scenario(ScenarioRunRequest(scenario, out=tmp_path / "rep", replay=recorded))
+    assert outcome.exit_code == 0 and outcome.report.scenario.name == HOSTILE
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "<script>" not in page and "alert(1)" in page
+    assert "<h1>&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</h1>" in page
+    assert page.count("data:image/png;base64,") == 3  # the plots, the only values marked safe, still embed
+
+    # Every other free text of the page: console lines, notes, check messages, where the alignment came from.
+    r = Report.model_validate_json((recorded / "report.json").read_text())
+    r.notes = [f"note {HOSTILE}"]
+    r.checks[0].message = f"message {HOSTILE}"
+    assert r.decisions is not None
+    r.decisions.alignment_sources[next(iter(r.decisions.alignment))] = HOSTILE  # was written unescaped before
+    page = render_html(r, PlotData(seed=11, console=["BOOT", f"console {HOSTILE}", "a < b && c > d"]))
+    assert "<script>" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co") == 4
+    assert "<pre>BOOT\nconsole &lt;script&gt;" in page and "a &lt; b &amp;&amp; c &gt; d</pre>" in page
+    assert "<p>note: note &lt;script&gt;" in page

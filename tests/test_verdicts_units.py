@@ -57,6 +57,22 @@ def test_wilson_matches_the_closed_form_and_stays_in_unit_interval() -> None:
         wilson(3, 2)
 
 
+def test_wilson_agrees_with_the_score_formula_everywhere_and_widens_with_the_level() -> None:
+    z = 1.959963984540054  # two-sided 95 % normal quantile
+    for n in range(1, 41):
+        for k in range(n + 1):
+            p, z2 = k / n, z * z
+            centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+            half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+            lo, hi = wilson(k, n)  # type: ignore[misc]
+            assert lo == pytest.approx(0.0 if k == 0 else centre - half, abs=1e-12)
+            assert hi == pytest.approx(1.0 if k == n else centre + half, abs=1e-12)
+            assert 0.0 <= lo <= p <= hi <= 1.0
+    lo95, hi95 = wilson(7, 20)  # type: ignore[misc]
+    lo99, hi99 = wilson(7, 20, level=0.99)  # type: ignore[misc]
+    assert lo99 < lo95 and hi99 > hi95
+
+
 def test_mean_ci_is_student_t() -> None:
     m, lo, hi = mean_ci([1.0, 2.0, 3.0])  # type: ignore[misc]
     half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
@@ -452,9 +468,10 @@ def test_memory_policy_warns_between_the_levels_and_fails_above(firmware) -> Non
         and "actual 512 bytes, expected <= 100" in by_id["memory.stack_bytes"].message
     )
     assert res.limit_source == "scenario expect.memory.limits"
-    spec = parse_expect({"memory": {"fail_above_pct": 10, "warn_above_pct": 5}})
+    spec = parse_expect({"memory": {"fail_above_pct": 5, "warn_above_pct": 3}})
     _, checks, _ = memory_section(image, board, spec, stack_used=None)
-    # RAM is ~13 % of the board's; no measured stack, but the static worst case (~2.5 KB of 8 KB) is above 10 % too
+    # RAM is ~6.6 % of the board's (the QEMU build has no 8 KiB mailbox buffer); no measured stack, but the static
+    # worst case (~2.5 KB of 8 KB) is above 5 % too
     assert [c.id for c in checks if c.failed] == ["memory.ram", "memory.stack_static"]
 
 

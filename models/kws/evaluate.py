@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python models/kws/evaluate.py [--model models/kws/kws_int8.tflite] [--json]
 
 Regenerates the held-out split (models/kws/dataset.py; espeak-ng needed unless build/kws_data holds it), computes the
-features with the bit-exact host reference of the firmware (tinyml_cosim/features/audio.py), runs TFLM's reference kernels
+features with the bit-exact host reference of the firmware (audio_twin.py), runs TFLM's reference kernels
 and compares accuracy, per-class accuracy and the hash of every prediction with models/kws/metrics.json; then
 streams scenarios/kws/heldout.yaml through the host model of the firmware's pipeline and compares its per-keyword
 figure (`stream_heldout`, the number the firmware on QEMU is held to) too.

@@ -74,7 +74,7 @@ def summarize(classes: list[str], y: np.ndarray, pred: np.ndarray) -> dict[str, 
 def firmware_check(x: np.ndarray, scores: np.ndarray, n: int) -> dict[str, Any]:
     """The first n windows through the compiled model on QEMU (stm32f405): outputs must equal tflite-micro's."""
     from tinyml_cosim.core.boards import load_board
-    from tinyml_cosim.nn.firmware import build_runner, run_runner
+    from tinyml_cosim.orchestrate.model_check import build_runner, run_runner
 
     board = load_board("stm32f405")
     rb = build_runner(MODEL, board)
@@ -87,7 +87,7 @@ def firmware_check(x: np.ndarray, scores: np.ndarray, n: int) -> dict[str, Any]:
 
 def board_figures() -> dict[str, Any]:
     from tinyml_cosim.core.boards import load_board
-    from tinyml_cosim.nn.firmware import check_model
+    from tinyml_cosim.orchestrate.model_check import check_model
 
     out = {}
     for b in BOARDS:

@@ -1,5 +1,5 @@
 """Labelled accelerometer windows for the vibration monitor, made with the project's own scenario and sensor
-generators (tinyml_cosim.scenario / tinyml_cosim.sensors): a LIS2DW12 at 1600 Hz, +-4 g, on a rotating machine (`machine_vibration`).
+generators (scenario/, sensors/): a LIS2DW12 at 1600 Hz, +-4 g, on a rotating machine (`machine_vibration`).
 
 Classes: normal (small shaft orders, at most a slight imbalance), imbalance (a strong 1x), bearing_fault (outer,
 inner or ball defect ringing a structural resonance). Every operating point draws shaft speed, load, mounting (the

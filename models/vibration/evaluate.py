@@ -144,7 +144,7 @@ def evaluate(features_path: Path = DEFAULT_FEATURES) -> dict[str, Any]:
 def firmware_figures(board: str = "stm32f405") -> dict[str, Any]:
     """Bit-exactness and instructions per inference of the compiled model in QEMU (`cosim model check`)."""
     from tinyml_cosim.core.boards import load_board
-    from tinyml_cosim.nn.firmware import check_model
+    from tinyml_cosim.orchestrate.model_check import check_model
 
     r = check_model(MODEL, load_board(board))
     ipi = list(r["instructions_per_inference"])  # type: ignore[call-overload]

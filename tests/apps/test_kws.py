@@ -31,7 +31,7 @@ from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scena
 from tinyml_cosim.run.record import RunRecord
 from tinyml_cosim.run.session import RunRequest, run_firmware
 from tinyml_cosim.scenario import load_scenario
-from tinyml_cosim.sensors.delivery import data_service_for
+from tinyml_cosim.scenario.delivery import data_service_for
 from tinyml_cosim.verdicts.decisions import decisions_from_record
 
 ROOT = Path(__file__).resolve().parents[2]

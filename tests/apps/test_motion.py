@@ -255,7 +255,7 @@ def run_on(
     from tinyml_cosim.build.firmware import build
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.run.session import RunRequest, run_firmware
-    from tinyml_cosim.sensors.delivery import data_service_for
+    from tinyml_cosim.scenario.delivery import data_service_for
 
     b = load_board(board)
     elf = build(b, "activity_tracker", model=MODEL, out_root=out_root).elf

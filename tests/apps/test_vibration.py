@@ -1,7 +1,7 @@
 """Vibration monitor (firmware/apps/vibration_monitor, models/vibration, scenarios/vibration).
 
 Host: the fixed-point features, normalisation and anomaly score compiled from the firmware's own C for x86-64 equal
-the Python reference (tinyml_cosim/features/vibration.py) bit for bit, and the features stay within 0.02 log2 units of the
+the Python reference (vibration_twin.py) bit for bit, and the features stay within 0.02 log2 units of the
 float computation; model_params.h is the one train.py generated for the committed model.
 QEMU: the scenarios pass their expect: blocks; held-out scenarios reach >= 90 % accuracy, within 3 points of the
 model card's int8 figure; sensor_fault comes within two windows of the onset of stuck, saturated and missing data;
@@ -302,7 +302,7 @@ def test_tight_clock_makes_overruns_appear_and_reported(tmp_path: Path) -> None:
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.run.session import RunRequest, run_firmware
     from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.sensors.delivery import data_service_for
+    from tinyml_cosim.scenario.delivery import data_service_for
 
     board = slow_board(tmp_path, 16_000_000)
     elf = build(load_board(board), "vibration_monitor").elf

@@ -138,7 +138,7 @@ def _scratch_graphs() -> list[tuple[str, Graph]]:
 
 
 def test_planned_scratch_sizes_are_cmsis_nn_s(cmsis: tuple[Any, Any]) -> None:
-    """tinyml_cosim/models/scratch.py == CMSIS-NN's get_buffer_size, for the plain-C build (Cortex-M3, the host) and the DSP
+    """nn/scratch.py == CMSIS-NN's get_buffer_size, for the plain-C build (Cortex-M3, the host) and the DSP
     build (Cortex-M4), on every conv / depthwise / average-pool / FC case and every MLPerf layer."""
     ffi, lib = cmsis
     checked, nonzero = 0, {False: 0, True: 0}

@@ -66,9 +66,13 @@ def linker_script(board: Board, stack_bytes: int = DEFAULT_STACK_BYTES) -> str:
     )
 
 
-def board_defines(board: Board) -> list[str]:
+def board_defines(board: Board, mailbox: bool = False) -> list[str]:
+    """The -D flags cosim.h takes from the board file: port, clock, peripheral bases, IRQs, handler names, and
+    whether the Renode mailbox is linked."""
     t = board.timers
     return [
+        f"-DCOSIM_PORT_{board.port.upper()}",
+        f"-DCOSIM_WITH_MAILBOX={int(mailbox)}",
         f"-DCOSIM_CLOCK_HZ={board.clock_hz}u",
         f"-DCOSIM_CONSOLE_USART=0x{board.uarts.console.base:08X}u",
         f"-DCOSIM_DATA_USART=0x{board.uarts.data.base:08X}u",
@@ -130,13 +134,23 @@ def _tree_digest(h: hashlib._Hash, paths: list[Path]) -> None:
             h.update(f.read_bytes())
 
 
-def build_key(board: Board, app_dir: Path, kernels: str, extra_cflags: list[str], cmsis_nn_dir: Path | None) -> str:
+def build_key(
+    board: Board,
+    app_dir: Path,
+    kernels: str,
+    extra_cflags: list[str],
+    cmsis_nn_dir: Path | None,
+    mailbox: bool = False,
+) -> str:
     h = hashlib.sha256()
     h.update(board.model_dump_json().encode())
+    if mailbox:
+        h.update(b"mailbox")
     h.update(kernels.encode())
     h.update(" ".join(extra_cflags).encode())
     h.update(_toolchain_version().encode())
     sources = [FIRMWARE_DIR / "Makefile", FIRMWARE_DIR / "include", FIRMWARE_DIR / "boards", FIRMWARE_DIR / "hal"]
+    sources.append(FIRMWARE_DIR / "ports")
     for optional in (FIRMWARE_DIR / "nn", FIRMWARE_DIR / "dsp", FIRMWARE_DIR / "tests" / "common"):
         if optional.is_dir():
             sources.append(optional)
@@ -163,11 +177,14 @@ def build(
     out_root: Path | None = None,
     verbose: bool = False,
     model: Path | None = None,
+    mailbox: bool = False,
 ) -> BuildResult:
     """Build `app` for `board`; reuse an existing build of the same configuration.
 
     `model`: an int8 .tflite the app runs (apps whose app.mk includes nn/model.mk); compiled for the board and kernel
-    set into build/models/ and passed as -DCOSIM_MODEL_DIR. Without it, the model named in the app's app.yaml."""
+    set into build/models/ and passed as -DCOSIM_MODEL_DIR. Without it, the model named in the app's app.yaml.
+    `mailbox`: link the RAM mailbox, the data channel of the Renode engine (`registry.needs_mailbox`); without it the
+    harness costs 8 KiB less RAM and the firmware serves data over semihosting or the data UART only."""
     if kernels not in KERNEL_SETS:
         raise BadInput(f"unknown kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
     cmsis = None
@@ -182,11 +199,11 @@ def build(
     app_dir = find_app(app)
     model = model if model is not None else app_default_model(app_dir)
     if model is not None:
-        from tinyml_cosim.nn.firmware import prepare_model  # imports the compiler: only for apps with a model
+        from tinyml_cosim.nn.prepare import prepare_model  # imports the compiler: only for apps with a model
 
         _, model_dir = prepare_model(model, board, kernels)
         extra.append(f"-DCOSIM_MODEL_DIR={model_dir}")
-    key = build_key(board, app_dir, kernels, extra, cmsis)
+    key = build_key(board, app_dir, kernels, extra, cmsis, mailbox)
     out_dir = (out_root or BUILD_DIR) / board.id / f"{app}-{key}"
     elf = out_dir / "app.elf"
     if elf.is_file():
@@ -211,7 +228,7 @@ def build(
             f"OUT={tmp}",
             f"LDSCRIPT={tmp / 'board.ld'}",
             f"BOARD_CFLAGS={' '.join(board.compiler.cflags)}",
-            f"BOARD_DEFS={' '.join(board_defines(board))}",
+            f"BOARD_DEFS={' '.join(board_defines(board, mailbox))}",
             f"KERNELS={kernels}",
             f"EXTRA_CFLAGS={' '.join(extra)}",
         ]

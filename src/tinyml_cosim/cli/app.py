@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from tinyml_cosim.core.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, CosimError
+from tinyml_cosim.core.files import write_text_atomically
 
 app = typer.Typer(
     name="cosim",
@@ -36,14 +37,6 @@ def _fail(exc: CosimError) -> typer.Exit:
     for line in str(exc).splitlines():
         typer.echo(f"error: {line}", err=True)
     return typer.Exit(exc.exit_code)
-
-
-def _write_json_atomically(path: Path, payload: str) -> None:
-    """Never leave a half-written report: write beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(payload)
-    tmp.replace(path)
 
 
 @app.command()
@@ -95,9 +88,16 @@ def build(
         Path | None,
         typer.Option("--model", help="int8 .tflite for an app that runs a model (default: the app's app.yaml)"),
     ] = None,
-    out: OutOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="build root (default: $COSIM_BUILD_DIR, else the user's cache)")
+    ] = None,
 ) -> None:
-    """Build a firmware app for a board; prints the ELF's path."""
+    """Build a firmware app for a board; prints the ELF's path.
+
+    The ELF is <root>/<board>/<app>-<hash>/app.elf, reused while nothing that changes the binary changes. The root is
+    --out, else $COSIM_BUILD_DIR, else the per-user cache directory (~/.cache/tinyml-cosim/build on Linux), never the
+    installed package. `make` in a checkout sets COSIM_BUILD_DIR to the checkout's build/.
+    """
     from tinyml_cosim.build.firmware import build as do_build
     from tinyml_cosim.core.boards import load_board
 
@@ -118,9 +118,7 @@ def run(
     max_instructions: Annotated[
         int | None, typer.Option("--max-instructions", help="stop after N instructions (budget_reached)")
     ] = None,
-    duration: Annotated[
-        float | None, typer.Option("--duration", help="stop after S simulated seconds")
-    ] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="stop after S simulated seconds")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="wall-clock backstop in seconds")] = None,
     hang_instructions: Annotated[
         int, typer.Option("--hang-instructions", help="no console/protocol progress for N instructions is a hang")
@@ -151,8 +149,10 @@ def run(
 ) -> None:
     """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
     it succeeded / every expectation holds)."""
+    from tinyml_cosim.cli.scenario_run import run_scenario_command
     from tinyml_cosim.engines import launcher
-    from tinyml_cosim.orchestrate.scenario_runs import is_scenario_path, run_scenario_command
+    from tinyml_cosim.orchestrate.scenario_runs import is_scenario_path
+    from tinyml_cosim.results.artefacts import keep_failure_artefacts
     from tinyml_cosim.run.session import RunRequest, run_firmware
 
     if is_scenario_path(elf):
@@ -177,7 +177,8 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
 
     launcher.install_signal_handlers()
-    echo = None if json_out else (lambda line: typer.echo(line))
+    lines: list[str] = []  # the whole console, kept for the failure artefacts (run.json holds its tail)
+    echo = lines.append if json_out else (lambda line: (lines.append(line), typer.echo(line)))
     try:
         record = run_firmware(
             RunRequest(
@@ -196,7 +197,9 @@ def run(
         raise _fail(exc) from None
     payload = record.model_dump_json(indent=2)
     if out is not None:
-        _write_json_atomically(out / "run.json", payload)
+        write_text_atomically(out / "run.json", payload)  # never a half-written record
+        if not record.succeeded:  # the engine's object is gone by now: no engine.log here (see run_firmware)
+            keep_failure_artefacts(out, record, lines, None, write_record=False)
     if json_out:
         typer.echo(payload)
     else:

@@ -72,6 +72,8 @@ def memory_command(
                f"{level(report.flash_pct)}")  # fmt: skip
     typer.echo(f"  RAM   {report.ram_used:>8} / {report.ram_limit} B  {report.ram_pct:5.1f} %  {level(report.ram_pct)}"
                f"  (static {report.static_ram} B + stack reservation {report.stack_reserved} B)")  # fmt: skip
+    typer.echo(f"  harness adds {report.harness_flash} B flash, {report.harness_ram} B RAM (product: flash "
+               f"{report.product_flash} B, static RAM {report.product_static_ram} B)")  # fmt: skip
     typer.echo("  sections:")
     for s in report.sections:
         typer.echo(f"    {s.name:<16} 0x{s.address:08x} {s.size:>8} B  flash {s.flash:>8}  RAM {s.ram:>8}")

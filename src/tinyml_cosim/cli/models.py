@@ -1,4 +1,4 @@
-"""`cosim compile` and `cosim model check|diff`: thin typer commands over tinyml_cosim.nn.compiler and tinyml_cosim.nn.firmware.
+"""`cosim compile` and `cosim model check|diff`: thin typer commands over nn.compiler and orchestrate.model_check.
 
 Exit codes as everywhere in `cosim`: 0 success (bit-exact), 1 not bit-exact / firmware failed, 2 bad input (a model
 the compiler refuses, one too large for the board, an unknown board or kernel set), 3 engine or internal error.
@@ -40,7 +40,7 @@ def compile_command(
     """Compile an int8 .tflite model to C (model.c / model.h) for a board; prints arena, flash and MACs."""
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.nn.compiler import compile_model
-    from tinyml_cosim.nn.firmware import compiler_kernels
+    from tinyml_cosim.orchestrate.model_check import compiler_kernels
 
     try:
         b = load_board(board)
@@ -121,7 +121,7 @@ def check(
     (tflite-micro when installed, else the committed vectors / the numpy golden). Exit 0 only when bit-exact."""
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.engines import launcher
-    from tinyml_cosim.nn.firmware import check_model
+    from tinyml_cosim.orchestrate.model_check import check_model
 
     launcher.install_signal_handlers()
     try:
@@ -147,7 +147,7 @@ def diff(
     """Run one seeded input with every intermediate tensor and name the first layer and element that differ."""
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.engines import launcher
-    from tinyml_cosim.nn.firmware import diff_model
+    from tinyml_cosim.orchestrate.model_check import diff_model
 
     launcher.install_signal_handlers()
     try:

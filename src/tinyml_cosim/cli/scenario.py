@@ -1,4 +1,4 @@
-"""`cosim scenario ...`: validate, export and render scenario files (mounted by tinyml_cosim.cli.app as a typer sub-app)."""
+"""`cosim scenario ...`: validate, export and render scenario files (a typer sub-app of cli.app)."""
 
 from __future__ import annotations
 

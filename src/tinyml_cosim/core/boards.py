@@ -80,10 +80,20 @@ class Compiler(_Strict):
 
 
 class QemuEngine(_Strict):
-    machine: str = Field(min_length=1)
-    timer_hz: int = Field(gt=0)
-    systick_hz: int = Field(gt=0)
-    serial_order: list[str] = Field(min_length=1)
+    machine: str | None = Field(None, min_length=1)
+    timer_hz: int | None = Field(None, gt=0)
+    systick_hz: int | None = Field(None, gt=0)
+    serial_order: list[str] | None = Field(None, min_length=1)
+    unsupported: str | None = None
+
+    @model_validator(mode="after")
+    def _machine_or_reason(self) -> QemuEngine:
+        if self.unsupported:
+            return self
+        missing = [k for k in ("machine", "timer_hz", "systick_hz", "serial_order") if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"give {', '.join(missing)} (a QEMU machine) or `unsupported` (the reason)")
+        return self
 
 
 class RenodeEngine(_Strict):
@@ -149,9 +159,16 @@ class Silicon(_Strict):
         return self
 
 
+# The register layer cosim.h uses (firmware/ports/<port>/): stm32f4 = USART SR/DR and the F2/F4 RCC; stm32l4 = the
+# ISR/TDR/RDR USART and the L4 RCC (newer families: L4, L4+, G4, ...).
+Port = Literal["stm32f4", "stm32l4"]
+PORTS: tuple[str, ...] = ("stm32f4", "stm32l4")
+
+
 class Board(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     mcu: str
+    port: Port = Field("stm32f4", description="cosim.h port layer for this part (firmware/ports/<port>/)")
     core: Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"]
     fpu: Literal["fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16"] | None
     dsp: bool

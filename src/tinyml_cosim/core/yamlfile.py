@@ -21,6 +21,8 @@ def _line_index(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # a list or mapping key cannot be constructed (unhashable): construction reports it
             key = key_node.value
             out[(*path, key)] = key_node.start_mark.line + 1
             _line_index(value_node, (*path, key), out)
@@ -48,17 +50,24 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         raise BadInput(f"{path}: no such file") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot be read as a UTF-8 text file ({exc.__class__.__name__})") from None
+    # One parse: compose the node graph (which keeps positions), index the lines, then construct the data from
+    # the same nodes -- what yaml.safe_load does internally, minus a second pass over the text. The index is taken
+    # before construction because constructing a `<<` merge key rewrites the mapping node in place.
+    loader = yaml.SafeLoader(text)
+    lines: dict[tuple[Any, ...], int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, lines
+        _line_index(node, (), lines)
+        data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise BadInput(f"{where}: not valid YAML: {problem}") from None
-    lines: dict[tuple[Any, ...], int] = {}
-    if node is not None:
-        _line_index(node, (), lines)
+    finally:
+        loader.dispose()
     return data, lines
 
 

@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 
 from elftools.elf.elffile import ELFFile
 
+from tinyml_cosim.elf.image import elf_symbols
+
 DW_OP_ADDR = 0x03
 
 
@@ -128,8 +130,7 @@ def components_from_elf(path: Path, sections: list[Placed]) -> tuple[dict[str, i
         index = UnitIndex(elf)
         if index.empty:
             return None
-        symtab = elf.get_section_by_name(".symtab")
-        symbols = list(symtab.iter_symbols()) if symtab is not None else []
+        symbols = [s for s in elf_symbols(elf) if s.kind in ("STT_FUNC", "STT_OBJECT") and s.size]
     seen: set[int] = set()
     for sec in sections:
         if sec.name == ".stack":  # the project's linker scripts reserve the stack as its own section
@@ -138,16 +139,13 @@ def components_from_elf(path: Path, sections: list[Placed]) -> tuple[dict[str, i
             continue
         covered = 0
         for sym in symbols:
-            kind = sym["st_info"]["type"]
-            if kind not in ("STT_FUNC", "STT_OBJECT") or sym["st_size"] == 0:
-                continue
-            addr = sym["st_value"] & ~1 if kind == "STT_FUNC" else sym["st_value"]  # Thumb bit
+            addr = sym.address
             if not sec.address <= addr < sec.address + sec.size or addr in seen:
                 continue
             seen.add(addr)
             unit = index.unit_at(addr)
-            comp = component_of_source(unit.path, kind == "STT_FUNC") if unit else "other"
-            size = min(sym["st_size"], sec.address + sec.size - addr)
+            comp = component_of_source(unit.path, sym.is_function) if unit else "other"
+            size = min(sym.size, sec.address + sec.size - addr)
             covered += size
             if sec.in_flash:
                 flash[comp] = flash.get(comp, 0) + size

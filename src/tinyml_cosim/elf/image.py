@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,31 @@ from tinyml_cosim.core.errors import BadInput
 
 EM_ARM = "EM_ARM"
 SHF_ALLOC = SH_FLAGS.SHF_ALLOC
+
+
+@dataclass(frozen=True)
+class ElfSymbol:
+    """One entry of an ELF's .symtab as the host uses it: functions at their address without the Thumb bit."""
+
+    name: str  # may be empty (section and local symbols without a name)
+    address: int
+    size: int
+    kind: str  # STT_FUNC, STT_OBJECT, STT_NOTYPE, ...
+
+    @property
+    def is_function(self) -> bool:
+        return self.kind == "STT_FUNC"
+
+
+def elf_symbols(elf: ELFFile) -> Iterator[ElfSymbol]:
+    """Every .symtab entry in file order (none when the ELF is stripped); the one symbol reader of the project."""
+    symtab = elf.get_section_by_name(".symtab")
+    if not isinstance(symtab, SymbolTableSection):
+        return
+    for sym in symtab.iter_symbols():
+        kind = sym["st_info"]["type"]
+        value = sym["st_value"]
+        yield ElfSymbol(sym.name, value & ~1 if kind == "STT_FUNC" else value, sym["st_size"], kind)
 
 
 @dataclass(frozen=True)
@@ -110,12 +136,9 @@ def load_image(path: Path, board: Board) -> FirmwareImage:
                     )
                 )
             symbols: dict[str, tuple[int, int]] = {}
-            symtab = elf.get_section_by_name(".symtab")
-            if isinstance(symtab, SymbolTableSection):
-                for sym in symtab.iter_symbols():
-                    if sym.name and sym["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
-                        addr = sym["st_value"] & ~1 if sym["st_info"]["type"] == "STT_FUNC" else sym["st_value"]
-                        symbols.setdefault(sym.name, (addr, sym["st_size"]))
+            for sym in elf_symbols(elf):
+                if sym.name and sym.kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
+                    symbols.setdefault(sym.name, (sym.address, sym.size))
             entry = elf["e_entry"]
     except ELFError as exc:
         raise BadInput(f"{path}: corrupt or truncated ELF ({exc})") from None

@@ -13,8 +13,8 @@ known part is then a lower bound.
 
 Functions the compiler did not describe (libgcc's and the C library's, and `naked` functions whose bodies are
 assembly) are read from the linked ELF instead: their stack adjustments (push, vpush, sub sp, pre-decrementing
-stores) are summed along the whole body — an upper bound for straight code — and their direct branches to other
-functions are their calls.
+stores; decoded with capstone in `tinyml_cosim.elf.thumb`) are summed along the whole body — an upper bound for
+straight code — and their direct branches to other functions are their calls.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 
 from tinyml_cosim.core.boards import Board
+from tinyml_cosim.core.cortex_m import EXCEPTION_NAMES, FIRST_IRQ, NVIC_IPR, SCB_SHPR
+from tinyml_cosim.elf.thumb import LinkedCode, code_at, read_linked_code, scan_thumb
 
 # Stacked on exception entry: R0-R3, R12, LR, PC, xPSR; with an active FP context also S0-S15, FPSCR and a reserved
 # word (ARMv7-M Architecture Reference Manual, B1.5.7).
@@ -40,12 +40,10 @@ ALIGN_PAD_BYTES = 4
 INDIRECT_CALL = "__indirect_call"  # GCC's placeholder node in a .ci graph
 # Fixed priorities of NMI (-2) and HardFault (-1); every other exception is configurable, 0 out of reset.
 _FIXED_PRIORITY = {2: -2, 3: -1}
-_EXCEPTION_NAMES = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault", 11: "SVCall",
-                    12: "DebugMonitor", 14: "PendSV", 15: "SysTick"}  # fmt: skip
-# Addresses of the NVIC's interrupt priority registers and the SCB's system handler priority registers: a firmware
-# that has them in its code may set priorities, so its configurable handlers may nest.
-_NVIC_IPR = (0xE000E400, 0xE000E4F0)
-_SCB_SHPR = (0xE000ED18, 0xE000ED24)
+# The NVIC's interrupt priority registers and the SCB's system handler priority registers (core.cortex_m): a
+# firmware that has their addresses in its code may set priorities, so its configurable handlers may nest.
+_NVIC_IPR = NVIC_IPR
+_SCB_SHPR = SCB_SHPR
 
 _NODE = re.compile(r'^node: \{ title: "(?P<title>[^"]*)" label: "(?P<label>[^"]*)"')
 _EDGE = re.compile(r'^edge: \{ sourcename: "(?P<src>[^"]*)" targetname: "(?P<dst>[^"]*)"')
@@ -208,130 +206,14 @@ def read_callgraph(ci_files: list[Path], su: dict[tuple[str, str], tuple[int, st
     return funcs
 
 
-# --- the linked code, for what the compiler did not describe ---------------------------------------------------
+# --- the linked code (tinyml_cosim.elf.thumb), for what the compiler did not describe --------------------------
 
 
-@dataclass
-class _Elf:
-    funcs: dict[str, tuple[int, int]]  # name -> (address, size), Thumb bit cleared
-    starts: dict[int, list[str]]  # address -> names (aliases)
-    code: list[tuple[int, bytes]]  # (address, bytes) of executable sections
-    vectors: list[int]  # the vector table's words
-
-
-def _read_elf(path: Path, board: Board) -> _Elf:
-    funcs: dict[str, tuple[int, int]] = {}
-    starts: dict[int, list[str]] = {}
-    code: list[tuple[int, bytes]] = []
-    vectors: list[int] = []
-    with path.open("rb") as fh:
-        elf = ELFFile(fh)
-        symtab = elf.get_section_by_name(".symtab")
-        if isinstance(symtab, SymbolTableSection):
-            for sym in symtab.iter_symbols():
-                if sym.name and sym["st_info"]["type"] == "STT_FUNC":
-                    addr = sym["st_value"] & ~1
-                    funcs.setdefault(sym.name, (addr, sym["st_size"]))
-                    starts.setdefault(addr, []).append(sym.name)
-        for sec in elf.iter_sections():
-            if sec["sh_flags"] & 0x4 and sec["sh_type"] == "SHT_PROGBITS":  # SHF_EXECINSTR
-                code.append((sec["sh_addr"], sec.data()))
-        # Assembly functions (libgcc's division helpers) often have no size: they run to the next function.
-        ordered = sorted(starts)
-        ends = [base + len(data) for base, data in code]
-        for name, (addr, size) in funcs.items():
-            if size == 0:
-                nxt = next((a for a in ordered if a > addr), None)
-                end = min([e for e in ends if e > addr] + ([nxt] if nxt is not None else []), default=addr)
-                funcs[name] = (addr, end - addr)
-        vec = elf.get_section_by_name(".isr_vector")
-        if vec is None:  # the boot address: where the board fetches the initial SP and reset vector
-            vec = next(
-                (s for s in elf.iter_sections() if s["sh_addr"] == board.memory.flash.origin and s["sh_size"]), None
-            )
-        if vec is not None:
-            data = vec.data()
-            vectors = [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data) - 3, 4)]
-    return _Elf(funcs, starts, code, vectors)
-
-
-def _bytes_at(elf: _Elf, addr: int, size: int) -> bytes:
-    for base, data in elf.code:
-        if base <= addr and addr + size <= base + len(data):
-            return data[addr - base : addr - base + size]
-    return b""
-
-
-def _expand_imm(imm12: int) -> int:
-    """ThumbExpandImm (ARMv7-M A5.3.2)."""
-    if imm12 >> 10 == 0:
-        b = imm12 & 0xFF
-        return [b, b | b << 16, b << 8 | b << 24, b * 0x01010101][(imm12 >> 8) & 3]
-    unrot, rot = 0x80 | (imm12 & 0x7F), imm12 >> 7
-    return ((unrot >> rot) | (unrot << (32 - rot))) & 0xFFFFFFFF
-
-
-def _sext(value: int, bits: int) -> int:
-    return value - (1 << bits) if value & (1 << (bits - 1)) else value
-
-
-def scan_thumb(code: bytes, base: int) -> tuple[int, list[int], int]:
-    """(bytes the function moves SP down, summed over its body; direct branch targets; indirect calls) of Thumb code.
-
-    The sum is an upper bound of the function's own depth for straight code (a push undone by a pop and done again
-    counts twice). Literal pools are decoded as if they were code; a branch target that is no function start is
-    ignored, and a pool word that looks like a stack adjustment only makes the bound larger."""
-    down, targets, indirect = 0, [], 0
-    i = 0
-    while i + 2 <= len(code):
-        hw1 = int.from_bytes(code[i : i + 2], "little")
-        addr = base + i
-        if hw1 >> 11 in (0b11101, 0b11110, 0b11111) and i + 4 <= len(code):
-            hw2 = int.from_bytes(code[i + 2 : i + 4], "little")
-            i += 4
-            if hw1 == 0xE92D:  # PUSH.W / STMDB SP!
-                down += 4 * bin(hw2 & 0x5FFF).count("1")
-            elif hw1 == 0xF84D and hw2 & 0x0F00 == 0x0D00:  # STR.W Rt, [SP, #-imm]!
-                down += hw2 & 0xFF
-            elif hw1 == 0xE96D:  # STRD Rt, Rt2, [SP, #-imm]!
-                down += 4 * (hw2 & 0xFF)
-            elif hw1 & 0xFBEF == 0xF1AD and hw2 & 0x8F00 == 0x0D00:  # SUB.W SP, SP, #const
-                down += _expand_imm((hw1 >> 10 & 1) << 11 | (hw2 >> 12 & 7) << 8 | (hw2 & 0xFF))
-            elif hw1 & 0xFBFF == 0xF2AD and hw2 & 0x8F00 == 0x0D00:  # SUBW SP, SP, #imm12
-                down += (hw1 >> 10 & 1) << 11 | (hw2 >> 12 & 7) << 8 | (hw2 & 0xFF)
-            elif hw1 & 0xFFBF == 0xED2D and hw2 & 0x0E00 == 0x0A00:  # VPUSH
-                down += 4 * (hw2 & 0xFF)
-            elif hw1 & 0xF800 == 0xF000 and hw2 & 0xD000 in (0xD000, 0x9000, 0x8000):
-                s = hw1 >> 10 & 1
-                j1, j2 = hw2 >> 13 & 1, hw2 >> 11 & 1
-                if hw2 & 0x1000:  # BL (T1) or B.W (T4)
-                    i1, i2 = 1 - (j1 ^ s), 1 - (j2 ^ s)
-                    off = _sext(s << 24 | i1 << 23 | i2 << 22 | (hw1 & 0x3FF) << 12 | (hw2 & 0x7FF) << 1, 25)
-                elif hw1 >> 6 & 0xE == 0xE:
-                    continue  # not a branch: MSR, MRS, barriers, hints
-                else:  # B<cond>.W (T3)
-                    off = _sext(s << 20 | j2 << 19 | j1 << 18 | (hw1 & 0x3F) << 12 | (hw2 & 0x7FF) << 1, 21)
-                targets.append(addr + 4 + off)
-            continue
-        i += 2
-        if hw1 & 0xFE00 == 0xB400:  # PUSH
-            down += 4 * (bin(hw1 & 0xFF).count("1") + (hw1 >> 8 & 1))
-        elif hw1 & 0xFF80 == 0xB080:  # SUB SP, SP, #imm7
-            down += 4 * (hw1 & 0x7F)
-        elif hw1 & 0xF800 == 0xE000:  # B (T2)
-            targets.append(addr + 4 + _sext((hw1 & 0x7FF) << 1, 12))
-        elif hw1 & 0xF000 == 0xD000 and hw1 >> 8 & 0xE != 0xE:  # B<cond> (T1)
-            targets.append(addr + 4 + _sext((hw1 & 0xFF) << 1, 9))
-        elif hw1 & 0xFF87 == 0x4780 or (hw1 & 0xFF87 == 0x4700 and hw1 >> 3 & 0xF != 14):  # BLX Rm; BX Rm but LR
-            indirect += 1
-    return down, targets, indirect
-
-
-def _from_elf(name: str, elf: _Elf, name_at) -> Function | None:  # type: ignore[no-untyped-def]
+def _from_elf(name: str, elf: LinkedCode, name_at) -> Function | None:  # type: ignore[no-untyped-def]
     if name not in elf.funcs:
         return None
     addr, size = elf.funcs[name]
-    down, targets, indirect = scan_thumb(_bytes_at(elf, addr, size), addr)
+    down, targets, indirect = scan_thumb(code_at(elf, addr, size), addr)
     fn = Function(name, name, down, "linked code", "the linked code's stack adjustments (no -fstack-usage for it)")
     fn.calls = list(dict.fromkeys(name_at(t) for t in targets if t in elf.starts and t != addr))
     if indirect:
@@ -345,7 +227,7 @@ def _from_elf(name: str, elf: _Elf, name_at) -> Function | None:  # type: ignore
 
 
 class _Graph:
-    def __init__(self, funcs: dict[str, Function], elf: _Elf) -> None:
+    def __init__(self, funcs: dict[str, Function], elf: LinkedCode) -> None:
         self.funcs = funcs
         self.elf = elf
         self.by_name: dict[str, list[str]] = {}
@@ -419,7 +301,7 @@ def _find(build_dir: Path, suffix: str) -> list[Path]:
     return sorted(build_dir.glob(f"*{suffix}"))
 
 
-def _writes_priorities(elf: _Elf) -> bool:
+def _writes_priorities(elf: LinkedCode) -> bool:
     """Does the code hold a priority register's address (a literal-pool word, at any halfword offset)?"""
     for _, data in elf.code:
         for start in (0, 2):
@@ -448,7 +330,7 @@ def _analyse(elf_path: Path, board: Board, build_dir: Path) -> StaticStack:
     if not ci_files:
         su = " (the .su files are there, the call graph is not)" if _find(build_dir, ".su") else ""
         return StaticStack(False, f"no -fstack-usage output beside the ELF{su}")
-    elf = _read_elf(Path(elf_path), board)
+    elf = read_linked_code(Path(elf_path), board)
     funcs = read_callgraph(ci_files, read_stack_usage(_find(build_dir, ".su")))
     g = _Graph(funcs, elf)
     if len(elf.vectors) < 2 or elf.vectors[1] & ~1 not in elf.starts:
@@ -462,7 +344,7 @@ def _analyse(elf_path: Path, board: Board, build_dir: Path) -> StaticStack:
             continue
         key = g.key_at(addr)
         prio = _FIXED_PRIORITY.get(vec, None if set_by_firmware else 0)
-        exc = _EXCEPTION_NAMES.get(vec, f"IRQ{vec - 16}")
+        exc = EXCEPTION_NAMES.get(vec, f"IRQ{vec - FIRST_IRQ}")
         handlers.append(Handler(vec, exc, g.funcs.get(key, g.function(key)).name, prio, g.depth(key)))
     frame = FPU_FRAME_BYTES if board.fpu else BASIC_FRAME_BYTES
     levels: list[Level] = []

@@ -1,8 +1,8 @@
 """The one interface to an emulator. Nothing outside `tinyml_cosim/engines/` knows which emulator runs the firmware.
 
 An engine starts an ELF on a board, carries its console and data channel, runs it until it ends or a limit is
-reached, reads memory and CPU state, and stops. It reports raw facts (`Ending`); `tinyml_cosim.run.diagnosis` turns those into
-a status and a diagnosis that is the same for every engine.
+reached, reads memory and CPU state, and stops. It reports raw facts (`Ending`); `tinyml_cosim.run.diagnosis` turns
+those into a status and a diagnosis that is the same for every engine.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from enum import Enum
 from pathlib import Path
 from typing import ClassVar
 
+from tinyml_cosim.core import cortex_m
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import EngineError
+from tinyml_cosim.core.run_limits import DEFAULT_HANG_INSTRUCTIONS
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.protocol.console import Console
 from tinyml_cosim.protocol.datachannel import DataService
-from tinyml_cosim.protocol.frames import HostConfig
+from tinyml_cosim.protocol.frames import HostConfig, Transport
 
-# SCB fault status registers (ARMv7-M ARM, B3.2.2); both engines read them the same way.
-CFSR, HFSR, MMFAR, BFAR = 0xE000ED28, 0xE000ED2C, 0xE000ED34, 0xE000ED38
+# SCB fault status registers; both engines read them the same way (the addresses live in core.cortex_m).
+CFSR, HFSR, MMFAR, BFAR = cortex_m.CFSR, cortex_m.HFSR, cortex_m.MMFAR, cortex_m.BFAR
+MEASURE_UNSUPPORTED = "--measure is not supported on {engine} yet"
 
 
 @dataclass
@@ -31,7 +34,7 @@ class RunLimits:
     max_instructions: int | None = None  # stop (as budget_reached) after this many retired instructions
     timeout_s: float | None = None  # wall-clock backstop
     # No console line and no data request for this many instructions means the firmware makes no progress.
-    hang_instructions: int = 2_000_000_000
+    hang_instructions: int = DEFAULT_HANG_INSTRUCTIONS
 
 
 @dataclass
@@ -43,7 +46,7 @@ class CpuState:
 
     @property
     def ipsr(self) -> int:
-        return self.xpsr & 0x1FF
+        return self.xpsr & cortex_m.IPSR_MASK
 
 
 @dataclass
@@ -107,14 +110,29 @@ class Engine(abc.ABC):
 
     name: ClassVar[str]
 
+    # --- capabilities: callers ask these, never the engine's name ---
+    # The data channel's default transport (transport().transport): what the firmware must be built with.
+    data_transport: ClassVar[Transport]
+    # The emulator runs on by itself after start() (and feeds the data channel) without run() being called, so a
+    # caller can hold the firmware in a data request and advance it step by step (the Robot library's LiveRun).
+    supports_live_steps: ClassVar[bool] = False
+    # measure(): per-call instruction counts of chosen functions through a GDB server.
+    supports_measure: ClassVar[bool] = False
+    # Appended to the diagnosis when a stalled firmware polls a peripheral register this engine does not model,
+    # e.g. the name of an engine that does ("; use --engine ..."); empty when there is nothing better to suggest.
+    unmodelled_peripheral_advice: ClassVar[str] = ""
+
     def __init__(self, board: Board, workdir: Path | None = None) -> None:
         self.board = board
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"cosim-{self.name}-"))
         self.console = Console()
         self.image: FirmwareImage | None = None
+        # The emulator's own log (what it wrote about itself: errors, warnings, a lockup dump), once it has run;
+        # None for an engine that keeps none. Failure reports copy it (read it before the engine's workdir goes).
+        self.log_path: Path | None = None
 
-    # --- capabilities ---
+    # --- availability, version, timing model ---
     @classmethod
     @abc.abstractmethod
     def unavailable_reason(cls, board: Board) -> str | None:
@@ -156,7 +174,12 @@ class Engine(abc.ABC):
         counter, which a stopped CPU does not advance, so they are exact even though the firmware is stopped at
         every call and return.
         """
-        raise EngineError(f"--measure is not supported on {self.name} yet")
+        raise EngineError(MEASURE_UNSUPPORTED.format(engine=self.name))
+
+    def console_settled(self) -> bool:
+        """Whether every console byte the emulator has written so far has reached `console`; engines whose console
+        arrives through a thread and a socket after the CPU has moved on override this."""
+        return True
 
     @abc.abstractmethod
     def read_memory(self, address: int, size: int) -> bytes: ...
@@ -198,18 +221,21 @@ class Engine(abc.ABC):
         if cpu.ipsr == 0:
             return None
         lr = cpu.lr
-        if (lr & 0xFFFFFFF0) == 0xFFFFFFF0 and lr & 0x4:
+        if cortex_m.is_exc_return(lr) and lr & cortex_m.EXC_RETURN_PROCESS_STACK:
             sp = self.process_stack_pointer()
             if sp is None:
                 return None
         else:
             sp = cpu.sp
+        size = 4 * cortex_m.BASIC_FRAME_WORDS
         try:
-            frame = self.read_memory(sp, 32)
+            frame = self.read_memory(sp, size)
         except Exception:
             return None
-        words = [int.from_bytes(frame[i : i + 4], "little") for i in range(0, 32, 4)]
-        return StackedFrame(pc=words[6], lr=words[5], xpsr=words[7], sp=sp)
+        words = [int.from_bytes(frame[i : i + 4], "little") for i in range(0, size, 4)]
+        return StackedFrame(
+            pc=words[cortex_m.STACKED_PC], lr=words[cortex_m.STACKED_LR], xpsr=words[cortex_m.STACKED_XPSR], sp=sp
+        )
 
     def process_stack_pointer(self) -> int | None:
         """PSP, where the engine can read it; None otherwise."""

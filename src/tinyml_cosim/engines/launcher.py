@@ -1,13 +1,28 @@
-"""Every emulator process the host started, so none outlives us: on normal exit, on SIGTERM, and on Ctrl-C."""
+"""The one way an engine starts and stops its emulator, so none outlives us: on normal exit, on SIGTERM, on Ctrl-C,
+and even when the host is SIGKILLed.
+
+Every emulator (QEMU, Renode and the dotnet/mono process it execs, a GDB server) is started by `popen`:
+- in its own session and process group, so `kill_group` reaches its helpers and a Ctrl-C in the user's terminal
+  reaches only the host, which then stops it in order;
+- with PR_SET_PDEATHSIG, so Linux kills it when the host dies without a chance to clean up;
+- registered, so `kill_all` (at exit, and from the SIGTERM/SIGHUP handlers) stops whatever is still running.
+"""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import signal
+import socket
 import subprocess
 import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+TERMINATE_GRACE_S = 3.0  # how long an emulator may take to exit on SIGTERM before the group is SIGKILLed
 
 _lock = threading.Lock()
 _live: set[subprocess.Popen] = set()
@@ -18,15 +33,34 @@ def _die_with_parent() -> None:
 
     PR_SET_PDEATHSIG is tied to the thread that forked: start emulators from a thread that outlives them.
     """
-    import ctypes
-
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def popen(argv: list[str], **kwargs) -> subprocess.Popen:
-    """Start an emulator in its own process group, tied to our life, and remember it."""
-    proc = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
+def popen(
+    argv: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    tmpdir: Path | None = None,
+    **kwargs: object,
+) -> subprocess.Popen:
+    """Start an emulator in its own process group, tied to our life, and remember it.
+
+    `env`: the whole environment, as for subprocess.Popen (None: ours). `tmpdir`: the process's own TMPDIR
+    (created), for emulators that clean up other processes' files in the shared one. Other keyword arguments go to
+    subprocess.Popen.
+    """
+    environment = dict(env) if env is not None else None
+    if tmpdir is not None:
+        Path(tmpdir).mkdir(parents=True, exist_ok=True)
+        environment = {**(environment if environment is not None else os.environ), "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen(
+        argv,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+        env=environment,
+        **kwargs,  # type: ignore[call-overload]
+    )
     register(proc)
     return proc
 
@@ -41,17 +75,36 @@ def unregister(proc: subprocess.Popen) -> None:
         _live.discard(proc)
 
 
+def kill_group(proc: subprocess.Popen, grace_s: float = TERMINATE_GRACE_S) -> int | None:
+    """Stop an emulator started by `popen` and everything in its process group, and reap it; its exit status.
+
+    SIGTERM to the group first (QEMU and Renode exit cleanly on it, flushing their logs), then, after at most
+    `grace_s`, SIGKILL to the group — also when the leader has already gone, because children (Renode's dotnet)
+    may outlive the launcher script. Safe to call twice and from signal handlers.
+    """
+    if proc.poll() is None and grace_s > 0:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    unregister(proc)
+    return proc.returncode
+
+
 def kill_all() -> None:
+    """Stop every emulator still registered (at exit, or on SIGTERM): no grace, the host is going away."""
     with _lock:
         procs = list(_live)
-        _live.clear()
     for proc in procs:
-        if proc.poll() is None:
-            # Engines start emulators in their own session: kill the whole group (Renode's mono, QEMU's helpers).
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+        kill_group(proc, grace_s=0)
 
 
 atexit.register(kill_all)
@@ -67,3 +120,13 @@ def install_signal_handlers() -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(ValueError):  # not the main thread
             signal.signal(sig, _terminate)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, for an emulator's monitor, console or GDB server.
+
+    The port is free when this returns, not reserved: the emulator must bind it soon.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 from tinyml_cosim.core.boards import Board
-from tinyml_cosim.core.errors import BadInput, EngineUnavailable
+from tinyml_cosim.core.errors import BadInput, CosimError, EngineUnavailable
 from tinyml_cosim.engines.base import Engine
+from tinyml_cosim.protocol.frames import Transport
 
 ENGINES = {"qemu": "tinyml_cosim.engines.qemu.engine:QemuEngine", "renode": "tinyml_cosim.engines.renode:RenodeEngine"}
 DEFAULT_ENGINE = "qemu"
@@ -53,13 +54,33 @@ def board_support_problem(name: str, board: Board) -> str | None:
     return None
 
 
-def create_engine(name: str, board: Board, workdir: Path | None = None) -> Engine:
-    """An engine for `board`; BadInput when the board has no model there, EngineUnavailable when not installed."""
+def engine_problem(name: str, board: Board) -> CosimError | None:
+    """Why engine `name` cannot run `board` here, as the error to raise: BadInput when the board has no model
+    there (a fact of the board file), EngineUnavailable when the engine is not installed; None when it can."""
     cls = engine_class(name)
     problem = board_support_problem(name, board)
     if problem:
-        raise BadInput(problem)
+        return BadInput(problem)
     reason = cls.unavailable_reason(board)
     if reason:
-        raise EngineUnavailable(f"engine {name} cannot run board {board.id}: {reason}")
-    return cls(board, workdir)
+        return EngineUnavailable(f"engine {name} cannot run board {board.id}: {reason}")
+    return None
+
+
+def check_engine(name: str, board: Board) -> type[Engine]:
+    """The engine class for `board`; raises engine_problem's error when it cannot run it here."""
+    error = engine_problem(name, board)
+    if error is not None:
+        raise error
+    return engine_class(name)
+
+
+def create_engine(name: str, board: Board, workdir: Path | None = None) -> Engine:
+    """An engine for `board`; BadInput when the board has no model there, EngineUnavailable when not installed."""
+    return check_engine(name, board)(board, workdir)
+
+
+def needs_mailbox(name: str | None) -> bool:
+    """Whether firmware for engine `name` (None: the configured one) must link the RAM mailbox (cosim.h
+    COSIM_WITH_MAILBOX): only engines whose data channel it is, so other builds measure without its buffers."""
+    return engine_class(resolve_engine_name(name)).data_transport is Transport.MAILBOX

@@ -128,7 +128,7 @@ def emit(graph: Graph, plan: Plan, model_name: str | None = None) -> EmittedMode
     )
     in_off, out_off = plan.tensor_offset(tin.id), plan.tensor_offset(tout.id)
     # One body, inlined into both entry points: in cosim_model_invoke the callback is a constant NULL, so the
-    # compiler drops the per-layer checks and the indirect call, and the static stack analysis (tinyml_cosim.elf.stack_static)
+    # compiler drops the per-layer checks and the indirect call, and the static stack analysis (elf.stack_static)
     # of an app that calls cosim_model_invoke sees no function pointer on its path.
     out.append(
         "static inline __attribute__((always_inline)) int\n"

@@ -1,5 +1,5 @@
 """An interactive board: a scenario (with faults injected on top of its impairments), its firmware, runs for
-simulated time, the decisions and resources of the last run. The Robot Framework library (`tinyml_cosim.robot`) is a thin
+simulated time, the decisions and resources of the last run. The Robot Framework library (`robot/`) is a thin
 layer over this module; everything here goes through the same functions as `cosim run` (`run_scenario`,
 `run_seed`, `run_firmware`, `host_config`, `make_record`, the verdict evaluators).
 
@@ -28,7 +28,8 @@ import yaml
 
 from tinyml_cosim.core.boards import Board, load_board
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.engines.registry import board_support_problem, engine_class, resolve_engine_name
+from tinyml_cosim.core.run_limits import default_timeout_s, with_slack
+from tinyml_cosim.engines.registry import check_engine, engine_class, engine_problem, resolve_engine_name
 from tinyml_cosim.run.record import RunRecord
 from tinyml_cosim.verdicts.decisions import Decision, decisions_from_record
 
@@ -118,7 +119,7 @@ class LiveRun:
         from tinyml_cosim.engines.registry import create_engine
         from tinyml_cosim.run.session import RunRequest, host_config, resolve_budget
         from tinyml_cosim.scenario import load_scenario
-        from tinyml_cosim.sensors.delivery import data_service_for
+        from tinyml_cosim.scenario.delivery import data_service_for
 
         scn = load_scenario(scenario)
         self.board = load_board(scn.board)
@@ -134,7 +135,7 @@ class LiveRun:
         self._started = time.monotonic()
         self.engine = create_engine(engine, self.board)
         try:
-            self.engine.console._echo = self.lines.append
+            self.engine.console.set_echo(self.lines.append)
             self.engine.start(self.image, host_config(self.engine, self.request, self.budget), data=self.data)
         except BaseException:
             self.close()
@@ -154,7 +155,7 @@ class LiveRun:
                 self._finish(timeout_s=timeout_s)
             if self.final is None:
                 self.reached = target
-                settled = getattr(self.engine, "console_settled", lambda: True)
+                settled = self.engine.console_settled
                 while not settled() and time.monotonic() < deadline:
                     time.sleep(0.002)
         if self.final is not None and (self.final.instructions or 0) <= target:
@@ -217,13 +218,8 @@ class LiveRun:
 
 def engine_unavailable_reason(engine: str | None, board: str | None = None) -> str | None:
     """Why `engine` (resolved like `--engine`) cannot run `board` on this machine, or None."""
-    name = resolve_engine_name(engine)
-    b = load_board(board or DEFAULT_BOARD)
-    problem = board_support_problem(name, b)
-    if problem:
-        return problem
-    reason = engine_class(name).unavailable_reason(b)
-    return f"engine {name} cannot run board {b.id}: {reason}" if reason else None
+    error = engine_problem(resolve_engine_name(engine), load_board(board or DEFAULT_BOARD))
+    return str(error) if error is not None else None
 
 
 def _absolute(base: Path, value: str) -> str:
@@ -288,14 +284,7 @@ class BoardSession:
 
     def check_available(self) -> None:
         """Raise BadInput (the board has no model there) or EngineUnavailable (not installed) before any run."""
-        from tinyml_cosim.core.errors import EngineUnavailable
-
-        problem = board_support_problem(self.engine, self.board)
-        if problem:
-            raise BadInput(problem)
-        reason = engine_class(self.engine).unavailable_reason(self.board)
-        if reason:
-            raise EngineUnavailable(f"engine {self.engine} cannot run board {self.board_id}: {reason}")
+        check_engine(self.engine, self.board)
 
     @property
     def scenario_name(self) -> str:
@@ -392,13 +381,14 @@ class BoardSession:
             self._elf = self.firmware
         elif self.app is not None:
             from tinyml_cosim.build.firmware import build
+            from tinyml_cosim.engines.registry import needs_mailbox
 
-            self._elf = build(self.board, self.app).elf
+            self._elf = build(self.board, self.app, mailbox=needs_mailbox(self.engine)).elf
         elif self._scenario is not None:
             from tinyml_cosim.orchestrate.scenario_runs import _firmware
             from tinyml_cosim.scenario import load_scenario
 
-            self._elf = _firmware(load_scenario(self.scenario_file()), self.board)
+            self._elf = _firmware(load_scenario(self.scenario_file()), self.board, engine=self.engine)
         else:
             raise BadInput("no firmware: start the board with an app or a firmware ELF, or load a scenario")
         return self._elf
@@ -418,7 +408,7 @@ class BoardSession:
 
     def resumable(self) -> bool:
         """Whether steps continue one emulator session: a scenario (data requests to hold) on QEMU."""
-        return self.resume and self._scenario is not None and self.engine == "qemu"
+        return self.resume and self._scenario is not None and engine_class(self.engine).supports_live_steps
 
     def run_to(self, t_s: float, timeout_s: float | None = None) -> Run:
         """The run from boot to simulated time `t_s` (or until the firmware ends): continued from the previous step
@@ -427,24 +417,22 @@ class BoardSession:
             raise BadInput(f"simulated time must be positive, got {t_s:g} s")
         elf = self.elf()
         if self.resumable():
-            from tinyml_cosim.orchestrate.scenario_runs import RUN_SLACK_FRACTION, RUN_SLACK_MIN_S
             from tinyml_cosim.scenario import load_scenario
 
             if self._live is None:
                 path = self.scenario_file()
-                duration = load_scenario(path).duration_s
-                duration += max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * duration)  # Run Scenario's budget
+                duration = with_slack(load_scenario(path).duration_s)  # Run Scenario's budget
                 seed = int(self._effective()["seed"])
                 self._live = LiveRun(path, elf, self.engine, seed, duration)
             step_s = max(t_s - self._live.board.seconds(self._live.reached), 0.0)
-            timeout = timeout_s if timeout_s is not None else 60.0 + 20.0 * step_s
+            timeout = default_timeout_s(step_s, timeout_s)
             record = self._live.step(t_s, timeout)
             run = Run(record, self._live.console(record), self._live.seed)
             self.last_run = run
             self.outcome = None
             self.now_s = t_s if record.status.value == "budget_reached" else min(t_s, run.end_s)
             return run
-        timeout = timeout_s if timeout_s is not None else 60.0 + 20.0 * t_s
+        timeout = default_timeout_s(t_s, timeout_s)
         if self._scenario is not None:
             from tinyml_cosim.orchestrate.scenario_runs import run_seed
 

@@ -9,22 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, get_args
-
-import typer
+from typing import get_args
 
 from tinyml_cosim.core.errors import EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, BadInput, CosimError
+from tinyml_cosim.core.run_limits import default_timeout_s, with_slack
 from tinyml_cosim.run.record import RunRecord, Status
 
-# Past the end of the scenario's data the firmware gets this much more simulated time to finish its last window
-# and exit: max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION x duration).
-RUN_SLACK_MIN_S = 0.1
-RUN_SLACK_FRACTION = 0.05
 DEFAULT_REPORTS_DIR = Path("reports")
 
 
@@ -70,7 +64,7 @@ def run_seed(
     """One run of the scenario with one seed (a top-level function: it runs in worker processes)."""
     from tinyml_cosim.run.session import RunRequest, run_firmware
     from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.sensors.delivery import data_service_for
+    from tinyml_cosim.scenario.delivery import data_service_for
 
     scn = load_scenario(scenario)
     lines = [] if lines is None else lines  # console lines as they arrive (kept when the engine raises)
@@ -208,19 +202,21 @@ def recorded_runs(
     return seeds, out
 
 
-def _firmware(scn, board, kernels: str = "ref") -> Path:  # type: ignore[no-untyped-def]
-    """The scenario's ELF: its `firmware:` as given, or its `app:` built with its `model:` and `kernels`."""
+def _firmware(scn, board, kernels: str = "ref", engine: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """The scenario's ELF: its `firmware:` as given, or its `app:` built with its `model:` and `kernels` (with the
+    RAM mailbox when `engine` needs it)."""
     if scn.firmware is not None:
         elf = (scn.base_dir / scn.firmware).resolve()
         if not elf.is_file():
             raise BadInput(f"{scn.path}: firmware: {elf} does not exist (build it, or give app: instead)")
         return elf
     from tinyml_cosim.build.firmware import build
+    from tinyml_cosim.engines.registry import needs_mailbox
 
     model = (scn.base_dir / scn.model).resolve() if scn.model else None
     if model is not None and not model.is_file():
         raise BadInput(f"{scn.path}: model: {model} does not exist")
-    return build(board, scn.app, model=model, kernels=kernels).elf
+    return build(board, scn.app, model=model, kernels=kernels, mailbox=needs_mailbox(engine)).elf
 
 
 def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
@@ -246,7 +242,7 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
         if req.kernels not in get_args(KernelSet):
             raise BadInput(f"--kernels {req.kernels!r}: choose one of {', '.join(get_args(KernelSet))}")
         spec.timing_cfg = spec.timing_cfg.model_copy(update={"kernels": req.kernels})
-    elf = _firmware(scn, board, spec.timing_cfg.kernels)
+    elf = _firmware(scn, board, spec.timing_cfg.kernels, resolve_engine_name(req.engine))
     image = load_image(elf, board)
     engine = resolve_engine_name(req.engine)
     say = req.echo or (lambda _line: None)
@@ -263,8 +259,8 @@ def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
         say(f"[scenario] {scn.name or path.stem}: replaying {len(seeds)} recorded run(s) from {req.replay}")
     else:
         seeds = [scn.seed + i for i in range(req.seeds)]
-        duration = scn.duration_s + max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * scn.duration_s)
-        timeout = req.timeout_s if req.timeout_s is not None else 60.0 + 20.0 * scn.duration_s
+        duration = with_slack(scn.duration_s)
+        timeout = default_timeout_s(scn.duration_s, req.timeout_s)
         jobs = req.jobs if req.jobs is not None else min(len(seeds), os.cpu_count() or 1)
         say(f"[scenario] {scn.name or path.stem}: {len(seeds)} seed(s) on {engine}/{board.id}, {jobs} at a time")
         results = _run_all([(path.resolve(), elf, req.engine, s, duration, timeout) for s in seeds], jobs)
@@ -391,6 +387,9 @@ def write_report(  # type: ignore[no-untyped-def]
     from tinyml_cosim.report.html import render_html
     from tinyml_cosim.report.junit import junit_xml
     from tinyml_cosim.report.writer import write_atomically
+    from tinyml_cosim.results.artefacts import keep_failure_artefacts
+
+    failed = next(((rec, lines) for _, rec, lines in runs if not rec.succeeded), None)  # the first failed run's
 
     def fill(tmp: Path) -> None:
         for name, data in (extra or {}).items():
@@ -401,6 +400,8 @@ def write_report(  # type: ignore[no-untyped-def]
             (tmp / f"run-seed{seed}.json").write_text(rec.model_dump_json(indent=2) + "\n")
             (tmp / f"console-seed{seed}.log").write_text("\n".join(lines) + "\n")
         (tmp / "report.html").write_text(render_html(report, plot))
+        if failed is not None:  # its run-seed<N>.json is the record; engine.log needs the engine (see run_firmware)
+            keep_failure_artefacts(tmp, failed[0], failed[1], None, write_record=False)
 
     return write_atomically(out, fill)
 
@@ -428,121 +429,22 @@ def summary_lines(outcome: ScenarioOutcome) -> list[str]:
 
 def debug_scenario(scenario: Path, engine: str | None = None, port: int | None = None, seed: int | None = None):  # type: ignore[no-untyped-def]
     """`cosim run SCENARIO.yaml --gdb`: the scenario's firmware, halted at reset under a GDB server, with the
-    scenario's sensor streams (seed: the scenario's) on the data channel. Returns (tinyml_cosim.run.debug.DebugSession, not yet
+    scenario's sensor streams (seed: the scenario's) on the data channel. Returns (run.debug.DebugSession, not yet
     entered; the instruction count at which the scenario's duration plus slack is over). No verdicts: a debugger
     holds the CPU."""
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.run.debug import DebugSession
     from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.sensors.delivery import data_service_for
+    from tinyml_cosim.scenario.delivery import data_service_for
 
     path = Path(scenario)
     if not path.is_file():
         raise BadInput(f"{path}: no such scenario file")
+    from tinyml_cosim.engines.registry import resolve_engine_name
+
     scn = load_scenario(path)
     board = load_board(scn.board)
-    elf = _firmware(scn, board)
-    duration = scn.duration_s + max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION * scn.duration_s)
+    elf = _firmware(scn, board, engine=resolve_engine_name(engine))
+    duration = with_slack(scn.duration_s)
     data = data_service_for(scn, scn.seed if seed is None else seed)
     return DebugSession(elf, board.id, engine, port, data=data), board.instructions(duration)
-
-
-def run_scenario_command(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    engine: Annotated[str | None, typer.Option("--engine", help="qemu or renode")] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="report directory (default: reports/<scenario name>)")
-    ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="run N seeds (the scenario's seed, +1, …) with 95 % CIs")] = 1,
-    json_out: Annotated[bool, typer.Option("--json", help="print report.json instead of the summary")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="wall-clock backstop per run, seconds")] = None,
-    replay: Annotated[
-        Path | None, typer.Option("--replay", help="re-evaluate the recorded runs of this report directory")
-    ] = None,
-    baseline: Annotated[
-        Path | None,
-        typer.Option("--baseline", help="compare with an earlier report.json: fail on growth beyond the threshold"),
-    ] = None,
-    baseline_threshold: Annotated[
-        float, typer.Option("--baseline-threshold", help="percent growth over the baseline that fails (default 2)")
-    ] = 2.0,
-    gdb: Annotated[
-        bool, typer.Option("--gdb", help="start the run halted under a GDB server (no verdicts, no report)")
-    ] = False,
-    port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
-    kernels: Annotated[
-        str | None,
-        typer.Option("--kernels", help="build the app with ref or cmsis-nn kernels (default: expect.timing.kernels)"),
-    ] = None,
-) -> None:
-    """Run a scenario, check its expectations and write the report (exit 0 only when every expectation holds)."""
-    from tinyml_cosim.engines import launcher
-
-    launcher.install_signal_handlers()
-    if gdb:
-        debug_scenario_command(scenario, engine, port)
-    echo = None if json_out else (lambda line: typer.echo(line, err=True))
-    try:
-        outcome = run_scenario(
-            ScenarioRunRequest(
-                scenario=scenario,
-                engine=engine,
-                out=out,
-                seeds=seeds,
-                timeout_s=timeout,
-                echo=echo,
-                replay=replay,
-                baseline=baseline,
-                baseline_threshold_pct=baseline_threshold,
-                kernels=kernels,
-            )
-        )
-    except CosimError as exc:
-        for line in str(exc).splitlines():
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted: emulators stopped, no report written", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    if json_out:
-        typer.echo(outcome.report.model_dump_json(indent=2))  # type: ignore[attr-defined]
-    else:
-        for line in summary_lines(outcome):
-            typer.echo(line)
-    raise typer.Exit(outcome.exit_code)
-
-
-def debug_scenario_command(scenario: Path, engine: str | None, port: int | None) -> None:
-    """The --gdb path of `cosim run SCENARIO.yaml`: print the gdb command, then the console until the end."""
-    from tinyml_cosim.run.debug import serve
-
-    try:
-        session, end = debug_scenario(scenario, engine, port)
-        with session:
-            what = f"scenario {scenario}: sensor streams on the data channel; the firmware is halted at reset."
-
-            def over(event) -> bool:  # type: ignore[no-untyped-def]
-                # The firmware's budget timer is off in a debug session: the host ends it after the duration.
-                return bool(event.instructions >= end)
-
-            ending = serve(session, typer.echo, what, until=over)
-            typer.echo(f"[debug] firmware ended: {ending}", err=True)
-    except KeyboardInterrupt:
-        typer.echo("[debug] interrupted; emulator stopped", err=True)
-    except CosimError as exc:
-        for line in str(exc).splitlines():
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    raise typer.Exit(EXIT_OK)
-
-
-def main() -> (
-    None
-):  # `python -m tinyml_cosim.orchestrate.scenario_runs SCENARIO.yaml …` until `cosim run` dispatches here
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(run_scenario_command)
-    app()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

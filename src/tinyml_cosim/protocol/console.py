@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from tinyml_cosim.protocol.frames import CorruptEvent, Event, parse_event
+from tinyml_cosim.protocol.frames import TERMINAL_EVENTS, CorruptEvent, Event, parse_event
 
 
 class Console:
@@ -28,6 +28,12 @@ class Console:
         self.line_count = 0
         self.last_activity = time.monotonic()
         self.closed = False
+
+    def set_echo(self, echo: Callable[[str], None] | None) -> None:
+        """Call `echo(line)` for every console line from now on (None: stop); lines come from the engine's reader
+        thread, in order, as they arrive."""
+        with self._cond:
+            self._echo = echo
 
     def feed(self, data: bytes) -> None:
         if not data:
@@ -95,3 +101,7 @@ class Console:
     def first_event(self, *kinds: str) -> Event | None:
         with self._cond:
             return next((e for e in self.events if e.kind in kinds), None)
+
+    def terminal_event(self) -> Event | None:
+        """The first event that ends the run (EXIT, BUDGET, FAULT, WATCHDOG), or None."""
+        return self.first_event(*TERMINAL_EVENTS)

@@ -64,6 +64,9 @@ class HostConfig:
 # --- console event lines ---
 EVENT_PREFIX = "@C1 "
 _EVENT_RE = re.compile(r"^@C1 (?P<instr>[0-9]+) (?P<kind>[A-Z_]+)(?P<fields>(?: [a-z_]+=\S*)*) #(?P<crc>[0-9a-f]{8})$")
+# Event kinds that end a run: after one the firmware stops making progress by design (it exits through
+# semihosting where the engine supports that, else sleeps in WFI), so every engine and the diagnosis stop there.
+TERMINAL_EVENTS = ("EXIT", "BUDGET", "FAULT", "WATCHDOG")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,11 @@ class Event:
     kind: str
     instructions: int
     fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        """Whether this event ends the run (TERMINAL_EVENTS)."""
+        return self.kind in TERMINAL_EVENTS
 
     def int_field(self, name: str) -> int | None:
         value = self.fields.get(name)

@@ -1,3 +1,3 @@
-"""Scenario reports: report.json (versioned; the models in tinyml_cosim.results.model are its schema,
-docs/report.schema.json), junit.xml (tinyml_cosim.report.junit), a self-contained report.html (tinyml_cosim.report.html), the run
-records and console logs; written atomically (tinyml_cosim.report.writer)."""
+"""Scenario reports: report.json (versioned; the models in results.model are its schema,
+schemas/report.schema.json), junit.xml (report.junit), a self-contained report.html (report.html), the run
+records and console logs; written atomically (report.writer)."""

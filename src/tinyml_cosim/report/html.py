@@ -5,14 +5,15 @@ the run fingerprints and the console log."""
 from __future__ import annotations
 
 import base64
-import html
 import io
 from dataclasses import dataclass, field
 
 import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
+from tinyml_cosim.results.checks import CheckStatus
 from tinyml_cosim.results.model import Report, failed_run_lines
-from tinyml_cosim.verdicts.expect import CheckStatus
 
 
 @dataclass
@@ -122,210 +123,6 @@ def plot_memory(r: Report) -> str:
     return _png(fig)
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}
-.pass{background:#e6f4e6}.warn{background:#fff4d6}.fail{background:#fde2e2}
-.verdict{font-size:150%;font-weight:bold}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:80%}
-"""
-
-
-def _img(b64: str | None, alt: str) -> str:
-    return f'<p><img alt="{alt}" src="data:image/png;base64,{b64}"></p>' if b64 else f"<p>({alt}: no data)</p>"
-
-
-def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
-    h = "".join(f"<th>{html.escape(x)}</th>" for x in head)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if classes else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(x)}</td>" for x in row) + "</tr>")
-    return f"<table><tr>{h}</tr>{''.join(body)}</table>"
-
-
-def render_html(r: Report, p: PlotData) -> str:
-    e = html.escape
-    s = r.scenario
-    verdict_class = {"pass": "pass", "fail": "fail", "error": "fail"}[r.verdict]
-    parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(s.name)}: {r.verdict}</title>"
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{e(s.name)}</h1>",
-        f"<p class='verdict {verdict_class}'>verdict: {r.verdict.upper()}</p>",
-        f"<p>board {e(s.board)}, engine {e(s.engine)}, firmware {e(s.firmware)}, {s.duration_s:g} s simulated, "
-        f"seeds {', '.join(str(x) for x in r.seeds)}; report version {r.report_version}, {e(r.tool_version)}</p>",
-        "<h2>Expectations</h2>",
-    ]
-    rows, classes = [], []
-    for c in r.checks:
-        ci = f"{c.ci95[0]:.4g} … {c.ci95[1]:.4g} ({c.ci_method})" if c.ci95 else ""
-        actual = "not measured" if c.actual is None else f"{c.actual:.6g} {c.unit}".rstrip()
-        rows.append([c.id, c.status.value, actual, c.expected, ci, c.message])
-        classes.append(c.status.value)
-    parts.append(_table(["expectation", "status", "actual", "expected", "95 % CI", "detail"], rows, classes))
-    if r.decisions is not None:
-        d = r.decisions
-        parts.append("<h2>Decisions</h2>")
-        parts.append(_img(plot_signal(p), "signal, ground truth and decisions"))
-        parts.append(
-            "<p>alignment: "
-            + ", ".join(f"{k}={v} ({d.alignment_sources.get(k, '')})" for k, v in d.alignment.items())
-            + f"; decisions by status: {d.counts}</p>"
-        )
-        labels = d.labels
-        parts.append(
-            "<p>confusion matrix (rows: ground truth, columns: decided)</p>"
-            + _table(
-                ["truth \\ decided", *labels], [[t, *(str(d.confusion[t].get(x, 0)) for x in labels)] for t in labels]
-            )
-        )
-        mrows = [[k, _mv(m.value, m.unit), _ci(m.ci95), m.aggregate] for k, m in d.metrics.items()]
-        for cls, ms in d.per_class.items():
-            mrows += [[f"{cls}.{k}", _mv(m.value, m.unit), _ci(m.ci95), m.aggregate] for k, m in ms.items()]
-        parts.append(_table(["metric", "value", "95 % CI", "over seeds"], mrows))
-    if r.timing is not None:
-        t = r.timing
-        parts.append("<h2>Inference time</h2>")
-        parts.append(
-            f"<p>{t.inferences} inferences (span <code>{e(t.span)}</code>); times are <b>{e(t.time_basis)}</b>: "
-            f"{e(t.factor_summary or t.factor_provenance)}. Counts are retired instructions, not cycles. The largest "
-            "count is the observed maximum over these inputs, not a WCET.</p>"
-        )
-        if t.cycles_per_instruction is not None and t.factor_band is not None:
-            parts.append(
-                f"<p>silicon factor ({e(t.kernels)} kernels): <b>{t.cycles_per_instruction:g}</b> cycles per "
-                f"instruction, band {t.factor_band[0]:g} .. {t.factor_band[1]:g}; source: {e(t.factor_provenance)}</p>"
-            )
-        band = t.time_ms_band or {}
-        trows = [
-            [
-                k,
-                _mv(t.instructions[k].value, ""),
-                _mv(t.time_ms[k].value, "ms"),
-                f"{band[k][0]:.6g} … {band[k][1]:.6g} ms" if k in band else "—",
-            ]
-            for k in t.instructions
-        ]
-        parts.append(_table(["statistic", "instructions", f"time ({t.time_basis})", "time over the band"], trows))
-        if t.observed_maximum_at:
-            parts.append(f"<p>observed maximum at {e(str(t.observed_maximum_at))}</p>")
-        if t.deadline_ms is not None:
-            parts.append(
-                f"<p>deadline {t.deadline_ms:g} ms, checked with {_mv(t.deadline_checked_ms, 'ms')}: "
-                f"{e(t.deadline_basis)}; margin {_mv(t.deadline_margin_pct, '%')}</p>"
-            )
-        if t.cpu_load_max is not None:
-            parts.append(
-                f"<p>largest per-window CPU load {_mv(t.cpu_load_max.value, '')} of a {t.window_period_s:g} s window "
-                f"({e(t.window_period_source)}) at {e(str(t.cpu_load_max_at))}</p>"
-            )
-        parts.append(_img(plot_histogram(p, t.time_basis), "instruction-count histogram"))
-    m = r.memory
-    parts.append("<h2>Memory</h2>")
-    parts.append(_img(plot_memory(r), "memory bars"))
-    parts.append(
-        f"<p>flash {m.flash_used} / {m.flash_limit} B ({m.flash_pct:.1f} %), RAM {m.ram_used} / {m.ram_limit} B "
-        f"({m.ram_pct:.1f} %: static {m.static_ram} B + stack reservation {m.stack_reserved} B), stack high-water "
-        f"mark {m.stack_used if m.stack_used is not None else 'unknown'} B; limits from {e(m.limit_source)}</p>"
-    )
-    parts += _static_stack_html(m)
-    parts.append(
-        _table(
-            ["section", "address", "size", "flash", "RAM"],
-            [[x.name, f"0x{x.address:08x}", str(x.size), str(x.flash), str(x.ram)] for x in m.sections],
-        )
-    )
-    comps = sorted(set(m.components_flash) | set(m.components_ram))
-    parts.append(
-        _table(
-            ["component", "flash", "RAM"],
-            [[c, str(m.components_flash.get(c, 0)), str(m.components_ram.get(c, 0))] for c in comps],
-        )
-    )
-    for note in [*m.notes, *r.notes]:
-        parts.append(f"<p>note: {e(note)}</p>")
-    parts.append("<h2>Runs</h2>")
-    parts.append(
-        _table(
-            ["seed", "status", "instructions", "simulated s", "wall s", "fingerprint"],
-            [
-                [
-                    str(x.seed),
-                    x.status,
-                    str(x.instructions),
-                    f"{x.simulated_seconds or 0:.6f}",
-                    f"{x.wall_seconds or 0:.3f}",
-                    x.fingerprint or "",
-                ]
-                for x in r.runs
-            ],
-        )
-    )
-    failed = [failed_run_lines(x) for x in r.runs]
-    failed = [x for x in failed if x]
-    if failed:
-        parts.append("<h2>Failed runs</h2>")
-        parts.append(f"<pre class='fail'>{e(chr(10).join(line for x in failed for line in x))}</pre>")
-    if r.baseline is not None:
-        b = r.baseline
-        parts.append("<h2>Baseline</h2>")
-        parts.append(
-            f"<p>compared with {e(b.path)} ({e(b.baseline_tool_version)}); growth above {b.threshold_pct:g} % fails</p>"
-        )
-        parts.append(
-            _table(
-                ["quantity", "baseline", "now", "delta", "delta %", "status"],
-                [
-                    [
-                        d.id,
-                        _mv(d.baseline, d.unit),
-                        _mv(d.actual, d.unit),
-                        "—" if d.delta is None else f"{d.delta:+g} {d.unit}",
-                        "—" if d.delta_pct is None else f"{d.delta_pct:+.2f} %",
-                        d.status,
-                    ]
-                    for d in b.deltas
-                ],
-                [d.status for d in b.deltas],
-            )
-        )
-        for note in b.notes:
-            parts.append(f"<p>note: {e(note)}</p>")
-    parts.append(f"<h2>Console (seed {p.seed})</h2><pre>{e(chr(10).join(p.console))}</pre>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _static_stack_html(m) -> list[str]:  # type: ignore[no-untyped-def]
-    """The static stack worst case beside the measured high-water mark: summary, the nesting levels, unknowns."""
-    st = m.stack_static
-    if st is None:
-        return []
-    e = html.escape
-    measured = f"{m.stack_used} B" if m.stack_used is not None else "not measured"
-    out = [
-        "<h3>Stack</h3>",
-        f"<p>reserved {m.stack_reserved} B; measured high-water mark {measured}; "
-        f"static worst case {f'{st.worst_bytes} B' if st.worst_bytes is not None else '<b>unknown</b>'}</p>",
-        f"<p>{e(st.summary)}</p>",
-    ]
-    if not st.available:
-        return out
-    rows = []
-    if st.thread is not None:
-        rows.append(["thread", "—", str(st.thread.bytes), "—", " → ".join(st.thread.path)])
-    for lv in st.levels:
-        prio = "set at run time" if lv.priority is None else str(lv.priority)
-        rows.append([f"{lv.exception} ({lv.handler})", prio, str(lv.handler_bytes), str(lv.frame_bytes),
-                     " → ".join(lv.path)])  # fmt: skip
-    out.append(_table(["level", "priority", "bytes", "exception frame", "deepest path"], rows))
-    out.append(f"<p>{e(st.priorities)}</p>")
-    if st.unknown:
-        out.append("<p class='warn'>unknown (not counted as zero): " + "; ".join(
-            e(f"{u.kind} in {u.function}: {u.detail}") for u in st.unknown) + "</p>")  # fmt: skip
-    return out
-
-
 def _mv(v: float | None, unit: str) -> str:
     if v is None:
         return "—"
@@ -334,6 +131,39 @@ def _mv(v: float | None, unit: str) -> str:
 
 def _ci(ci: tuple[float, float] | None) -> str:
     return f"{ci[0]:.4g} … {ci[1]:.4g}" if ci else ""
+
+
+# Autoescape on: every value from the report (scenario names, console lines, messages) is escaped by Jinja2, so no
+# spot can forget it; only the plots, base64 of our own PNGs, are marked safe.
+_ENV = Environment(
+    loader=PackageLoader("tinyml_cosim.report"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters.update(mv=_mv, ci=_ci, fmt=format)
+
+
+def _safe_png(b64: str | None) -> Markup | None:
+    return Markup(b64) if b64 else None
+
+
+def render_html(r: Report, p: PlotData) -> str:
+    plots = {
+        "signal": _safe_png(plot_signal(p)) if r.decisions is not None else None,
+        "histogram": _safe_png(plot_histogram(p, r.timing.time_basis)) if r.timing is not None else None,
+        "memory": _safe_png(plot_memory(r)),
+    }
+    m = r.memory
+    return _ENV.get_template("report.html.j2").render(
+        r=r,
+        p=p,
+        plots=plots,
+        verdict_class={"pass": "pass", "fail": "fail", "error": "fail"}[r.verdict],
+        components=sorted(set(m.components_flash) | set(m.components_ram)),
+        failed=[line for x in r.runs for line in failed_run_lines(x)],
+    )
 
 
 __all__ = ["CheckStatus", "PlotData", "render_html"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from tinyml_cosim.results.checks import CheckStatus
 from tinyml_cosim.results.model import Report, failed_run_lines
-from tinyml_cosim.verdicts.expect import CheckStatus
 
 
 def _timing_properties(report: Report) -> list[tuple[str, str]]:

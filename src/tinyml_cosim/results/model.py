@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tinyml_cosim.core import resources
-from tinyml_cosim.verdicts.expect import Check
+from tinyml_cosim.results.checks import Check
 
 REPORT_VERSION = 1
 SCHEMA_PATH = resources.SCHEMAS_DIR / "report.schema.json"
@@ -177,6 +177,12 @@ class MemoryReport(BaseModel):
     fail_above_pct: float
     warn_above_pct: float
     notes: list[str] = []
+    harness_flash: int = Field(0, description="bytes of flash_used the co-simulation harness adds (cosim.h runtime)")
+    harness_ram: int = Field(
+        0, description="bytes of static_ram the harness adds (cosim.h state, host config, the Renode mailbox if linked)"
+    )
+    product_flash: int | None = Field(None, description="flash_used without the harness: what the product needs")
+    product_static_ram: int | None = Field(None, description="static_ram without the harness (stack reservation apart)")
 
 
 class ScenarioInfo(BaseModel):

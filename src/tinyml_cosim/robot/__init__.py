@@ -1,8 +1,10 @@
 """Robot Framework library for tinyml-cosim: ``Library    tinyml_cosim.robot``.
 
-A thin keyword layer over the Python API (`tinyml_cosim.orchestrate.board_session`, `tinyml_cosim.orchestrate.scenario_runs`, `tinyml_cosim.verdicts`): the same
-runs and verdicts as ``cosim run``. One component class per domain (board, scenario and sensors, decisions,
-budgets, debug), combined with robotframework-pythonlibcore's DynamicCore.
+A thin keyword layer over the Python API (`tinyml_cosim.orchestrate.board_session`,
+`tinyml_cosim.orchestrate.scenario_runs`, `tinyml_cosim.verdicts`): the same runs and verdicts as ``cosim run``.
+One component class per domain (board, scenario and sensors, decisions, budgets, debug), combined with
+robotframework-pythonlibcore's DynamicCore. A failed keyword or test keeps the board's console, run record and
+engine log under ``${OUTPUT DIR}/cosim-failures/`` (`tinyml_cosim.robot.failures`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tinyml_cosim.robot.budgets import BudgetKeywords
 from tinyml_cosim.robot.context import Context
 from tinyml_cosim.robot.debug import DebugKeywords
 from tinyml_cosim.robot.decisions import DecisionKeywords
+from tinyml_cosim.robot.failures import forget_failures, keep_keyword_failure, keep_test_failure
 from tinyml_cosim.robot.scenario import ScenarioKeywords
 
 __version__ = tinyml_cosim.__version__
@@ -100,10 +103,22 @@ class SimLibrary(DynamicCore):
         try:
             return super().run_keyword(name, args, kwargs)
         except CosimError as exc:
+            keep_keyword_failure(self.ctx, name)
             raise CosimKeywordError(str(exc)) from None
+        except Exception as exc:
+            if not getattr(exc, "ROBOT_SKIP_EXECUTION", False):  # a skip is not a failure
+                keep_keyword_failure(self.ctx, name)
+            raise
 
     # --- listener (v3): the board never outlives its test (scope=test) or suite ---
+    def start_test(self, data, result) -> None:  # type: ignore[no-untyped-def]
+        self.ctx.failure_dirs.clear()
+
     def end_test(self, data, result) -> None:  # type: ignore[no-untyped-def]
+        if result.passed:
+            forget_failures(self.ctx)  # its failures were expected (Run Keyword And Expect Error)
+        else:
+            keep_test_failure(self.ctx, result.status, f"test {result.name!r}")
         if self.ctx.scope == "test":
             self.ctx.close()
 

@@ -8,7 +8,8 @@ from robot.api import logger
 from robot.api.deco import keyword
 
 from tinyml_cosim.orchestrate.board_session import engine_unavailable_reason
-from tinyml_cosim.robot.context import Context
+from tinyml_cosim.robot.context import Context, variable
+from tinyml_cosim.robot.failures import keep_test_failure
 from tinyml_cosim.robot.messages import instant, tinyml_cosim_time
 
 
@@ -29,6 +30,10 @@ class BoardKeywords:
         With the default ``scope=test`` the board is stopped at the end of every test, whatever happens; with
         ``scope=suite`` at the end of the suite.
 
+        When a test fails, the board's full console (``console.log``), the run record (``run.json``) and the
+        engine's own log (``engine.log``, when it has one) of the last run go to
+        ``${OUTPUT DIR}/cosim-failures/<suite>/<test>/``, linked from the log.
+
         | Start Board |
         | Start Board | app=threshold_detector |
         """
@@ -39,7 +44,9 @@ class BoardKeywords:
     @keyword(tags=["board"])
     def stop_board(self) -> None:
         """Stops the board and every emulator it started (a GDB server too). Safe to call twice, and called
-        automatically at the end of each test (``scope=test``) or suite (``scope=suite``)."""
+        automatically at the end of each test (``scope=test``) or suite (``scope=suite``). In a failed test's
+        teardown it first keeps the failure artefacts (see `Start Board`) when no failing keyword did."""
+        keep_test_failure(self.ctx, variable("TEST STATUS"), "test")
         self.ctx.close()
 
     @keyword(tags=["board"])
@@ -81,9 +88,7 @@ class BoardKeywords:
         step = tinyml_cosim_time(time)
         run = board.run_for(step)
         rec = run.record
-        logger.info(
-            f"{self.ctx.describe()}: from {since:.3f} s to {board.now_s:.3f} s simulated: {rec.diagnosis}"
-        )
+        logger.info(f"{self.ctx.describe()}: from {since:.3f} s to {board.now_s:.3f} s simulated: {rec.diagnosis}")
         if not rec.succeeded:
             tail = "\n".join(rec.console_tail[-5:])
             raise AssertionError(

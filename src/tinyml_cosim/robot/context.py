@@ -44,6 +44,7 @@ class Context:
         self.jobs = int(jobs)
         self.session: BoardSession | None = None
         self._outputs = 0
+        self.failure_dirs: set[Path] = set()  # failure artefacts written during the current test
 
     # --- configuration ---
     @property

@@ -31,9 +31,7 @@ class DecisionKeywords:
                 f"No {decision_class!r} decision within {within} of simulated time (from {w.since_s:.3f} s to "
                 f"{w.until_s:.3f} s) on {self.ctx.describe()}; decisions seen: {decisions_summary(w.seen)}{end}"
             )
-        logger.info(
-            f"{decision_class!r} decided at {w.decision.t_s:.3f} s simulated (waited from {w.since_s:.3f} s)"
-        )
+        logger.info(f"{decision_class!r} decided at {w.decision.t_s:.3f} s simulated (waited from {w.since_s:.3f} s)")
         return w.decision.t_s
 
     @keyword(tags=["decisions"])

@@ -8,7 +8,6 @@ Instruction counts for verdicts are never taken from a debug session.
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,15 +16,10 @@ from pathlib import Path
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.elf.image import load_image
+from tinyml_cosim.engines.launcher import free_port
 from tinyml_cosim.engines.registry import create_engine, resolve_engine_name
 from tinyml_cosim.protocol.datachannel import DataService
 from tinyml_cosim.protocol.frames import ConfigFlag, Event, HostConfig, parse_event
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class DebugSession:
@@ -81,8 +75,7 @@ class DebugSession:
             time.sleep(poll_s)
 
     def ending_text(self) -> str:
-        kinds = ("EXIT", "FAULT", "WATCHDOG", "BUDGET")
-        last = next((e for e in reversed(self.engine.console.events) if e.kind in kinds), None)
+        last = next((e for e in reversed(self.engine.console.events) if e.terminal), None)
         if last is None:
             return "emulator ended"
         return f"{last.kind} " + " ".join(f"{k}={v}" for k, v in last.fields.items())

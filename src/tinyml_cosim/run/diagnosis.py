@@ -10,60 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tinyml_cosim.core.boards import Board
+from tinyml_cosim.core.cortex_m import (
+    BFARVALID_BIT,
+    CFSR_BITS,
+    MMARVALID_BIT,
+    cfsr_bits,
+    exception_name,
+    hfsr_bits,
+)
+from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.engines.base import Ending, EndKind
+from tinyml_cosim.engines.registry import engine_class
 from tinyml_cosim.protocol.frames import Event
 from tinyml_cosim.run.record import Status
-
-CFSR_BITS = {
-    0: ("IACCVIOL", "instruction fetch from a no-execute or protected region"),
-    1: ("DACCVIOL", "data access violation"),
-    3: ("MUNSTKERR", "MemManage fault on exception return unstacking"),
-    4: ("MSTKERR", "MemManage fault on exception entry stacking"),
-    5: ("MLSPERR", "MemManage fault during lazy FP state preservation"),
-    7: ("MMARVALID", "MMFAR holds the faulting address"),
-    8: ("IBUSERR", "bus error on instruction fetch"),
-    9: ("PRECISERR", "precise data bus error (BFAR holds the address)"),
-    10: ("IMPRECISERR", "imprecise data bus error"),
-    11: ("UNSTKERR", "bus fault on exception return unstacking"),
-    12: ("STKERR", "bus fault on exception entry stacking (stack overflow?)"),
-    13: ("LSPERR", "bus fault during lazy FP state preservation"),
-    15: ("BFARVALID", "BFAR holds the faulting address"),
-    16: ("UNDEFINSTR", "undefined instruction"),
-    17: ("INVSTATE", "invalid EPSR state (Thumb bit clear: a call through a bad function pointer?)"),
-    18: ("INVPC", "invalid EXC_RETURN on exception return"),
-    19: ("NOCP", "coprocessor access with the FPU disabled or absent"),
-    24: ("UNALIGNED", "unaligned access with UNALIGN_TRP set"),
-    25: ("DIVBYZERO", "integer division by zero with DIV_0_TRP set"),
-}
-HFSR_BITS = {1: "VECTTBL", 30: "FORCED", 31: "DEBUGEVT"}
-EXCEPTION_NAMES = {
-    2: "NMI",
-    3: "HardFault",
-    4: "MemManage",
-    5: "BusFault",
-    6: "UsageFault",
-    11: "SVCall",
-    14: "PendSV",
-    15: "SysTick",
-}
-TERMINAL_EVENTS = ("EXIT", "BUDGET", "FAULT", "WATCHDOG")
-
-
-def cfsr_bits(cfsr: int | None) -> list[str]:
-    if not cfsr:
-        return []
-    return [name for bit, (name, _) in CFSR_BITS.items() if cfsr & (1 << bit)]
-
-
-def hfsr_bits(hfsr: int | None) -> list[str]:
-    if not hfsr:
-        return []
-    return [name for bit, name in HFSR_BITS.items() if hfsr & (1 << bit)]
-
-
-def exception_name(ipsr: int) -> str:
-    return EXCEPTION_NAMES.get(ipsr, f"IRQ{ipsr - 16}" if ipsr >= 16 else f"exception {ipsr}")
 
 
 @dataclass
@@ -88,7 +48,7 @@ class Verdict:
 
 
 def classify(ending: Ending, events: list[Event], image: FirmwareImage, board: Board, engine: str) -> Verdict:
-    terminal = next((e for e in events if e.kind in TERMINAL_EVENTS), None)
+    terminal = next((e for e in events if e.terminal), None)
     v = _from_event(terminal, image, board) if terminal is not None else _from_ending(ending, image, board, engine)
     if v.pc_symbol is None and v.pc is not None:
         v.pc_symbol = image.symbolize(v.pc)
@@ -107,9 +67,9 @@ def _fault_text(cfsr: int | None, hfsr: int | None, bfar: int | None, mmfar: int
     for bit, (name, meaning) in CFSR_BITS.items():
         if cfsr and cfsr & (1 << bit) and name not in ("MMARVALID", "BFARVALID"):
             parts.append(f"{name}: {meaning}")
-    if cfsr and cfsr & (1 << 15) and bfar is not None:
+    if cfsr and cfsr & (1 << BFARVALID_BIT) and bfar is not None:
         parts.append(f"BFAR=0x{bfar:08x}")
-    if cfsr and cfsr & (1 << 7) and mmfar is not None:
+    if cfsr and cfsr & (1 << MMARVALID_BIT) and mmfar is not None:
         parts.append(f"MMFAR=0x{mmfar:08x}")
     regs = f"CFSR=0x{cfsr or 0:08x} HFSR=0x{hfsr or 0:08x}"
     return f"{regs} ({'; '.join(parts)})" if parts else regs
@@ -248,7 +208,14 @@ def _from_ending(ending: Ending, image: FirmwareImage, board: Board, engine: str
         base.polled_address = ending.polled_address
         named = board.peripheral_at(ending.polled_address)
         reg = f"{named[0]}_{named[1]}" if named and named[1] else (named[0] if named else "a peripheral register")
-        base.diagnosis += f"; polling {reg} at 0x{ending.polled_address:08x}, not modelled by {engine}" + (
-            "; use --engine renode" if engine == "qemu" else ""
-        )
+        base.diagnosis += f"; polling {reg} at 0x{ending.polled_address:08x}, not modelled by {engine}"
+        base.diagnosis += _unmodelled_advice(engine)
     return base
+
+
+def _unmodelled_advice(engine: str) -> str:
+    """What the engine suggests when the firmware waits on a register it does not model (a capability)."""
+    try:
+        return engine_class(engine).unmodelled_peripheral_advice
+    except (BadInput, ImportError, AttributeError):  # a name no registry knows (a test's fake engine)
+        return ""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.run_limits import default_timeout_s
 from tinyml_cosim.run.record import RunRecord, Span
 
 # The window's SPAN event line is written after the span ends; the run goes on this many instructions past the
@@ -119,7 +120,7 @@ def replay_window(
     """Run the recorded seed from boot to just past the window's end; the window's span in the new run."""
     from tinyml_cosim.run.session import RunRequest, run_firmware
     from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.sensors.delivery import data_service_for
+    from tinyml_cosim.scenario.delivery import data_service_for
 
     scn = load_scenario(w.scenario)
     record = run_firmware(
@@ -128,7 +129,7 @@ def replay_window(
             board=w.board,
             engine=engine or w.engine,
             max_instructions=w.budget,
-            timeout_s=timeout_s if timeout_s is not None else 60.0 + 20.0 * w.budget / max(1, record_clock(w.board)),
+            timeout_s=timeout_s if timeout_s is not None else default_timeout_s(w.budget / record_clock(w.board)),
             data=data_service_for(scn, w.seed),
             scenario=w.scenario,
             seed=w.seed,
@@ -141,22 +142,22 @@ def replay_window(
 def record_clock(board: str) -> int:
     from tinyml_cosim.core.boards import load_board
 
-    return load_board(board).clock_hz
+    return max(1, load_board(board).clock_hz)
 
 
 def debug_window(w: Window, engine: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
-    """A halted debug session (tinyml_cosim.run.debug.DebugSession, not entered) with the recorded seed's sensor streams; serve
-    it with `until=window_done(w)` to end it after the window."""
+    """A halted debug session (tinyml_cosim.run.debug.DebugSession, not entered) with the recorded seed's sensor
+    streams; serve it with `until=window_done(w)` to end it after the window."""
     from tinyml_cosim.run.debug import DebugSession
     from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.sensors.delivery import data_service_for
+    from tinyml_cosim.scenario.delivery import data_service_for
 
     data = data_service_for(load_scenario(w.scenario), w.seed)
     return DebugSession(w.elf, w.board, engine or w.engine, port, data=data)
 
 
 def window_done(w: Window):  # type: ignore[no-untyped-def]
-    """For tinyml_cosim.run.debug.serve: true at the window's span event (the host ends the session after the window)."""
+    """For tinyml_cosim.run.debug.serve: true at the window's span event (the host ends the session after it)."""
     seen = 0
 
     def done(event) -> bool:  # type: ignore[no-untyped-def]
@@ -171,7 +172,7 @@ def window_done(w: Window):  # type: ignore[no-untyped-def]
 def worst_window_files(scn, report, records: dict[int, RunRecord]) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
     """The input of the observed-maximum window, for the report directory: per sensor the data-channel bytes of
     the samples produced between the end of the previous inference and the start of this one, and a JSON index."""
-    from tinyml_cosim.sensors.delivery import sample_due
+    from tinyml_cosim.scenario.delivery import sample_due
 
     timing = getattr(report, "timing", None)
     at = timing.observed_maximum_at if timing is not None else None

@@ -11,18 +11,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tinyml_cosim.core.boards import Board, load_board
-from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.errors import BadInput, EngineError
 from tinyml_cosim.core.provenance import Provenance, file_sha256
+from tinyml_cosim.core.run_limits import DEFAULT_HANG_INSTRUCTIONS
 from tinyml_cosim.elf.image import FirmwareImage, load_image
-from tinyml_cosim.engines.base import CallMeasurement, Engine, RunLimits
+from tinyml_cosim.engines.base import MEASURE_UNSUPPORTED, CallMeasurement, Engine, RunLimits
+from tinyml_cosim.engines.launcher import free_port
 from tinyml_cosim.engines.registry import create_engine, resolve_engine_name
 from tinyml_cosim.protocol.datachannel import DataService
 from tinyml_cosim.protocol.frames import HOST_CONFIG_SYMBOL, ConfigFlag, Event, HostConfig, Transport
-from tinyml_cosim.run.debug import free_port
 from tinyml_cosim.run.diagnosis import classify
 from tinyml_cosim.run.record import Measurement, RecordedEvent, RunRecord, Span
-
-DEFAULT_HANG_INSTRUCTIONS = 2_000_000_000
 
 
 @dataclass
@@ -102,8 +101,9 @@ def run_firmware(request: RunRequest) -> RunRecord:
     name = resolve_engine_name(request.engine)
     started = time.monotonic()
     with create_engine(name, board) as engine:
-        if request.echo is not None:
-            engine.console._echo = request.echo
+        if request.measure and not engine.supports_measure:
+            raise EngineError(MEASURE_UNSUPPORTED.format(engine=engine.name))  # before the emulator starts
+        engine.console.set_echo(request.echo)
         limits = RunLimits(
             max_instructions=budget, timeout_s=request.timeout_s, hang_instructions=request.hang_instructions
         )

@@ -330,7 +330,8 @@ def _pct_check(id: str, used: int, limit: int, res: MemoryResult, what: str, sou
         unit="%",
         status=status,
         message=f"{id}: {what} {used} of {limit} bytes = {pct:.1f} %, {word} (fail above {pol.fail_above_pct:g} %, "
-        f"warn above {pol.warn_above_pct:g} %; limit from {source or res.limit_source})",
+        f"warn above {pol.warn_above_pct:g} %; limit from {source or res.limit_source})"
+        + (f"; {res.harness_note(id.split('.')[1])}" if id in ("memory.flash", "memory.ram") else ""),
     )
 
 
@@ -391,6 +392,10 @@ def memory_report(res: MemoryResult) -> MemoryReport:
         warn_above_pct=res.policy.warn_above_pct,
         notes=res.notes,
         stack_static=static_stack_report(res.stack_static),
+        harness_flash=res.harness_flash,
+        harness_ram=res.harness_ram,
+        product_flash=res.product_flash,
+        product_static_ram=res.product_static_ram,
     )
 
 

@@ -15,11 +15,18 @@ object file's path says what it is:
 | padding | alignment fill between input sections |
 | other | anything else (linker-generated) |
 
+Harness: the bytes the co-simulation harness adds (cosim.h's runtime, its host-configuration block, and the Renode
+mailbox when linked) are counted apart as well (`harness_flash`, `harness_ram`; the product's are the rest): an input
+section is the harness's when it comes from the project's `hal/cosim_runtime.o` or is named after a `cosim_` symbol
+(`.text.cosim_*`, `.bss.cosim_*`, `.rodata.cosim_*`, `.cosim_config`), which is how cosim.h names everything it
+defines; without a map file, the ELF's `cosim_*` symbols and the `.cosim_config` section. The limits are checked
+against the whole image (harness included), and every memory message says how much of it is the harness.
+
 Policy: a use above `fail_above_pct` of a limit fails, above `warn_above_pct` warns (defaults 90 and 70).
 
 Stack: the measured high-water mark (painted stack, from the EXIT event) and, next to it, the static worst case
-from the compiler's `-fstack-usage`/`-fcallgraph-info` output beside the ELF (`tinyml_cosim.elf.stack_static`): recursion,
-function pointers and dynamic frames make it unknown (with its known lower bound), never zero.
+from the compiler's `-fstack-usage`/`-fcallgraph-info` output beside the ELF (`tinyml_cosim.elf.stack_static`):
+recursion, function pointers and dynamic frames make it unknown (with its known lower bound), never zero.
 """
 
 from __future__ import annotations
@@ -120,6 +127,18 @@ def parse_map(text: str) -> list[InputSection]:
     return out
 
 
+_HARNESS_SECTION = re.compile(r"^\.(text|rodata|data|bss)\.(cosim_|__cosim_)|^\.cosim_config$")
+
+
+def is_harness(section: InputSection) -> bool:
+    """Whether an input section belongs to the co-simulation harness rather than to the product."""
+    if section.source == "*fill*" or section.output == ".stack":
+        return False
+    if Path(section.source.split("(")[0]).name == "cosim_runtime.o" and "/obj/hal/" in section.source:
+        return True
+    return bool(_HARNESS_SECTION.match(section.name)) or section.output == ".cosim_config"
+
+
 def classify(section: InputSection) -> str:
     src = section.source
     if section.output == ".stack":
@@ -169,9 +188,55 @@ class MemoryResult:
     policy: MemoryPolicy
     notes: list[str] = field(default_factory=list)
     stack_static: StaticStack | None = None  # the static worst case (None: not analysed)
+    harness_flash: int = 0  # bytes of flash_used that are the harness's (cosim.h runtime, host config)
+    harness_ram: int = 0  # bytes of static_ram that are the harness's (also the Renode mailbox when linked)
 
     def pct(self, used: int, limit: int) -> float:
         return 100.0 * used / limit
+
+    @property
+    def product_flash(self) -> int:
+        return self.flash_used - self.harness_flash
+
+    @property
+    def product_static_ram(self) -> int:
+        return self.static_ram - self.harness_ram
+
+    def harness_note(self, what: str) -> str:
+        """`of which harness N B (product M B)` for a flash or RAM message."""
+        if what == "flash":
+            return f"of which harness {self.harness_flash} B (product {self.product_flash} B)"
+        return (
+            f"of which harness {self.harness_ram} B (product static {self.product_static_ram} B, stack reservation "
+            f"{self.stack_reserved} B)"
+        )
+
+
+def _harness_from_elf(path: Path, sections: list[SectionUse]) -> tuple[int, int]:
+    """Harness bytes without a map file: the `cosim_*` symbols and the `.cosim_config` section."""
+    from elftools.elf.elffile import ELFFile
+
+    flash = ram = 0
+    with open(path, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        symbols = list(symtab.iter_symbols()) if symtab is not None else []
+    for sec in sections:
+        if sec.name == ".cosim_config":
+            flash, ram = flash + sec.flash, ram + sec.ram
+            continue
+        seen: set[int] = set()
+        for sym in symbols:
+            kind = sym["st_info"]["type"]
+            if kind not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not sym.name.startswith("cosim_"):
+                continue
+            addr = sym["st_value"] & ~1 if kind == "STT_FUNC" else sym["st_value"]
+            if not sec.address <= addr < sec.address + sec.size or addr in seen:
+                continue
+            seen.add(addr)
+            size = min(sym["st_size"], sec.address + sec.size - addr)
+            flash += size if sec.flash else 0
+            ram += size if sec.ram else 0
+    return flash, ram
 
 
 def evaluate_memory(
@@ -197,6 +262,7 @@ def evaluate_memory(
     comp_flash = dict.fromkeys(COMPONENTS, 0)
     comp_ram = dict.fromkeys(COMPONENTS, 0)
     map_path = map_file if map_file is not None else image.path.with_name("app.map")
+    harness_flash = harness_ram = 0
     if map_path.is_file():
         by_name = {s.name: s for s in sections}
         for isec in parse_map(map_path.read_text(errors="replace")):
@@ -204,10 +270,13 @@ def evaluate_memory(
             if use is None or isec.size == 0:
                 continue
             comp = classify(isec)
+            harness = is_harness(isec)
             if use.flash:
                 comp_flash[comp] += isec.size
+                harness_flash += isec.size if harness else 0
             if use.ram:
                 comp_ram[comp] += isec.size
+                harness_ram += isec.size if harness else 0
         # what the map does not itemise (section alignment, linker-generated bytes) is "other"
         comp_flash["other"] += max(0, flash_used - sum(comp_flash.values()))
         comp_ram["other"] += max(0, ram_used - sum(comp_ram.values()))
@@ -225,6 +294,7 @@ def evaluate_memory(
                 comp_flash[comp] += n
             for comp, n in by_dwarf[1].items():
                 comp_ram[comp] += n
+        harness_flash, harness_ram = _harness_from_elf(image.path, sections)
         map_path = None  # type: ignore[assignment]
     stack_static = analyse(image.path, board, stack_usage_dir)
     if not stack_static.available:
@@ -250,6 +320,8 @@ def evaluate_memory(
         policy=policy,
         notes=notes,
         stack_static=stack_static,
+        harness_flash=harness_flash,
+        harness_ram=harness_ram,
     )
 
 

@@ -61,6 +61,11 @@ class QemuExited(EngineError):
 
 class QemuEngine(Engine):
     name = "qemu"
+    data_transport = Transport.SEMIHOSTING
+    supports_live_steps = True  # QEMU runs on between run() calls; a held data request holds the firmware
+    supports_measure = True
+    # QEMU's STM32 SoCs leave many peripherals (RCC among them) as unimplemented devices; Renode models more.
+    unmodelled_peripheral_advice = "; use --engine renode"
 
     def __init__(self, board, workdir=None) -> None:
         super().__init__(board, workdir)
@@ -75,7 +80,9 @@ class QemuEngine(Engine):
         self._console_sock: socket.socket | None = None
         self._console_lock = threading.Lock()
         self._stderr_path = self.workdir / "qemu.stderr"
-        self._log_path = self.workdir / "qemu.log"
+        self._log_path = self.workdir / "qemu.log"  # -D: only while _polled_address turns `log unimp` on
+        # QEMU's own messages (errors, warnings, a lockup's register dump) go to stderr.
+        self.log_path = self._stderr_path
 
     # --- capabilities ---
     @classmethod
@@ -95,7 +102,7 @@ class QemuEngine(Engine):
         return q.systick_hz / 1e9
 
     def transport(self) -> HostConfig:
-        return HostConfig(Transport.SEMIHOSTING, flags=int(ConfigFlag.SEMIHOSTING_EXIT | ConfigFlag.QEMU_TIMER_ALARM))
+        return HostConfig(self.data_transport, flags=int(ConfigFlag.SEMIHOSTING_EXIT | ConfigFlag.QEMU_TIMER_ALARM))
 
     # --- life cycle ---
     def start(
@@ -321,7 +328,7 @@ class QemuEngine(Engine):
                 mips_estimate = 0.7 * mips_estimate + 0.3 * (icount - prev_i) / (now - prev_t)
                 frozen_since = now
             prev_t, prev_i = now, icount
-            if self.console.first_event("EXIT", "BUDGET", "FAULT", "WATCHDOG"):
+            if self.console.terminal_event():
                 # With semihosting the firmware ends QEMU itself right after; give it a moment before stopping it.
                 terminal_seen_at = terminal_seen_at or now
                 if not self._semihosting_exit() or now - terminal_seen_at > 0.5:
@@ -542,14 +549,8 @@ class QemuEngine(Engine):
             with contextlib.suppress(Exception):
                 self._qmp.close()
             self._qmp = None
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        if proc is not None:
-            launcher.unregister(proc)
+        if self._proc is not None:
+            launcher.kill_group(self._proc)
         for t in self._threads:
             t.join(timeout=1)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import threading
@@ -24,11 +23,13 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from tinyml_cosim.core import cortex_m
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput, EngineError
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.engines import launcher
 from tinyml_cosim.engines.base import CpuState, Ending, EndKind, Engine, FaultRegisters, RunLimits, which
+from tinyml_cosim.engines.launcher import free_port
 from tinyml_cosim.engines.renode.facts import RENODE_VERSION
 from tinyml_cosim.engines.renode.logscan import RenodeLog
 from tinyml_cosim.engines.renode.mailbox import MailboxServer, hook_file_text, hook_one_liner
@@ -48,6 +49,7 @@ from tinyml_cosim.protocol.frames import (
     HOST_CONFIG_SYMBOL,
     MAILBOX_DOORBELL_SYMBOL,
     MAILBOX_SYMBOL,
+    TERMINAL_EVENTS,
     Event,
     HostConfig,
     Transport,
@@ -56,7 +58,7 @@ from tinyml_cosim.protocol.frames import (
 NOT_FOUND = "renode not found on PATH; install Renode 1.16 (e.g. the antmicro/renode:1.16.1 image) or use --engine qemu"
 # Event kinds after which the firmware stops making progress by design (it sleeps in WFI when it cannot exit
 # through semihosting, which Renode 1.16 cannot do): the engine ends the run when it sees one.
-END_EVENTS = ("EXIT", "BUDGET", "WATCHDOG", "FAULT")
+END_EVENTS = TERMINAL_EVENTS
 _VERSION_RE = re.compile(r"(\d+\.\d+\.\d+)")
 
 
@@ -75,12 +77,6 @@ def renode_argv(binary: str, monitor_port: int) -> list[str]:
     """No GUI, no colours in the log (stdout), no analyzer windows, monitor on a TCP port (not --console, which
     would take precedence over --port in CommandLineInterface.PrepareShell)."""
     return [binary, "--disable-xwt", "--plain", "--hide-analyzers", "--port", str(monitor_port)]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def event_ending(event: Event, grain: int) -> Ending:
@@ -110,6 +106,7 @@ def event_ending(event: Event, grain: int) -> Ending:
 
 class RenodeEngine(Engine):
     name: ClassVar[str] = "renode"
+    data_transport: ClassVar[Transport] = Transport.MAILBOX  # serviced by a CPU hook on the doorbell write
     # Virtual time per `emulation RunFor`: an EXIT event or a bad access is noticed at the end of its chunk.
     chunk_seconds: ClassVar[float] = 0.01
     startup_timeout_s: ClassVar[float] = 120.0  # .NET start-up plus platform load
@@ -134,6 +131,7 @@ class RenodeEngine(Engine):
         self._version: str | None = None
         self._closed = False
         self._started_emulation = False
+        self.log_path = self.workdir / "renode.log"  # Renode's stdout: its log
 
     # --- capabilities ---
     @classmethod
@@ -174,7 +172,7 @@ class RenodeEngine(Engine):
     def transport(self) -> HostConfig:
         # No SEMIHOSTING_EXIT: Renode 1.16.1's Arm semihosting handles only SYS_WRITEC/SYS_WRITE0/SYS_READC
         # (renode_facts.SEMIHOSTING); SYS_EXIT_EXTENDED returns 0 and the firmware would run on.
-        return HostConfig(Transport.MAILBOX, flags=0)
+        return HostConfig(self.data_transport, flags=0)
 
     # --- life cycle ---
     def start(
@@ -255,17 +253,18 @@ class RenodeEngine(Engine):
     def _spawn(self, binary: str, monitor_port: int) -> None:
         argv = renode_argv(binary, monitor_port)
         self.files["renode.log"] = self.workdir / "renode.log"
-        # Own process group (start_new_session): close() kills Renode and the dotnet/mono child it execs, and a
-        # Ctrl-C in the user's terminal reaches only us.
-        self._proc = subprocess.Popen(
+        # Through the launcher: own process group, so close() kills Renode and the dotnet/mono child it execs and a
+        # Ctrl-C in the user's terminal reaches only us; and PDEATHSIG, so it dies with a killed host.
+        # Its own TMPDIR: at start-up Renode deletes every $TMPDIR/renode-<pid> directory whose PID is not running,
+        # which in the shared /tmp would include other programs' (and other users' Renode runs') folders.
+        self._proc = launcher.popen(
             argv,
+            tmpdir=self.workdir / "tmp",
             cwd=self.workdir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        launcher.register(self._proc)
         self._thread(self._read_log, "cosim-renode-log")
 
     def _thread(self, target: object, name: str) -> None:
@@ -358,7 +357,9 @@ class RenodeEngine(Engine):
     def read_fault_registers(self) -> FaultRegisters:
         # Renode's NVIC models CFSR and MMFAR; HFSR is tag-only (reads 0 even after an escalation) and BFAR is not
         # defined (unhandled read). Unknown is reported as None rather than a misleading 0.
-        return FaultRegisters(cfsr=self.read_u32(0xE000ED28), hfsr=None, mmfar=self.read_u32(0xE000ED34), bfar=None)
+        return FaultRegisters(
+            cfsr=self.read_u32(cortex_m.CFSR), hfsr=None, mmfar=self.read_u32(cortex_m.MMFAR), bfar=None
+        )
 
     # --- running ---
     def run(self, limits: RunLimits) -> Ending:
@@ -417,7 +418,7 @@ class RenodeEngine(Engine):
 
     def _early_ending(self, cycles: int, deadline: float | None) -> Ending | None:
         """Endings that do not wait for a limit: the firmware's end event, a bad access, a dead Renode, wall time."""
-        event = self.console.first_event(*END_EVENTS)
+        event = self.console.terminal_event()
         if event is not None:
             return event_ending(event, self.grain)
         bad = self.log.first_out_of_bounds()
@@ -438,7 +439,7 @@ class RenodeEngine(Engine):
 
     def _settled_ending(self, cycles: int) -> Ending | None:
         self._settle()
-        event = self.console.first_event(*END_EVENTS)
+        event = self.console.terminal_event()
         if event is not None:
             return event_ending(event, self.grain)
         if self.log.first_out_of_bounds() is not None:
@@ -569,8 +570,7 @@ class RenodeEngine(Engine):
             monitor.close()
         self._monitor_usable = False
         if proc is not None:
-            _kill_group(proc)
-            launcher.unregister(proc)
+            launcher.kill_group(proc)
         if self._console_sock is not None:
             with contextlib.suppress(OSError):
                 self._console_sock.close()
@@ -579,23 +579,6 @@ class RenodeEngine(Engine):
         for t in self._threads:
             t.join(timeout=2)
         self.console.close()
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate Renode's process group (it was started with its own session), then make sure it is gone."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=3)
-    # Children (dotnet) may outlive the launcher script: kill the group even when the leader has exited.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=3)
-    if proc.stdout is not None:
-        with contextlib.suppress(OSError):
-            proc.stdout.close()
 
 
 __all__ = ["END_EVENTS", "NOT_FOUND", "RENODE_VERSION", "RenodeEngine", "event_ending", "renode_argv", "renode_binary"]

@@ -6,8 +6,8 @@ first instruction executes; the hook sends the request to `MailboxServer` and bl
 mailbox with state=REPLY. The CPU thread does not advance while it waits, so no virtual time passes while the host
 works — the reply is deterministic in simulated time.
 
-Mailbox layout (tinyml_cosim.protocol.frames.MAILBOX_HEADER, little-endian): state, request length, reply length, capacity; then
-the request buffer (capacity bytes) and the reply buffer (capacity bytes).
+Mailbox layout (tinyml_cosim.protocol.frames.MAILBOX_HEADER, little-endian): state, request length, reply length,
+capacity; then the request buffer (capacity bytes) and the reply buffer (capacity bytes).
 
 Hook <-> host wire format (private to this module): the hook sends b"CSMB", u32 request length, u32 capacity and
 the request bytes; the host answers u32 reply length and the reply bytes (never more than capacity).

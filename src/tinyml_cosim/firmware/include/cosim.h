@@ -6,8 +6,19 @@
  * Header-only and independent of this project's startup code, so any bare-metal firmware (TFLM-based, CubeMX-
  * generated, hand-written) can include it: mark named spans (nestable), report decisions, read sensor data
  * delivered in simulated time, and exit with a code. Define COSIM_IMPLEMENTATION in exactly one C file before
- * including it. Defaults fit STM32F2/F4 (USART1 console, USART2 data fallback, TIM2 instruction counter, TIM5
- * service alarm); override the COSIM_* macros below for another part.
+ * including it. Register access goes through the port layer (cosim_port.h): the default port fits STM32F2/F4
+ * (USART1 console, USART2 data fallback, TIM2 instruction counter, TIM5 service alarm); define COSIM_PORT_STM32L4 for
+ * the ISR/TDR USART families, or COSIM_PORT_HEADER for your own port, and override the COSIM_* base addresses.
+ *
+ * Linkage: every API function is declared and defined with COSIMDEF (default: empty, external linkage); define
+ * COSIMDEF as `static` (before every include) to keep the API private to one translation unit. The interrupt
+ * handlers are weak, so vendor code may define TIM2_IRQHandler/TIM5_IRQHandler itself (and then call
+ * cosim_timebase_irq()/cosim_service_irq from there, see below).
+ *
+ * Harness footprint: everything cosim.h puts in the image is named cosim_* (sections .text.cosim_*, .bss.cosim_*,
+ * .rodata.cosim_*, .cosim_config with -ffunction-sections -fdata-sections), so memory accounting can tell the
+ * harness from the product. The Renode data-channel mailbox (2 x COSIM_MAILBOX_CAPACITY bytes of RAM) is only
+ * linked in when COSIM_WITH_MAILBOX is 1 (`cosim build` sets it for engines that use that transport).
  *
  * Time: TIM2 counts one tick per retired instruction (QEMU -icount shift=0; Renode with TIM2 at f_clk and
  * PerformanceInMips = f_clk/1e6). cosim_instructions() extends it to 64 bits; simulated time is
@@ -33,20 +44,13 @@ extern "C" {
 #ifndef COSIM_APP_NAME
 #define COSIM_APP_NAME "app"
 #endif
-#ifndef COSIM_CONSOLE_USART
-#define COSIM_CONSOLE_USART 0x40011000u /* USART1 */
+#ifndef COSIMDEF
+#define COSIMDEF
 #endif
-#ifndef COSIM_DATA_USART
-#define COSIM_DATA_USART 0x40004400u /* USART2 */
-#endif
-#ifndef COSIM_TIMEBASE_TIM
-#define COSIM_TIMEBASE_TIM 0x40000000u /* TIM2, 32-bit */
-#endif
+/* Peripheral base addresses (COSIM_CONSOLE_USART, COSIM_DATA_USART, COSIM_TIMEBASE_TIM, COSIM_SERVICE_TIM,
+ * COSIM_RCC_BASE) default in the port header (cosim_port.h). */
 #ifndef COSIM_TIMEBASE_IRQ
 #define COSIM_TIMEBASE_IRQ 28
-#endif
-#ifndef COSIM_SERVICE_TIM
-#define COSIM_SERVICE_TIM 0x40000C00u /* TIM5, 32-bit */
 #endif
 #ifndef COSIM_SERVICE_IRQ
 #define COSIM_SERVICE_IRQ 50
@@ -64,6 +68,14 @@ extern "C" {
 #ifndef COSIM_MAILBOX_CAPACITY
 #define COSIM_MAILBOX_CAPACITY 4096u
 #endif
+/* 1: link the RAM mailbox (the Renode data channel, 16 + 2 x COSIM_MAILBOX_CAPACITY bytes of RAM). 0: only its
+ * 16-byte header and no doorbell, so an engine that needs the mailbox sees it is absent (Renode then offers no data
+ * channel). The code is the same either way: instruction counts do not depend on this switch. */
+#ifndef COSIM_WITH_MAILBOX
+#define COSIM_WITH_MAILBOX 0
+#endif
+/* cosim_write sends at most this many payload bytes per frame (whatever the transport; the mailbox bounds it). */
+#define COSIM_WRITE_CHUNK (COSIM_MAILBOX_CAPACITY - 64u)
 
 /* Written by the engine before the first instruction runs (section .cosim_config is never zeroed by startup). */
 typedef struct {
@@ -104,32 +116,32 @@ extern cosim_mailbox_t cosim_mailbox;
 
 /* Start the instruction counter; call it first thing in Reset_Handler so firmware time starts with the CPU.
  * cosim_init() calls it too if nobody did. */
-void cosim_timebase_start(void);
+COSIMDEF void cosim_timebase_start(void);
 /* Start the instruction counter and the service alarm, read the host configuration, print the BOOT event. */
-void cosim_init(void);
+COSIMDEF void cosim_init(void);
 /* Retired instructions since cosim_init (64-bit; exact under both engines). */
-uint64_t cosim_instructions(void);
+COSIMDEF uint64_t cosim_instructions(void);
 /* Simulated microseconds since cosim_init: instructions * 1e6 / COSIM_CLOCK_HZ. */
-uint64_t cosim_now_us(void);
+COSIMDEF uint64_t cosim_now_us(void);
 /* Tell the watchdog the firmware is making progress (every event and data request does this too). */
-void cosim_kick(void);
+COSIMDEF void cosim_kick(void);
 
 /* Console: plain text for people; event lines for the host. */
-void cosim_putc(char c);
-void cosim_puts(const char *s);
-void cosim_put_u64(uint64_t v);
-void cosim_put_hex32(uint32_t v);
+COSIMDEF void cosim_putc(char c);
+COSIMDEF void cosim_puts(const char *s);
+COSIMDEF void cosim_put_u64(uint64_t v);
+COSIMDEF void cosim_put_hex32(uint32_t v);
 
 /* Spans: instructions between begin and end, reported as one SPAN event at the end. Nestable (depth 8).
  * Names must not contain spaces. */
-void cosim_span_begin(const char *name);
-uint64_t cosim_span_end(void);
+COSIMDEF void cosim_span_begin(const char *name);
+COSIMDEF uint64_t cosim_span_end(void);
 /* A decision: class label (no spaces) and a score (e.g. int8 output or Q15 confidence). */
-void cosim_decision(const char *label, int32_t score);
+COSIMDEF void cosim_decision(const char *label, int32_t score);
 /* A named marker with an optional integer value. */
-void cosim_mark(const char *name, int32_t value);
+COSIMDEF void cosim_mark(const char *name, int32_t value);
 /* End the run: print EXIT (with the stack high-water mark when the startup painted the stack) and stop. */
-void cosim_exit(int code) __attribute__((noreturn));
+COSIMDEF void cosim_exit(int code) __attribute__((noreturn));
 
 /* Data channel (whatever transport the engine chose). */
 typedef struct {
@@ -141,21 +153,25 @@ typedef struct {
 #define COSIM_READ_OVERRUN (1u << 1)
 /* Read what the stream holds by now (in simulated time), at most max_bytes. Returns bytes read, -1 when there is
  * no data channel or the host answered with an error. `info` may be NULL. */
-int32_t cosim_read(uint16_t stream, void *dst, uint32_t max_bytes, cosim_read_info_t *info);
-int32_t cosim_write(uint16_t stream, const void *src, uint32_t length);
+COSIMDEF int32_t cosim_read(uint16_t stream, void *dst, uint32_t max_bytes, cosim_read_info_t *info);
+COSIMDEF int32_t cosim_write(uint16_t stream, const void *src, uint32_t length);
 /* Whether the host gave this firmware a data channel. */
-int cosim_has_data_channel(void);
+COSIMDEF int cosim_has_data_channel(void);
 
 /* Report a fault in one FAULT event line (stacked PC, LR, xPSR and the SCB fault registers), then stop.
  * `frame` is the exception frame (MSP or PSP per EXC_RETURN); call it from HardFault/MemManage/BusFault/UsageFault. */
-void cosim_fault_report(const uint32_t *frame, uint32_t exc_return) __attribute__((noreturn));
+COSIMDEF void cosim_fault_report(const uint32_t *frame, uint32_t exc_return) __attribute__((noreturn));
 
 /* Low-level event: `fields` is "key=value key=value" (no spaces inside values), may be NULL. */
-void cosim_event(const char *kind, const char *fields);
+COSIMDEF void cosim_event(const char *kind, const char *fields);
 
-/* Interrupt handlers (CMSIS names by default; the vector table must point at them). */
-void COSIM_TIMEBASE_HANDLER(void);
-void COSIM_SERVICE_HANDLER(void);
+/* Interrupt handlers (CMSIS names by default; the vector table must point at them). Weak: a vendor's own
+ * TIM2_IRQHandler/TIM5_IRQHandler wins, and must then call cosim_timebase_irq() / branch to COSIM_SERVICE_HANDLER's
+ * body (see docs/protocol.md "Port layer"). Always external: the vector table refers to them. */
+void COSIM_TIMEBASE_HANDLER(void) __attribute__((weak));
+void COSIM_SERVICE_HANDLER(void) __attribute__((weak));
+/* The body of the timebase handler, for a vendor handler that serves TIM2 itself. */
+COSIMDEF void cosim_timebase_irq(void);
 
 #ifdef __cplusplus
 }
@@ -164,30 +180,35 @@ void COSIM_SERVICE_HANDLER(void);
 /* ======================================================================================================== */
 #ifdef COSIM_IMPLEMENTATION
 
-#define COSIM_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
-/* USART (STM32F2/F4 layout) */
-#define COSIM_USART_SR 0x00u
-#define COSIM_USART_DR 0x04u
-#define COSIM_USART_CR1 0x0Cu
-#define COSIM_USART_TXE (1u << 7)
-#define COSIM_USART_RXNE (1u << 5)
-/* General-purpose timer */
-#define COSIM_TIM_CR1 0x00u
-#define COSIM_TIM_DIER 0x0Cu
-#define COSIM_TIM_SR 0x10u
-#define COSIM_TIM_CNT 0x24u
-#define COSIM_TIM_PSC 0x28u
-#define COSIM_TIM_ARR 0x2Cu
-/* RCC clock enables (ignored by QEMU, needed on silicon and by Renode's RCC model) */
-#define COSIM_RCC_APB1ENR 0x40023840u
-#define COSIM_RCC_APB2ENR 0x40023844u
-/* System control */
+/* USART, timer and clock-gate registers: the port (cosim_port.h). */
+#include "cosim_port.h"
+
+/* System control (the Cortex-M core's, the same on every part; overridable for host tests) */
+#ifndef COSIM_NVIC_ISER
 #define COSIM_NVIC_ISER 0xE000E100u
-#define COSIM_SCB_SHCSR 0xE000ED24u
-#define COSIM_SCB_CCR 0xE000ED14u
+#endif
+#ifndef COSIM_SCB_BASE
+#define COSIM_SCB_BASE 0xE000ED00u
+#endif
+
+/* Cortex-M instructions; a host build (tests/test_ports.py compiles this file with gcc for x86) gets stand-ins. */
+#if defined(__arm__)
+#define COSIM__ARM 1
+#else
+#define COSIM__ARM 0
+#endif
 
 __attribute__((section(".cosim_config"), used)) volatile cosim_host_config_t cosim_host_config;
+#if COSIM_WITH_MAILBOX
 __attribute__((used)) cosim_mailbox_t cosim_mailbox;
+#define COSIM__DOORBELL cosim_mailbox_doorbell
+#else
+/* Header only: `cosim_mailbox` names these 16 bytes (the code that would touch the buffers runs only when the host
+ * chose the mailbox transport, and an engine offers it only with the doorbell symbol present). */
+__attribute__((used, aligned(4))) uint32_t cosim_mailbox_header[4];
+__asm__(".globl cosim_mailbox\n.set cosim_mailbox, cosim_mailbox_header");
+#define COSIM__DOORBELL cosim__mailbox_absent
+#endif
 
 static cosim_time_state_t cosim__time;
 static uint64_t cosim__last_kick;
@@ -201,39 +222,57 @@ static int cosim__semihost_in = -1, cosim__semihost_out = -1;
 /* --- interrupt masking --- */
 static inline uint32_t cosim__irq_save(void)
 {
-    uint32_t primask;
+    uint32_t primask = 0;
+#if COSIM__ARM
     __asm__ volatile("mrs %0, primask\n cpsid i" : "=r"(primask)::"memory");
+#endif
     return primask;
 }
 static inline void cosim__irq_restore(uint32_t primask)
 {
+#if COSIM__ARM
     __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
+#else
+    (void)primask;
+#endif
+}
+static inline void cosim__irq_enable(void)
+{
+#if COSIM__ARM
+    __asm__ volatile("cpsie i" ::: "memory");
+#endif
 }
 
-uint64_t cosim_instructions(void)
+COSIMDEF uint64_t cosim_instructions(void)
 {
     uint32_t key = cosim__irq_save();
-    uint64_t now = cosim_time_extend(&cosim__time, COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_CNT));
+    uint64_t now = cosim_time_extend(&cosim__time, cosim_port_timebase_read());
     cosim__irq_restore(key);
     return now;
 }
 
-uint64_t cosim_now_us(void)
+COSIMDEF uint64_t cosim_now_us(void)
 {
     uint64_t n = cosim_instructions();
     /* split to avoid overflowing n * 1e6 after ~5 hours of simulated time */
     return (n / COSIM_CLOCK_HZ) * 1000000u + ((n % COSIM_CLOCK_HZ) * 1000000u) / COSIM_CLOCK_HZ;
 }
 
-void cosim_kick(void) { cosim__last_kick = cosim_instructions(); }
+COSIMDEF void cosim_kick(void) { cosim__last_kick = cosim_instructions(); }
 
 /* --- semihosting (ARM semihosting spec v2; QEMU turns SYS_EXIT_EXTENDED into its exit status) --- */
 static inline int32_t cosim__semihost(uint32_t op, const void *arg)
 {
+#if COSIM__ARM
     register uint32_t r0 __asm__("r0") = op;
     register const void *r1 __asm__("r1") = arg;
     __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
     return (int32_t)r0;
+#else
+    (void)op;
+    (void)arg;
+    return -1; /* no semihosting host */
+#endif
 }
 #define COSIM_SYS_OPEN 0x01u
 #define COSIM_SYS_WRITE 0x05u
@@ -241,13 +280,8 @@ static inline int32_t cosim__semihost(uint32_t op, const void *arg)
 #define COSIM_SYS_EXIT_EXTENDED 0x20u
 
 /* --- console --- */
-void cosim_putc(char c)
-{
-    while (!(COSIM_REG(COSIM_CONSOLE_USART + COSIM_USART_SR) & COSIM_USART_TXE)) {
-    }
-    COSIM_REG(COSIM_CONSOLE_USART + COSIM_USART_DR) = (uint8_t)c;
-}
-void cosim_puts(const char *s)
+COSIMDEF void cosim_putc(char c) { cosim_port_console_putc((uint8_t)c); }
+COSIMDEF void cosim_puts(const char *s)
 {
     while (*s) cosim_putc(*s++);
 }
@@ -290,12 +324,12 @@ static char *cosim__fmt_name(char *p, const char *end, const char *s)
     }
     return p;
 }
-void cosim_put_u64(uint64_t v)
+COSIMDEF void cosim_put_u64(uint64_t v)
 {
     char buf[21], *e = cosim__fmt_u64(buf, v);
     for (char *p = buf; p < e; p++) cosim_putc(*p);
 }
-void cosim_put_hex32(uint32_t v)
+COSIMDEF void cosim_put_hex32(uint32_t v)
 {
     char buf[8];
     cosim__fmt_hex32(buf, v);
@@ -305,7 +339,7 @@ void cosim_put_hex32(uint32_t v)
 /* CRC-32 (IEEE 802.3, as zlib.crc32), nibble table: 64 bytes of flash, ~20 instructions per byte. */
 static uint32_t cosim__crc32(uint32_t crc, const volatile uint8_t *data, uint32_t n)
 {
-    static const uint32_t table[16] = {0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+    __attribute__((section(".rodata.cosim__crc32_table"))) static const uint32_t table[16] = {0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
                                        0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
                                        0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
     crc = ~crc;
@@ -337,7 +371,7 @@ static void cosim__emit(uint64_t stamp, const char *kind, const char *fields)
     for (char *q = line; q < p; q++) cosim_putc(*q);
 }
 
-void cosim_event(const char *kind, const char *fields)
+COSIMDEF void cosim_event(const char *kind, const char *fields)
 {
     uint64_t now = cosim_instructions();
     cosim__emit(now, kind, fields);
@@ -350,7 +384,7 @@ static const char *cosim__span_name[COSIM_SPAN_DEPTH];
 static uint64_t cosim__span_begin[COSIM_SPAN_DEPTH];
 static int cosim__span_depth;
 
-void cosim_span_begin(const char *name)
+COSIMDEF void cosim_span_begin(const char *name)
 {
     if (cosim__span_depth < COSIM_SPAN_DEPTH) cosim__span_name[cosim__span_depth] = name;
     cosim__span_depth++;
@@ -359,7 +393,7 @@ void cosim_span_begin(const char *name)
     if (cosim__span_depth <= COSIM_SPAN_DEPTH) cosim__span_begin[cosim__span_depth - 1] = t0;
 }
 
-uint64_t cosim_span_end(void)
+COSIMDEF uint64_t cosim_span_end(void)
 {
     uint64_t t1 = cosim_instructions(); /* first thing: the span excludes the reporting below */
     if (cosim__span_depth <= 0) return 0;
@@ -391,9 +425,9 @@ static void cosim__named_value(const char *kind, const char *name_key, const cha
     cosim_event(kind, f);
 }
 
-void cosim_decision(const char *label, int32_t score) { cosim__named_value("DECISION", "class=", label, " score=", score); }
+COSIMDEF void cosim_decision(const char *label, int32_t score) { cosim__named_value("DECISION", "class=", label, " score=", score); }
 
-void cosim_mark(const char *name, int32_t value) { cosim__named_value("MARK", "name=", name, " value=", value); }
+COSIMDEF void cosim_mark(const char *name, int32_t value) { cosim__named_value("MARK", "name=", name, " value=", value); }
 
 /* --- ending --- */
 /* The startup code may paint the stack with this pattern between these symbols (weak: absent is fine). */
@@ -421,10 +455,15 @@ static void cosim__halt(int code)
     }
     /* No semihosting (Renode, silicon): the host ends the run when it sees the event. */
     (void)cosim__irq_save();
+#if COSIM__ARM
     for (;;) __asm__ volatile("wfi");
+#else
+    for (;;) {
+    }
+#endif
 }
 
-void cosim_exit(int code)
+COSIMDEF void cosim_exit(int code)
 {
     char f[64], *p = f;
     p = cosim__fmt_str(p, f + 20, "code=");
@@ -439,11 +478,13 @@ void cosim_exit(int code)
     cosim__halt(code);
 }
 
-void cosim_fault_report(const uint32_t *frame, uint32_t exc_return)
+COSIMDEF void cosim_fault_report(const uint32_t *frame, uint32_t exc_return)
 {
-    uint32_t ipsr;
+    uint32_t ipsr = 0;
+#if COSIM__ARM
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
-    static const char *const names[] = {"Fault", "Fault", "Fault", "HardFault", "MemManage", "BusFault", "UsageFault"};
+#endif
+    __attribute__((section(".rodata.cosim__fault_names"))) static const char *const names[] = {"Fault", "Fault", "Fault", "HardFault", "MemManage", "BusFault", "UsageFault"};
     char f[190], *p = f, *end = f + sizeof f - 12;
     const struct {
         const char *key;
@@ -453,10 +494,10 @@ void cosim_fault_report(const uint32_t *frame, uint32_t exc_return)
                  {" xpsr=0x", frame[7]},
                  {" sp=0x", (uint32_t)(uintptr_t)frame},
                  {" exc_return=0x", exc_return},
-                 {" cfsr=0x", COSIM_REG(0xE000ED28u)},
-                 {" hfsr=0x", COSIM_REG(0xE000ED2Cu)},
-                 {" mmfar=0x", COSIM_REG(0xE000ED34u)},
-                 {" bfar=0x", COSIM_REG(0xE000ED38u)}};
+                 {" cfsr=0x", COSIM_REG(COSIM_SCB_BASE + 0x28u)},
+                 {" hfsr=0x", COSIM_REG(COSIM_SCB_BASE + 0x2Cu)},
+                 {" mmfar=0x", COSIM_REG(COSIM_SCB_BASE + 0x34u)},
+                 {" bfar=0x", COSIM_REG(COSIM_SCB_BASE + 0x38u)}};
     p = cosim__fmt_str(p, end, "type=");
     p = cosim__fmt_str(p, end, names[ipsr < 7 ? ipsr : 0]);
     for (unsigned i = 0; i < sizeof items / sizeof items[0]; i++) {
@@ -483,21 +524,18 @@ static void cosim__service_arm(uint64_t now)
     if (target < now + 256u) target = now + 256u;
     if (cosim__flags & COSIM_FLAG_QEMU_TIMER_ALARM) {
         uint64_t t = cosim_instructions();
-        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = (uint32_t)(target - cosim__alarm_epoch - t);
+        cosim_port_alarm_reload((uint32_t)(target - cosim__alarm_epoch - t));
         return;
     }
     /* silicon and Renode: the update event comes when CNT reaches ARR */
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CR1) = 0;
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CNT) = 0;
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = (uint32_t)(target - cosim_instructions());
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_SR) = 0;
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CR1) = 1;
+    cosim_port_alarm_stop();
+    cosim_port_alarm_start((uint32_t)(target - cosim_instructions()));
 }
 
 /* Called with the exception frame of whatever the service interrupt interrupted. */
 __attribute__((used)) void cosim__service(uint32_t *frame)
 {
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_SR) = 0;
+    cosim_port_alarm_ack();
     uint64_t now = cosim_instructions();
     if (cosim__budget && now + COSIM_BUDGET_SPIN >= cosim__budget) {
         while (now < cosim__budget) now = cosim_instructions();
@@ -521,7 +559,8 @@ __attribute__((used)) void cosim__service(uint32_t *frame)
     cosim__service_arm(now);
 }
 
-__attribute__((naked)) void COSIM_SERVICE_HANDLER(void)
+#if COSIM__ARM
+__attribute__((naked, weak)) void COSIM_SERVICE_HANDLER(void)
 {
     __asm__ volatile(
         "tst lr, #4\n"
@@ -530,35 +569,36 @@ __attribute__((naked)) void COSIM_SERVICE_HANDLER(void)
         "mrsne r0, psp\n"
         "b cosim__service\n");
 }
+#endif
 
-void COSIM_TIMEBASE_HANDLER(void)
+COSIMDEF void cosim_timebase_irq(void)
 {
-    COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_SR) = 0;
+    cosim_port_timebase_ack();
     (void)cosim_instructions(); /* a sample near each wrap; the service alarm guarantees the rest */
+}
+
+__attribute__((weak)) void COSIM_TIMEBASE_HANDLER(void)
+{
+    cosim_port_timebase_ack();
+    (void)cosim_instructions(); /* as cosim_timebase_irq (written out: a call would add instructions to the IRQ) */
 }
 
 static void cosim__nvic_enable(int irq) { COSIM_REG(COSIM_NVIC_ISER + 4u * ((uint32_t)irq / 32u)) = 1u << (irq % 32); }
 
-void cosim_timebase_start(void)
+COSIMDEF void cosim_timebase_start(void)
 {
-    if (COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_CR1) & 1u) return;
-    COSIM_REG(COSIM_RCC_APB1ENR) |= (1u << 0); /* TIM2 clock (ignored by QEMU, needed on silicon and Renode) */
-    /* free-running, one tick per instruction, wraps at 2^32 */
-    COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_PSC) = 0;
-    COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_ARR) = 0xFFFFFFFFu;
-    COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_CNT) = 0;
-    COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_DIER) = 1;
-    COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_CR1) = 1;
+    if (cosim_port_timebase_running()) return;
+    cosim_port_clock_enable_timebase(); /* TIM2 clock (ignored by QEMU, needed on silicon and Renode) */
+    cosim_port_timebase_start();
     cosim__time.last = 0;
 }
 
-void cosim_init(void)
+COSIMDEF void cosim_init(void)
 {
     cosim_timebase_start();
-    COSIM_REG(COSIM_RCC_APB1ENR) |= (1u << 3) | (1u << 17); /* TIM5, USART2 */
-    COSIM_REG(COSIM_RCC_APB2ENR) |= (1u << 4);              /* USART1 */
+    cosim_port_clock_enable(); /* service timer, both USARTs */
 
-    COSIM_REG(COSIM_CONSOLE_USART + COSIM_USART_CR1) = (1u << 13) | (1u << 3) | (1u << 2); /* UE TE RE */
+    cosim_port_console_init();
 
     if (cosim_host_config.magic == COSIM_HOST_CONFIG_MAGIC && cosim_host_config.version == COSIM_PROTOCOL_VERSION) {
         cosim__transport = cosim_host_config.transport;
@@ -566,31 +606,29 @@ void cosim_init(void)
         cosim__watchdog = (cosim__flags & COSIM_FLAG_DEBUG_SESSION) ? 0 : cosim_host_config.watchdog_instructions;
         cosim__budget = cosim_host_config.budget_instructions;
     }
-    if (cosim__transport == COSIM_TRANSPORT_UART)
-        COSIM_REG(COSIM_DATA_USART + COSIM_USART_CR1) = (1u << 13) | (1u << 3) | (1u << 2);
+    if (cosim__transport == COSIM_TRANSPORT_UART) cosim_port_data_init();
     cosim_mailbox.capacity = COSIM_MAILBOX_CAPACITY;
 
     if (cosim__flags & COSIM_FLAG_DEBUG_SESSION) {
         /* A debugger stops the CPU, and QEMU then jumps virtual time to the next timer deadline: any timer
          * interrupt would fire early, inside whatever is being stepped or measured. Time is not valid in a debug
          * session anyway, so the runtime runs no timer interrupts at all (no watchdog, no service alarm). */
-        COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_DIER) = 0;
+        cosim_port_timebase_irq_off();
         goto boot;
     }
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_PSC) = 0;
-    COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_DIER) = 1;
+    cosim_port_alarm_init();
     if (cosim__flags & COSIM_FLAG_QEMU_TIMER_ALARM) {
         /* QEMU mode: CNT is written once; every later arm writes ARR only (see the flag's comment) */
-        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_ARR) = 0xFFFFFFFFu;
+        cosim_port_alarm_free_run();
         cosim__alarm_epoch = cosim_instructions();
-        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CNT) = 0;
-        COSIM_REG(COSIM_SERVICE_TIM + COSIM_TIM_CR1) = 1;
+        cosim_port_alarm_zero();
+        cosim_port_alarm_enable();
     }
     cosim__nvic_enable(COSIM_TIMEBASE_IRQ);
     cosim__nvic_enable(COSIM_SERVICE_IRQ);
     cosim__service_arm(cosim_instructions());
 boot:
-    __asm__ volatile("cpsie i" ::: "memory");
+    cosim__irq_enable();
 
     char f[96], *p = f;
     p = cosim__fmt_str(p, f + 40, "app=");
@@ -628,11 +666,7 @@ static int cosim__tx(const void *src, uint32_t n)
         cosim__mb_cursor += n;
         return 0;
     case COSIM_TRANSPORT_UART:
-        for (uint32_t i = 0; i < n; i++) {
-            while (!(COSIM_REG(COSIM_DATA_USART + COSIM_USART_SR) & COSIM_USART_TXE)) {
-            }
-            COSIM_REG(COSIM_DATA_USART + COSIM_USART_DR) = s[i];
-        }
+        for (uint32_t i = 0; i < n; i++) cosim_port_data_putc(s[i]);
         return 0;
     default:
         return -1;
@@ -640,8 +674,9 @@ static int cosim__tx(const void *src, uint32_t n)
 }
 
 /* The engine hooks this function's address (Renode) or a debug probe polls `state` (silicon): either way the
- * reply is in place when the loop runs, and no instructions are spent waiting in simulation. */
-__attribute__((noinline, used)) void cosim_mailbox_doorbell(void)
+ * reply is in place when the loop runs, and no instructions are spent waiting in simulation.
+ * Without the mailbox (COSIM_WITH_MAILBOX 0) the same function has another name, so no engine hooks it. */
+__attribute__((noinline, used)) void COSIM__DOORBELL(void)
 {
     while (cosim_mailbox.state != 2u) {
     }
@@ -652,7 +687,7 @@ static int cosim__commit(void)
     if (cosim__transport == COSIM_TRANSPORT_MAILBOX) {
         cosim_mailbox.request_length = cosim__mb_cursor;
         cosim_mailbox.state = 1u;
-        cosim_mailbox_doorbell();
+        COSIM__DOORBELL();
         cosim__mb_cursor = 0;
     }
     return 0;
@@ -677,11 +712,7 @@ static int cosim__rx(void *dst, uint32_t n)
         cosim__mb_cursor += n;
         return 0;
     case COSIM_TRANSPORT_UART:
-        for (uint32_t i = 0; i < n; i++) {
-            while (!(COSIM_REG(COSIM_DATA_USART + COSIM_USART_SR) & COSIM_USART_RXNE)) {
-            }
-            d[i] = (uint8_t)COSIM_REG(COSIM_DATA_USART + COSIM_USART_DR);
-        }
+        for (uint32_t i = 0; i < n; i++) d[i] = cosim_port_data_getc();
         return 0;
     default:
         return -1;
@@ -760,9 +791,9 @@ static int cosim__open_channel(void)
     return 0;
 }
 
-int cosim_has_data_channel(void) { return cosim__open_channel() == 0; }
+COSIMDEF int cosim_has_data_channel(void) { return cosim__open_channel() == 0; }
 
-int32_t cosim_read(uint16_t stream, void *dst, uint32_t max_bytes, cosim_read_info_t *info)
+COSIMDEF int32_t cosim_read(uint16_t stream, void *dst, uint32_t max_bytes, cosim_read_info_t *info)
 {
     if (cosim__open_channel()) return -1;
     struct __attribute__((packed)) {
@@ -791,12 +822,12 @@ int32_t cosim_read(uint16_t stream, void *dst, uint32_t max_bytes, cosim_read_in
     return (int32_t)rep.count;
 }
 
-int32_t cosim_write(uint16_t stream, const void *src, uint32_t length)
+COSIMDEF int32_t cosim_write(uint16_t stream, const void *src, uint32_t length)
 {
     if (cosim__open_channel()) return -1;
     const uint8_t *s = (const uint8_t *)src;
     /* the mailbox bounds one frame; other transports take any length, in the same chunks for simplicity */
-    const uint32_t chunk = COSIM_MAILBOX_CAPACITY - 64u;
+    const uint32_t chunk = COSIM_WRITE_CHUNK;
     uint32_t done = 0;
     do {
         uint32_t n = length - done < chunk ? length - done : chunk;

@@ -33,7 +33,7 @@ from tinyml_cosim.protocol.datachannel import DataService, ReadResult
 from tinyml_cosim.protocol.frames import NO_MORE
 from tinyml_cosim.sensors.stream import SampleStream
 
-if TYPE_CHECKING:  # tinyml_cosim.scenario imports tinyml_cosim.sensors: a runtime import here would be circular
+if TYPE_CHECKING:  # the model module imports this package's __init__, which would import this module back
     from tinyml_cosim.scenario.model import Scenario
 
 FifoMode = Literal["continuous", "fifo"]

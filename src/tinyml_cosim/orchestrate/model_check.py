@@ -2,7 +2,7 @@
 
 `build_runner` compiles the .tflite into a content-addressed directory `build/models/<board>/<model>-<kernels>-<hash>/`
 (model.c, model.h) and builds firmware/apps/model_runner with `-DCOSIM_MODEL_DIR=<that dir>` in EXTRA_CFLAGS. The
-directory name carries a hash of the generated C, and tinyml_cosim/build.py keys builds by their EXTRA_CFLAGS, so a changed
+directory name carries a hash of the generated C, and build/firmware.py keys builds by their EXTRA_CFLAGS, so a changed
 model (or compiler) gets a new build and an unchanged one reuses the cached ELF — one build per configuration, never
 one per test case. `run_runner` then feeds any number of input tensors in a single emulator run.
 
@@ -12,22 +12,19 @@ read), stream 2 outputs, stream 3 intermediates as (u32 layer, u32 bytes, bytes)
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tinyml_cosim.build.firmware import BUILD_DIR, BuildResult, build
+from tinyml_cosim.build.firmware import BuildResult, build
 from tinyml_cosim.core import resources
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.nn.compiler import CompiledModel, compile_model
+from tinyml_cosim.nn.compiler import CompiledModel
+from tinyml_cosim.nn.prepare import prepare_model
 from tinyml_cosim.protocol.datachannel import DataService, ReadResult
 from tinyml_cosim.protocol.frames import NO_MORE
 from tinyml_cosim.run.record import RunRecord
@@ -37,14 +34,6 @@ RUNNER_MAGIC = 0x31524D43  # "CMR1"
 FLAG_INTERMEDIATES = 1
 FLAG_PROFILE = 2
 STREAM_CONFIG, STREAM_INPUT, STREAM_OUTPUT, STREAM_LAYERS = 0, 1, 2, 3
-# CLI / build spelling -> compile_model spelling (the compiler predates the CLI's name for the kernel set)
-KERNEL_SETS = {"ref": "ref", "cmsis-nn": "cmsis"}
-
-
-def compiler_kernels(kernels: str) -> str:
-    if kernels not in KERNEL_SETS:
-        raise BadInput(f"unknown kernel set {kernels!r}: choose one of {', '.join(KERNEL_SETS)}")
-    return KERNEL_SETS[kernels]
 
 
 @dataclass
@@ -57,34 +46,6 @@ class RunnerBuild:
     @property
     def elf(self) -> Path:
         return self.build.elf
-
-
-def prepare_model(
-    path: Path, board: Board, kernels: str = "ref", root: Path | None = None
-) -> tuple[CompiledModel, Path]:
-    """Compile `path` for `board` into build/models/...-<hash of the generated C>/ (reused when already there)."""
-    ck = compiler_kernels(kernels)
-    base = (root or BUILD_DIR) / "models" / board.id
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".compile-", dir=base))
-    try:
-        cm = compile_model(Path(path), board, tmp, kernels=ck)
-        h = hashlib.sha256()
-        for f in ("model.c", "model.h"):
-            h.update((tmp / f).read_bytes())
-        # A path with spaces would split EXTRA_CFLAGS; the model name is sanitised, the build root must be sane.
-        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem)
-        final = base / f"{stem}-{kernels}-{h.hexdigest()[:12]}"
-        if not (final / "model.c").is_file():
-            # another process may win the race with identical content: theirs is as good as ours
-            with contextlib.suppress(OSError):
-                tmp.rename(final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if " " in str(final):
-        raise BadInput(f"the build directory {final} contains a space; set COSIM_BUILD_DIR to a path without spaces")
-    cm.files = [final / "model.c", final / "model.h"]
-    return cm, final
 
 
 def build_runner(path: Path, board: Board, kernels: str = "ref", extra_cflags: list[str] | None = None) -> RunnerBuild:

@@ -8,7 +8,7 @@ FROM debian:12-slim
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch espeak-ng sox \
+      qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch clang-format espeak-ng sox \
       python3 python3-venv make gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 

@@ -5,7 +5,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 COSIM := $(VENV)/bin/cosim
-APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch make gcc
+APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch make gcc clang-format
+# The project's own C, checked with clang-format (.clang-format); not the generated tables (`make generated`).
+C_FORMAT_FILES := $(sort $(shell find src/tinyml_cosim/firmware -name '*.[ch]' ! -name 'dsp_tables.[ch]' \
+  ! -name kws_mel_tables.h ! -name model_params.h) $(wildcard tests/support/*.c))
 PYTEST_ARGS ?=
 # Firmware builds of the checkout workflow (make demo, make test, the Robot targets) go to the repo's build/;
 # `cosim` on its own builds into $COSIM_BUILD_DIR, else the per-user cache directory (~/.cache/tinyml-cosim/build).
@@ -64,6 +67,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	clang-format --dry-run --Werror $(C_FORMAT_FILES)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The long tier re-synthesizes the keyword spotter's held-out speech (models/kws/dataset.py): espeak-ng and sox.
@@ -74,10 +78,12 @@ test-long: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	clang-format --dry-run --Werror $(C_FORMAT_FILES)
 
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	clang-format -i $(C_FORMAT_FILES)
 
 bench: setup
 	$(PY) bench/bench_spine.py

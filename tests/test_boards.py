@@ -79,3 +79,38 @@ def test_cli_boards_json_lists_limits() -> None:
     boards = {b["id"]: b for b in json.loads(result.stdout)}
     assert boards["stm32f405"]["memory"]["ram"]["size"] == 131072
     assert boards["stm32f205"]["clock_hz"] == 120_000_000
+
+
+# --- the port layer (cosim.h's register access, firmware/ports/<port>/) -------------------------------------------
+
+
+def test_port_defaults_to_stm32f4_and_the_l476_names_stm32l4(tmp_path: Path) -> None:
+    assert "port:" not in BASE  # the F4 board file leaves it to the default
+    assert load_board(_board_file(tmp_path, BASE)).port == "stm32f4"
+    assert load_board("stm32f405").port == load_board("stm32f205").port == "stm32f4"
+    assert load_board("stm32l476").port == "stm32l4"
+
+
+def test_an_unknown_port_is_one_line_naming_file_line_and_the_ports(tmp_path: Path) -> None:
+    text = BASE.replace("mcu: STM32F405RG\n", "mcu: STM32F405RG\nport: stm32h7\n")
+    line = text.splitlines().index("port: stm32h7") + 1
+    with pytest.raises(BadInput) as exc:
+        load_board(_board_file(tmp_path, text))
+    message = str(exc.value)
+    assert "\n" not in message
+    assert re.fullmatch(rf".*myboard\.yaml:{line}: port: 'stm32h7': .*'stm32f4' or 'stm32l4'.*", message), message
+
+
+def test_cli_boards_lists_the_l476_with_both_engines_unsupported() -> None:
+    result = CliRunner().invoke(app, ["boards"], env={"COLUMNS": "400"})  # wide enough for rich not to wrap
+    assert result.exit_code == 0, result.output
+    row = next(ln for ln in result.stdout.splitlines() if "stm32l476" in ln)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[:3] == ["stm32l476", "STM32L476RG", "cortex-m4F"]
+    assert cells[6].startswith("no: QEMU 7.2 has no STM32L4 machine")
+    assert cells[7].startswith("no: Renode 1.16 ships no STM32L4 platform")
+    boards = {b["id"]: b for b in json.loads(CliRunner().invoke(app, ["boards", "--json"]).stdout)}
+    engines = boards["stm32l476"]["engines"]
+    assert engines["qemu"]["machine"] is None and "STM32L4" in engines["qemu"]["unsupported"]
+    assert engines["renode"]["platform"] is None and "STM32L4" in engines["renode"]["unsupported"]
+    assert boards["stm32l476"]["port"] == "stm32l4" and boards["stm32f405"]["port"] == "stm32f4"

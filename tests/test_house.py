@@ -20,11 +20,7 @@ LONG_FILES: dict[str, tuple[int, str]] = {
     "engines/qemu/engine.py": (610, "one engine's process, QMP, semihosting and stop logic; split with issue #14"),
     "engines/renode/engine.py": (610, "one engine's monitor, mailbox and log logic; split with issue #13"),
     "engines/renode/facts.py": (545, "a table of Renode names with their source paths, one entry per fact"),
-    "orchestrate/board_session.py": (590, "the live board (steps, faults, resources); split with the run-record work"),
-    "orchestrate/scenario_runs.py": (449, "request, seeds, report assembly; split with the run-record work"),
     "sensors/signals.py": (581, "one generator per signal type, each small"),
-    "verdicts/evaluate.py": (421, "decision and timing sections; split with the run-record work"),
-    "verdicts/memory.py": (411, "map parsing, harness/product split and the memory checks; map parsing moves to elf/"),
 }
 LONG_FUNCTIONS: dict[str, tuple[int, str]] = {
     "build/firmware.py::build": (76, "one locked, keyed build: arguments, key, make, atomic rename"),
@@ -41,13 +37,8 @@ LONG_FUNCTIONS: dict[str, tuple[int, str]] = {
     "nn/tflite_reader.py::_options": (80, "one branch per builtin options table"),
     "nn/tflite_reader.py::_parse": (80, "flatbuffer tables to the reader's model, in order"),
     "orchestrate/model_check.py::check_model": (80, "compile, build, run, compare, report in one check"),
-    "orchestrate/scenario_runs.py::run_scenario": (115, "seeds, replay, baseline and report of one scenario run"),
-    "run/diagnosis.py::_from_ending": (86, "one branch per way a run can end"),
     "scenario/generate.py::generate_sensor": (66, "signal, impairments and part for one sensor, in order"),
     "verdicts/baseline.py::compare": (64, "one comparison per baseline metric"),
-    "verdicts/evaluate.py::decision_section": (81, "the decision metrics of the report"),
-    "verdicts/evaluate.py::timing_section": (128, "the timing metrics of the report"),
-    "verdicts/memory.py::evaluate_memory": (84, "flash, RAM, stack and components checks"),
 }
 
 

@@ -152,7 +152,7 @@ def test_mismatch_names_layer_and_element() -> None:
 
 
 def _cosim(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.run(
         [sys.executable, "-m", "tinyml_cosim.cli.app", *args],
         capture_output=True,

@@ -220,3 +220,43 @@ def test_cosim_run_scenario_keeps_the_failed_runs_console(tmp_path: Path) -> Non
     assert record.status is Status.FAULT
     assert (out / "console.log").read_text() == (out / f"console-seed{data['seed']}.log").read_text()
     assert not (out / "run.json").exists()  # the record is run-seed<N>.json, beside report.json
+
+
+@needs_qemu
+def test_cosim_run_elf_keeps_the_engines_log_when_the_engine_wrote_one(firmware, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The record carries QEMU's stderr out of run_firmware: a lockup's `qemu: fatal:` message lands in engine.log;
+    a bus fault, about which QEMU says nothing, leaves none (nothing is invented)."""
+    from typer.testing import CliRunner
+
+    from tinyml_cosim.cli.app import app
+
+    lockup, bus = tmp_path / "lockup", tmp_path / "bus"
+    result = CliRunner().invoke(
+        app, ["run", "--board", "stm32f405", "--out", str(lockup), str(firmware("foreign_lockup"))]
+    )
+    assert result.exit_code == 1, result.output
+    assert RunRecord.model_validate_json((lockup / "run.json").read_text()).status is Status.LOCKUP
+    assert "Lockup" in (lockup / "engine.log").read_text()
+    result = CliRunner().invoke(app, ["run", "--board", "stm32f405", "--out", str(bus), str(firmware("fault_bus"))])
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in bus.iterdir()) == ["console.log", "run.json"]
+
+
+@needs_qemu
+def test_failed_test_keeps_the_engines_log(pytester: pytest.Pytester, firmware) -> None:  # type: ignore[no-untyped-def]
+    """A run from boot (no engine kept open): the log comes with the last run's record."""
+    elf = firmware("foreign_lockup")
+    pytester.makepyfile(
+        test_lockup=f"""
+def test_lockup(board, cosim_artifacts):
+    print("ARTIFACTS", cosim_artifacts)
+    board.load_elf({str(elf)!r})
+    assert board.run_for(0.5).record.succeeded
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*console.log, run.json, engine.log in *"])
+    arts = Path(next(line for line in result.outlines if line.startswith("ARTIFACTS ")).split(" ", 1)[1])
+    assert json.loads((arts / "run.json").read_text())["status"] == "lockup"
+    assert "Lockup" in (arts / "engine.log").read_text()

@@ -218,3 +218,21 @@ def _messages(output: Path) -> list[str]:
 
     ExecutionResult(str(output)).visit(Collect())
     return found
+
+
+@needs_qemu
+def test_failed_keyword_keeps_the_engines_log(tmp_path: Path, firmware) -> None:  # type: ignore[no-untyped-def]
+    """A lockup: QEMU's own `qemu: fatal:` message is kept beside the console and the record."""
+    import robot as rf
+
+    suite = tmp_path / "lockup.robot"
+    suite.write_text(
+        "*** Settings ***\nLibrary    tinyml_cosim.robot\nTest Teardown    Stop Board\n\n*** Test Cases ***\n"
+        f"Locks Up\n    Start Board    firmware={firmware('foreign_lockup')}\n    Run For Simulated Time    0.5 s\n"
+    )
+    out = tmp_path / "out"
+    assert rf.run(str(suite), outputdir=str(out), stdout=io.StringIO(), stderr=io.StringIO()) == 1
+    test = out / "cosim-failures" / "Lockup" / "Locks_Up"
+    assert sorted(p.name for p in test.iterdir()) == ["console.log", "engine.log", "run.json"]
+    assert json.loads((test / "run.json").read_text())["status"] == "lockup"
+    assert "Lockup" in (test / "engine.log").read_text()

@@ -204,7 +204,7 @@ def test_failing_suite_messages(tmp_path: Path) -> None:
         "Run on fault_bus on stm32f405/qemu ended with status fault at 0.000062 s simulated (10,335 instructions), "
         "expected to run from 0.000 s to 1.000 s: BusFault at 0x"
     )
-    assert "@C1 10330 FAULT type=BusFault" in m["Firmware Faults"]  # the console's last lines
+    assert "@C1 10335 FAULT type=BusFault" in m["Firmware Faults"]  # the console's last lines
     expectations = m["Expectations Fail"].splitlines()
     assert expectations[0].startswith("Scenario shake on stm32f405/qemu fails 5 expectation(s) (")
     assert re.search(r"/cosim/Expectations_Fail/scenario-\d+/report\.html\):$", expectations[0])
@@ -241,7 +241,7 @@ def test_ctrl_c_during_a_run_stops_the_emulator(tmp_path: Path) -> None:
         "*** Settings ***\nLibrary    tinyml_cosim.robot\nTest Setup    Start Board\n\n*** Test Cases ***\nLong Run\n"
         "    Load Scenario    ${CURDIR}/long.yaml\n    Run For Simulated Time    120 s\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "robot", "--outputdir", str(tmp_path / "out"), str(tmp_path / "long.robot")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,

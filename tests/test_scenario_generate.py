@@ -32,7 +32,7 @@ def test_same_seed_same_hash_in_another_process() -> None:
         "import sys; from tinyml_cosim.scenario import load_scenario; from tinyml_cosim.sensors import streams_sha256; "
         "print(streams_sha256(load_scenario(sys.argv[1]).generate()))"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "123"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONHASHSEED": "123"}
     out = subprocess.run(
         [sys.executable, "-c", code, str(PUMP)],
         capture_output=True,

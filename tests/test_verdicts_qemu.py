@@ -145,7 +145,7 @@ def test_replay_re_evaluates_recorded_runs_without_the_emulator(tmp_path: Path) 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PYTHON, "-m", "tinyml_cosim.cli.scenario_run", *args], capture_output=True, text=True, cwd=cwd, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )  # fmt: skip
 
 
@@ -184,7 +184,7 @@ def test_sigint_during_a_scenario_run_leaves_no_emulator_and_no_report(tmp_path:
         [PYTHON, "-m", "tinyml_cosim.cli.scenario_run", str(tmp_path / "long.yaml"), "--out", str(out), "--seeds",
          str(seeds)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )  # fmt: skip
     try:
         emulators: list[int] = []

@@ -135,7 +135,7 @@ def test_firmware_fault_writes_a_report_and_exits_1(tmp_path: Path) -> None:
     p = subprocess.run(
         [sys.executable, "-m", "tinyml_cosim.cli.scenario_run", str(SCENARIOS / "fault_fails_with_report.yaml"),
          "--out", str(tmp_path / "rep")],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )  # fmt: skip
     assert p.returncode == 1, p.stderr
     assert "seed 5: fault: BusFault at 0x" in p.stdout and "BFAR=0x60000000" in p.stdout

@@ -12,6 +12,8 @@ from cosim_testing import needs_toolchain
 
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.elf.components import component_of_input as classify
+from tinyml_cosim.elf.linkmap import InputSection, parse_map
 from tinyml_cosim.report.writer import write_atomically
 from tinyml_cosim.results.model import SCHEMA_PATH, schema_text
 from tinyml_cosim.run.record import RecordedEvent, RunRecord, Span, Status
@@ -25,7 +27,6 @@ from tinyml_cosim.verdicts.decisions import (
 )
 from tinyml_cosim.verdicts.evaluate import SeedRun, decision_section, proportion, timing_section
 from tinyml_cosim.verdicts.expect import CheckStatus, ExpectationError, check, parse_comparison
-from tinyml_cosim.verdicts.memory import InputSection, classify, parse_map
 from tinyml_cosim.verdicts.spec import parse_expect
 from tinyml_cosim.verdicts.stats import mean_ci, wilson
 from tinyml_cosim.verdicts.timing import evaluate_timing, window_loads

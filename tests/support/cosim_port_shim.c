@@ -38,4 +38,8 @@ uint32_t reg_get(uintptr_t addr) { return *cosim_test_reg(addr); }
 void reg_set(uintptr_t addr, uint32_t v) { *cosim_test_reg(addr) = v; }
 void t_data_putc(uint8_t c) { cosim_port_data_putc(c); }
 uint8_t t_data_getc(void) { return cosim_port_data_getc(); }
-void t_alarm_arm(uint32_t ticks) { cosim_port_alarm_stop(); cosim_port_alarm_start(ticks); }
+void t_alarm_arm(uint32_t ticks)
+{
+    cosim_port_alarm_stop();
+    cosim_port_alarm_start(ticks);
+}

@@ -18,6 +18,7 @@ from pathlib import Path
 from tinyml_cosim.core import resources
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput, EngineError
+from tinyml_cosim.core.yamlfile import load_yaml
 
 ROOT = resources.PACKAGE_DIR
 FIRMWARE_DIR = resources.FIRMWARE_DIR
@@ -99,8 +100,6 @@ def app_default_model(app_dir: Path) -> Path | None:
     meta = app_dir / "app.yaml"
     if not meta.is_file():
         return None
-    from tinyml_cosim.core.yamlfile import load_yaml
-
     data, _ = load_yaml(meta)
     if not isinstance(data, dict):
         raise BadInput(f"{meta}: expected a mapping such as `model: x_int8.tflite`")
@@ -199,7 +198,7 @@ def build(
     app_dir = find_app(app)
     model = model if model is not None else app_default_model(app_dir)
     if model is not None:
-        from tinyml_cosim.nn.prepare import prepare_model  # imports the compiler: only for apps with a model
+        from tinyml_cosim.nn.prepare import prepare_model  # heavy (numpy, the model compiler): only apps with a model
 
         _, model_dir = prepare_model(model, board, kernels)
         extra.append(f"-DCOSIM_MODEL_DIR={model_dir}")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, CosimError
+from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, BadInput, CosimError
 
 
 def memory_command(
@@ -32,8 +32,8 @@ def memory_command(
     ] = None,
 ) -> None:
     """Flash and RAM per output section and per component (model weights, kernels, application, runtime, libc)."""
+    # lazy: the command's implementation (numpy, capstone) loads when it runs, not with every `cosim` command
     from tinyml_cosim.core.boards import load_board
-    from tinyml_cosim.core.errors import BadInput
     from tinyml_cosim.elf.image import load_image
     from tinyml_cosim.verdicts.evaluate import memory_report
     from tinyml_cosim.verdicts.memory import MemoryPolicy, evaluate_memory, static_stack_checks

@@ -38,9 +38,10 @@ def compile_command(
     json_out: JsonOpt = False,
 ) -> None:
     """Compile an int8 .tflite model to C (model.c / model.h) for a board; prints arena, flash and MACs."""
+    # lazy: the model compiler (numpy, tflite) loads when a model command runs, not with every `cosim` command
     from tinyml_cosim.core.boards import load_board
     from tinyml_cosim.nn.compiler import compile_model
-    from tinyml_cosim.orchestrate.model_check import compiler_kernels
+    from tinyml_cosim.nn.prepare import compiler_kernels
 
     try:
         b = load_board(board)
@@ -119,7 +120,7 @@ def check(
 ) -> None:
     """Run N seeded inputs through the compiled model in the emulator and compare byte for byte with the golden
     (tflite-micro when installed, else the committed vectors / the numpy golden). Exit 0 only when bit-exact."""
-    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.core.boards import load_board  # lazy: see compile_command
     from tinyml_cosim.engines import launcher
     from tinyml_cosim.orchestrate.model_check import check_model
 
@@ -145,7 +146,7 @@ def diff(
     json_out: JsonOpt = False,
 ) -> None:
     """Run one seeded input with every intermediate tensor and name the first layer and element that differ."""
-    from tinyml_cosim.core.boards import load_board
+    from tinyml_cosim.core.boards import load_board  # lazy: see compile_command
     from tinyml_cosim.engines import launcher
     from tinyml_cosim.orchestrate.model_check import diff_model
 

@@ -52,6 +52,8 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="override the scenar
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="scenario YAML files")]) -> None:
     """Check scenario files; print `file:line: field: problem` for each problem (exit 2 if any)."""
+    # lazy: the scenario model (numpy, the sensor library) loads when a scenario command runs, not with every
+    # `cosim` command (this sub-app is mounted for all but the core ones, see cli.app.CORE_COMMANDS)
     from tinyml_cosim.scenario.load import problems
 
     def run() -> None:
@@ -81,7 +83,7 @@ def export(
     seed: SeedOpt = None,
 ) -> None:
     """Write each sensor's sample stream and the label timeline; print the streams' SHA-256."""
-    from tinyml_cosim.scenario.export import export as do_export
+    from tinyml_cosim.scenario.export import export as do_export  # lazy: see validate
     from tinyml_cosim.scenario.load import load_scenario
 
     def run() -> None:
@@ -103,7 +105,7 @@ def render(
     seed: SeedOpt = None,
 ) -> None:
     """Plot every channel with label bands and impairment windows."""
-    from tinyml_cosim.scenario.load import load_scenario
+    from tinyml_cosim.scenario.load import load_scenario  # lazy: see validate (render adds matplotlib)
     from tinyml_cosim.scenario.render import render as do_render
 
     def run() -> None:

@@ -10,8 +10,6 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-import platformdirs
-
 # The package is installed unzipped (wheels always are), so its resources are ordinary files with a real path:
 # the compiler and the emulators need paths, not Traversables.
 PACKAGE_DIR = Path(str(files("tinyml_cosim")))
@@ -27,4 +25,6 @@ def build_dir() -> Path:
     explicit = os.environ.get("COSIM_BUILD_DIR")
     if explicit:
         return Path(explicit).expanduser().resolve()
+    import platformdirs  # lazy: only builds need it, and every `cosim run ELF` would pay its import (~10 ms)
+
     return Path(platformdirs.user_cache_dir("tinyml-cosim")) / "build"

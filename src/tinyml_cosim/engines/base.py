@@ -15,6 +15,8 @@ from enum import Enum
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import BaseModel
+
 from tinyml_cosim.core import cortex_m
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import EngineError
@@ -59,12 +61,19 @@ class StackedFrame:
     sp: int
 
 
-@dataclass
-class FaultRegisters:
+class FaultRegisters(BaseModel):
+    """The SCB fault status and address registers at the end of a run (None: not read). The one definition of
+    these four: the run record, the verdict and the report's run summary extend it (tinyml_cosim.run.faults)."""
+
     cfsr: int | None = None
     hfsr: int | None = None
     mmfar: int | None = None
     bfar: int | None = None
+
+    @property
+    def bits(self) -> list[str]:
+        """The names of the CFSR and HFSR bits that are set, e.g. ["PRECISERR", "BFARVALID", "FORCED"]."""
+        return cortex_m.cfsr_bits(self.cfsr) + cortex_m.hfsr_bits(self.hfsr)
 
 
 class EndKind(str, Enum):

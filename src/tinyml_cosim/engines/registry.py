@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput, CosimError, EngineUnavailable
+from tinyml_cosim.core.yamlfile import load_yaml
 from tinyml_cosim.engines.base import Engine
 from tinyml_cosim.protocol.frames import Transport
 
@@ -31,8 +32,6 @@ def resolve_engine_name(explicit: str | None) -> str:
         return os.environ["COSIM_ENGINE"]
     config = Path(os.environ.get("COSIM_CONFIG", "cosim.yaml"))
     if config.is_file():
-        from tinyml_cosim.core.yamlfile import load_yaml
-
         data, lines = load_yaml(config)
         if isinstance(data, dict) and data.get("engine") is not None:
             value = data["engine"]

@@ -14,7 +14,8 @@ from pathlib import Path
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.emitter import emit
-from tinyml_cosim.nn.graph import Graph, load_graph
+from tinyml_cosim.nn.golden import tflm_arena, tflm_available
+from tinyml_cosim.nn.graph import Graph, Tensor, load_graph
 from tinyml_cosim.nn.planner import plan_memory, tflm_greedy_bytes
 from tinyml_cosim.nn.scratch import graph_scratch
 
@@ -82,8 +83,6 @@ class CompiledModel:
 
 
 def _quant(t: object) -> QuantInfo:
-    from tinyml_cosim.nn.graph import Tensor
-
     assert isinstance(t, Tensor)
     return QuantInfo(tuple(t.shape), t.dtype, t.scale, t.zero_point, t.nbytes)
 
@@ -155,12 +154,9 @@ def compile_graph(
                 f"model {graph.path.name} needs a {cm.arena_bytes}-byte tensor arena; board {board.id} has "
                 f"{ram} bytes of RAM"
             )
-    if compare_tflm:
-        from tinyml_cosim.nn.golden import tflm_arena, tflm_available
-
-        if tflm_available():
-            a = tflm_arena(graph.path)
-            cm.tflm_arena_head, cm.tflm_arena_total = a.head, a.total
+    if compare_tflm and tflm_available():
+        a = tflm_arena(graph.path)
+        cm.tflm_arena_head, cm.tflm_arena_total = a.head, a.total
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

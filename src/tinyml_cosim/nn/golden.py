@@ -1,7 +1,7 @@
 """The golden: TFLM's own reference kernels, run on the host through the `tflite-micro` Python package.
 
 `tflite-micro` is optional at import time: tests skip (and fall back to committed golden vectors in models/golden/)
-when it is missing, so nothing here is imported at module level.
+when it is missing, so it is never imported at module level.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.nn.tflite_reader import parse_tflite
 
 
 def tflm_available() -> bool:
-    try:
+    try:  # optional and heavy (the TFLM interpreter): imported only when the golden is asked for
         from tflite_micro import runtime  # noqa: F401
     except Exception:
         return False
@@ -28,7 +29,7 @@ def tflm_available() -> bool:
 
 
 def _runtime() -> Any:
-    try:
+    try:  # optional and heavy, see tflm_available
         from tflite_micro import runtime
     except Exception as e:
         raise BadInput(
@@ -55,8 +56,6 @@ def run_tflm(model: Path | bytes, inputs: Sequence[np.ndarray] | np.ndarray) -> 
     for i, x in enumerate(xs):
         interp.set_input(np.asarray(x), i)
     interp.invoke()
-    from tinyml_cosim.nn.tflite_reader import parse_tflite
-
     raw = parse_tflite(data)
     # Probing past the last output makes the runtime print to stderr, so ask the model how many there are.
     return [np.array(interp.get_output(i)) for i in range(len(raw.outputs))]

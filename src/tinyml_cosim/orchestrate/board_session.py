@@ -1,50 +1,65 @@
-"""An interactive board: a scenario (with faults injected on top of its impairments), its firmware, runs for
-simulated time, the decisions and resources of the last run. The Robot Framework library (`robot/`) is a thin
-layer over this module; everything here goes through the same functions as `cosim run` (`run_scenario`,
-`run_seed`, `run_firmware`, `host_config`, `make_record`, the verdict evaluators).
+"""An interactive board: a scenario (with faults injected on top of its impairments, `faults`), its firmware, runs
+for simulated time, the decisions and resources of the last run. The Robot Framework library (`robot/`) and the
+pytest plugin are thin layers over this module; everything here goes through the same functions as `cosim run`
+(`run_scenario`, `run_seed`, `run_firmware`, `make_record`, the verdict evaluators).
 
 Simulated time moves forward from the moment the board starts: `run_for(2.0)` then `run_for(1.0)` leaves the
-board at t = 3 s. With a scenario on QEMU the steps continue one emulator session (`LiveRun`): the firmware's data
-requests past the step's end are held, and the firmware waits inside its semihosting call, where no instruction
-retires and QEMU's -icount clock stands still, so the next step releases it and the run goes on exactly as one
-uninterrupted run (the run `Run Scenario` makes, sliced at the steps' ends). Elsewhere (Renode, or a firmware
-without a scenario, which has no data requests to hold) each step replays the run from boot up to the new time:
-runs are deterministic, so the replayed part is the run already seen; only wall-clock time is spent.
+board at t = 3 s. With a scenario on QEMU the steps continue one emulator session (`live_run.LiveRun`), exactly as
+one uninterrupted run. Elsewhere (Renode, or a firmware without a scenario, which has no data requests to hold)
+each step replays the run from boot up to the new time: runs are deterministic, so the replayed part is the run
+already seen; only wall-clock time is spent.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import Board, load_board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.core.run_limits import default_timeout_s, with_slack
-from tinyml_cosim.engines.registry import check_engine, engine_class, engine_problem, resolve_engine_name
-from tinyml_cosim.run.record import RunRecord
+from tinyml_cosim.elf.image import load_image
+from tinyml_cosim.engines.registry import (
+    check_engine,
+    engine_class,
+    engine_problem,
+    needs_mailbox,
+    resolve_engine_name,
+)
+from tinyml_cosim.orchestrate.faults import scenario_data, validate, with_fault
+from tinyml_cosim.orchestrate.pool import run_seed
+from tinyml_cosim.orchestrate.scenario_runs import ScenarioOutcome, ScenarioRunRequest, _firmware, run_scenario
+from tinyml_cosim.run.debug import DebugSession
+from tinyml_cosim.run.record import RunRecord, SeedRun
+from tinyml_cosim.run.session import RunRequest, run_firmware
 from tinyml_cosim.verdicts.decisions import Decision, decisions_from_record
 
+if TYPE_CHECKING:
+    from tinyml_cosim.orchestrate.live_run import LiveRun
+
 DEFAULT_BOARD = "stm32f405"
-# Impairment fields that the fault keyword sets itself (the rest are the kind's parameters).
-_PLACEMENT = ("type", "start_s", "duration_s")
+
+
+def __getattr__(name: str) -> Any:
+    """`LiveRun` and `HeldDataService` moved to tinyml_cosim.orchestrate.live_run, which loads the scenario package
+    (numpy): imported on first use, so that the Robot library and the pytest plugin start without it."""
+    if name in ("LiveRun", "HeldDataService"):
+        from tinyml_cosim.orchestrate import live_run
+
+        return getattr(live_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
-class Run:
-    """One run of the firmware from boot: its record and every console line."""
-
-    record: RunRecord
-    console: list[str]
-    seed: int | None = None
+class Run(SeedRun):
+    """One run of the firmware from boot (seed, record, every console line), with the board's views of it."""
 
     @property
     def end_s(self) -> float:
@@ -66,169 +81,10 @@ class DecisionWait:
     run: Run | None = None
 
 
-class HeldDataService:
-    """The scenario's DataService, except that a request stamped after `limit` instructions waits until the limit
-    moves past it (or the gate opens for good). Everything else is the wrapped service's."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.limit = 0
-        self.held: int | None = None  # the instruction stamp of the request waiting now
-        self._open = False
-        self._cv = threading.Condition()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def handle(self, request: Any, max_reply: int | None = None) -> Any:
-        with self._cv:
-            while request.instructions > self.limit and not self._open:
-                self.held = request.instructions
-                self._cv.notify_all()
-                self._cv.wait()
-            self.held = None
-        return self.inner.handle(request, max_reply)
-
-    def release_to(self, limit: int) -> None:
-        with self._cv:
-            self.limit = max(self.limit, limit)
-            self._cv.notify_all()
-
-    def open(self) -> None:
-        """No more holding (the end of the session)."""
-        with self._cv:
-            self._open = True
-            self._cv.notify_all()
-
-    def held_after(self, limit: int, wait_s: float) -> bool:
-        with self._cv:
-            if self.held is None or self.held <= limit:
-                self._cv.wait(wait_s)
-            return self.held is not None and self.held > limit
-
-
-class LiveRun:
-    """One QEMU session of a scenario's firmware, advanced step by step (see the module docstring).
-
-    Started like `run_seed` with `Run Scenario`'s budget (the scenario's duration plus the same slack), so the whole
-    session is that run; `step(t)` returns the record of the run up to simulated time t: the events and spans up
-    to t, status budget_reached at t, or the run's own end when it ended by then."""
-
-    def __init__(self, scenario: Path, elf: Path, engine: str, seed: int, duration_s: float) -> None:
-        from tinyml_cosim.elf.image import load_image
-        from tinyml_cosim.engines.registry import create_engine
-        from tinyml_cosim.run.session import RunRequest, host_config, resolve_budget
-        from tinyml_cosim.scenario import load_scenario
-        from tinyml_cosim.scenario.delivery import data_service_for
-
-        scn = load_scenario(scenario)
-        self.board = load_board(scn.board)
-        self.image = load_image(elf, self.board)
-        self.lines: list[str] = []
-        self.data = HeldDataService(data_service_for(scn, seed))
-        self.request = RunRequest(elf=elf, board=scn.board, engine=engine, duration_s=duration_s, data=self.data,
-                                  scenario=scenario, seed=seed)  # fmt: skip
-        self.budget = resolve_budget(self.board, self.request)
-        self.seed = seed
-        self.final: RunRecord | None = None
-        self.reached = 0  # instructions: the session has run (at least) this far
-        self._started = time.monotonic()
-        self.engine = create_engine(engine, self.board)
-        try:
-            self.engine.console.set_echo(self.lines.append)
-            self.engine.start(self.image, host_config(self.engine, self.request, self.budget), data=self.data)
-        except BaseException:
-            self.close()
-            raise
-
-    def step(self, t_s: float, timeout_s: float) -> RunRecord:
-        """Run on to simulated time `t_s` (never back) and return the record of the run up to there."""
-        target = self.board.instructions(t_s)
-        if self.final is None and target > self.reached:
-            self.data.release_to(target)
-            deadline = time.monotonic() + timeout_s
-            while self.engine.is_alive() and not self.data.held_after(target, 0.01):
-                if time.monotonic() > deadline:
-                    self._finish(timeout_s=0.001)  # the engine's own timeout ending: registers, stacked frame
-                    break
-            if self.final is None and not self.engine.is_alive():
-                self._finish(timeout_s=timeout_s)
-            if self.final is None:
-                self.reached = target
-                settled = self.engine.console_settled
-                while not settled() and time.monotonic() < deadline:
-                    time.sleep(0.002)
-        if self.final is not None and (self.final.instructions or 0) <= target:
-            return self.final
-        return self._view(min(target, self.reached))
-
-    def _finish(self, timeout_s: float) -> None:
-        from tinyml_cosim.engines.base import RunLimits
-        from tinyml_cosim.run.session import make_record
-
-        self.data.open()
-        limits = RunLimits(
-            max_instructions=self.budget, timeout_s=timeout_s, hang_instructions=self.request.hang_instructions
-        )
-        ending = self.engine.run(limits)
-        self.final = make_record(self.engine, self.image, self.board, ending, self.budget,
-                                 time.monotonic() - self._started, self.data)  # fmt: skip
-        self.reached = self.final.instructions or self.reached
-
-    def _view(self, target: int) -> RunRecord:
-        """The run up to `target` instructions, as if its budget had been there: what `cosim run --duration` shows."""
-        from dataclasses import asdict
-
-        from tinyml_cosim.engines.base import Ending, EndKind
-        from tinyml_cosim.run.diagnosis import classify
-        from tinyml_cosim.run.session import make_record
-
-        if self.final is not None:
-            record = self.final.model_copy(deep=True)
-        else:
-            ending = Ending(EndKind.BUDGET, instructions=target, instructions_exact=True)
-            record = make_record(self.engine, self.image, self.board, ending, target,
-                                 time.monotonic() - self._started, self.data)  # fmt: skip
-        events = [e for e in self.engine.console.events if e.instructions <= target]
-        verdict = classify(Ending(EndKind.BUDGET, instructions=target, instructions_exact=True), events, self.image,
-                           self.board, self.engine.name)  # fmt: skip
-        record = record.model_copy(update=asdict(verdict))
-        record.events = [e for e in record.events if e.instructions <= target]
-        record.spans = [sp for sp in record.spans if sp.end <= target]
-        record.simulated_seconds = self.board.seconds(target)
-        record.max_instructions = target
-        return record
-
-    def console(self, record: RunRecord) -> list[str]:
-        """The console lines up to the record's end: plain lines carry no stamp, so the cut is at the first event
-        line stamped after it (lines printed between the last event before the end and the end are kept)."""
-        if record is self.final:
-            return list(self.lines)
-        end = record.max_instructions or 0
-        for i, line in enumerate(self.lines):
-            m = re.match(r"^@C1 ([0-9]+) ", line)
-            if m and int(m.group(1)) > end:
-                return self.lines[:i]
-        return list(self.lines)
-
-    def close(self) -> None:
-        self.data.open()
-        self.engine.__exit__(None, None, None)
-
-
 def engine_unavailable_reason(engine: str | None, board: str | None = None) -> str | None:
     """Why `engine` (resolved like `--engine`) cannot run `board` on this machine, or None."""
     error = engine_problem(resolve_engine_name(engine), load_board(board or DEFAULT_BOARD))
     return str(error) if error is not None else None
-
-
-def _absolute(base: Path, value: str) -> str:
-    p = Path(value)
-    return value if p.is_absolute() else str((base / p).resolve())
-
-
-def _path_like(value: str) -> bool:
-    return "/" in value or value.endswith((".yaml", ".yml"))
 
 
 class BoardSession:
@@ -262,8 +118,8 @@ class BoardSession:
         self.seed: int | None = None
         self.now_s = 0.0
         self.last_run: Run | None = None
-        self.outcome = None  # tinyml_cosim.orchestrate.scenario_runs.ScenarioOutcome of the last Run Scenario
-        self.debug = None  # tinyml_cosim.run.debug.DebugSession while a GDB server runs
+        self.outcome: ScenarioOutcome | None = None  # of the last Run Scenario
+        self.debug: DebugSession | None = None  # while a GDB server runs
         self._elf: Path | None = None
         self._runs = 0
         self.resume = resume  # steps continue one emulator session where the engine allows it (LiveRun)
@@ -294,24 +150,10 @@ class BoardSession:
 
     def load_scenario(self, path: Path, seed: int | None = None) -> None:
         """Load and validate a scenario file; faults injected before are dropped, simulated time goes back to 0."""
-        from tinyml_cosim.core.yamlfile import load_yaml
-        from tinyml_cosim.scenario import load_scenario
-
         path = Path(path)
         if not path.is_file():
             raise BadInput(f"{path}: no such scenario file")
-        scn = load_scenario(path)  # every problem, with file and line
-        data, _ = load_yaml(path)
-        base = scn.base_dir
-        for key in ("firmware", "model"):
-            if data.get(key):
-                data[key] = _absolute(base, str(data[key]))
-        for sensor in data.get("sensors") or []:
-            if isinstance(sensor.get("part"), str) and _path_like(sensor["part"]):
-                sensor["part"] = _absolute(base, sensor["part"])
-            for src in sensor.get("signal") or []:
-                if isinstance(src, dict) and isinstance(src.get("path"), str):
-                    src["path"] = _absolute(base, src["path"])
+        data = scenario_data(path)
         self.scenario_source = path.resolve()
         self._scenario = data
         self.faults = []
@@ -325,23 +167,11 @@ class BoardSession:
         """Append an impairment to one sensor's chain of the loaded scenario (validated like a scenario file)."""
         if self._scenario is None:
             raise BadInput("no scenario loaded: load one before injecting a fault")
-        ids = [s.get("id") for s in self._scenario["sensors"]]
-        if sensor not in ids:
-            raise BadInput(f"no sensor {sensor!r} in scenario {self.scenario_name}; sensors: {', '.join(ids)}")
-        clash = [k for k in parameters if k in _PLACEMENT]
-        if clash:
-            raise BadInput(f"fault parameter {clash[0]!r} is set by the keyword itself (kind, start, duration)")
-        fault: dict[str, Any] = {"type": kind, "start_s": float(start_s)}
-        if duration_s is not None:
-            fault["duration_s"] = float(duration_s)
-        fault.update(parameters)
-        trial = copy.deepcopy(self._scenario)
-        trial["sensors"][ids.index(sensor)].setdefault("impairments", []).append(fault)
-        self._validate(trial)
-        self._scenario = trial
-        self.faults.append({"sensor": sensor, **fault})
+        fault = (kind, sensor, start_s, duration_s, parameters)
+        self._scenario, impairment = with_fault(self._scenario, self.scenario_source, self.scenario_name, fault)
+        self.faults.append({"sensor": sensor, **impairment})
         self.reset()
-        return fault
+        return impairment
 
     def _effective(self) -> dict[str, Any]:
         assert self._scenario is not None
@@ -351,21 +181,12 @@ class BoardSession:
             data["seed"] = int(self.seed)
         return data
 
-    def _validate(self, data: dict[str, Any]) -> None:
-        from tinyml_cosim.scenario.load import scenario_from_dict
-
-        base = self.scenario_source.parent if self.scenario_source else None
-        try:
-            scenario_from_dict(data, base)
-        except BadInput as exc:
-            raise BadInput(str(exc).replace("<dict>", str(self.scenario_source or "scenario"))) from None
-
     def scenario_file(self) -> Path:
         """The effective scenario (board, seed and injected faults applied) as a file `cosim run` accepts."""
         if self._scenario is None:
             raise BadInput("no scenario loaded")
         data = self._effective()
-        self._validate(data)
+        validate(data, self.scenario_source)
         path = self.workdir / "scenario.yaml"
         note = f"# effective scenario: {self.scenario_source} on {self.board_id}"
         if self.faults:
@@ -380,13 +201,9 @@ class BoardSession:
         if self.firmware is not None:
             self._elf = self.firmware
         elif self.app is not None:
-            from tinyml_cosim.build.firmware import build
-            from tinyml_cosim.engines.registry import needs_mailbox
-
             self._elf = build(self.board, self.app, mailbox=needs_mailbox(self.engine)).elf
         elif self._scenario is not None:
-            from tinyml_cosim.orchestrate.scenario_runs import _firmware
-            from tinyml_cosim.scenario import load_scenario
+            from tinyml_cosim.scenario import load_scenario  # lazy: numpy (see __getattr__)
 
             self._elf = _firmware(load_scenario(self.scenario_file()), self.board, engine=self.engine)
         else:
@@ -410,49 +227,57 @@ class BoardSession:
         """Whether steps continue one emulator session: a scenario (data requests to hold) on QEMU."""
         return self.resume and self._scenario is not None and engine_class(self.engine).supports_live_steps
 
+    @property
+    def live(self) -> LiveRun | None:
+        """The emulator session the steps continue (`resumable`), while one is open: the only engine a board keeps
+        open between calls."""
+        return self._live
+
+    def engine_log(self) -> str | None:
+        """The engine's own log for the last run: the open session's as it is now, else the one the last run's
+        record carried out of its engine (None: no run, no log, or a record read back from a report)."""
+        if self._live is not None:
+            return self._live.engine_log()
+        return self.last_run.record.engine_log if self.last_run is not None else None
+
     def run_to(self, t_s: float, timeout_s: float | None = None) -> Run:
         """The run from boot to simulated time `t_s` (or until the firmware ends): continued from the previous step
         where the engine allows it (`resumable`), else run again from boot with a budget of t_s x f_clk."""
         if t_s <= 0:
             raise BadInput(f"simulated time must be positive, got {t_s:g} s")
         elf = self.elf()
-        if self.resumable():
-            from tinyml_cosim.scenario import load_scenario
+        run = self._step_live(elf, t_s, timeout_s) if self.resumable() else self._run_from_boot(elf, t_s, timeout_s)
+        self.last_run = run
+        self.outcome = None
+        self.now_s = t_s if run.record.status.value == "budget_reached" else min(t_s, run.end_s)
+        return run
 
-            if self._live is None:
-                path = self.scenario_file()
-                duration = with_slack(load_scenario(path).duration_s)  # Run Scenario's budget
-                seed = int(self._effective()["seed"])
-                self._live = LiveRun(path, elf, self.engine, seed, duration)
-            step_s = max(t_s - self._live.board.seconds(self._live.reached), 0.0)
-            timeout = default_timeout_s(step_s, timeout_s)
-            record = self._live.step(t_s, timeout)
-            run = Run(record, self._live.console(record), self._live.seed)
-            self.last_run = run
-            self.outcome = None
-            self.now_s = t_s if record.status.value == "budget_reached" else min(t_s, run.end_s)
-            return run
+    def _step_live(self, elf: Path, t_s: float, timeout_s: float | None) -> Run:
+        from tinyml_cosim.orchestrate.live_run import LiveRun  # lazy: numpy (see __getattr__)
+        from tinyml_cosim.scenario import load_scenario
+
+        if self._live is None:
+            path = self.scenario_file()
+            duration = with_slack(load_scenario(path).duration_s)  # Run Scenario's budget
+            seed = int(self._effective()["seed"])
+            self._live = LiveRun(path, elf, self.engine, seed, duration)
+        step_s = max(t_s - self._live.board.seconds(self._live.reached), 0.0)
+        record = self._live.step(t_s, default_timeout_s(step_s, timeout_s))
+        return Run(self._live.seed, record, self._live.console(record))
+
+    def _run_from_boot(self, elf: Path, t_s: float, timeout_s: float | None) -> Run:
         timeout = default_timeout_s(t_s, timeout_s)
         if self._scenario is not None:
-            from tinyml_cosim.orchestrate.scenario_runs import run_seed
-
             path = self.scenario_file()
             seed = int(self._effective()["seed"])
             record, lines = run_seed(path, elf, self.engine, seed, t_s, timeout)
-            run = Run(record, lines, seed)
-        else:
-            from tinyml_cosim.run.session import RunRequest, run_firmware
-
-            lines: list[str] = []
-            record = run_firmware(
-                RunRequest(elf=elf, board=self.board_id, engine=self.engine, duration_s=t_s, timeout_s=timeout,
-                           echo=lines.append)
-            )  # fmt: skip
-            run = Run(record, lines)
-        self.last_run = run
-        self.outcome = None
-        self.now_s = t_s if record.status.value == "budget_reached" else min(t_s, run.end_s)
-        return run
+            return Run(seed, record, lines)
+        lines: list[str] = []
+        record = run_firmware(
+            RunRequest(elf=elf, board=self.board_id, engine=self.engine, duration_s=t_s, timeout_s=timeout,
+                       echo=lines.append)
+        )  # fmt: skip
+        return Run(None, record, lines)
 
     def run_for(self, duration_s: float, timeout_s: float | None = None) -> Run:
         """Advance simulated time by `duration_s` (see the module docstring)."""
@@ -478,10 +303,8 @@ class BoardSession:
         made = [d for d in self.last_run.decisions if d.t_s <= t + 1e-12]
         return made[-1] if made else None
 
-    def run_scenario(self, seeds: int = 1, out: Path | None = None, echo=None):  # type: ignore[no-untyped-def]
+    def run_scenario(self, seeds: int = 1, out: Path | None = None, echo=None) -> ScenarioOutcome:  # type: ignore[no-untyped-def]
         """`cosim run SCENARIO.yaml --seeds N` on the effective scenario: the report with every verdict."""
-        from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
-
         self._stop_live()  # the report's runs are from boot; a later step starts a session again
         path = self.scenario_file()
         self._runs += 1
@@ -492,7 +315,7 @@ class BoardSession:
         first = outcome.report.seeds[0]
         rec = RunRecord.model_validate_json((outcome.out / f"run-seed{first}.json").read_text())
         log = outcome.out / f"console-seed{first}.log"
-        self.last_run = Run(rec, log.read_text().splitlines() if log.is_file() else [], first)
+        self.last_run = Run(first, rec, log.read_text().splitlines() if log.is_file() else [])
         self.now_s = self.last_run.end_s
         self.outcome = outcome
         return outcome
@@ -511,7 +334,7 @@ class BoardSession:
         return []
 
     def expect_spec(self):  # type: ignore[no-untyped-def]
-        from tinyml_cosim.verdicts.spec import ExpectSpec, parse_expect
+        from tinyml_cosim.verdicts.spec import ExpectSpec, parse_expect  # lazy: numpy, for verdicts only
 
         if self._scenario is None:
             return ExpectSpec()
@@ -523,7 +346,7 @@ class BoardSession:
         recs = self.records()
         if not recs:
             return None, []
-        from tinyml_cosim.verdicts.evaluate import SeedRun, timing_section
+        from tinyml_cosim.verdicts.evaluate import timing_section  # lazy: numpy and capstone, for verdicts only
 
         spec = self.expect_spec()
         if deadline_ms is not None:
@@ -535,25 +358,22 @@ class BoardSession:
         return report, checks
 
     def stack_used(self) -> int | None:
-        from tinyml_cosim.verdicts.evaluate import stack_used_of
+        from tinyml_cosim.verdicts.evaluate import stack_used_of  # lazy: see timing
 
         known = [v for v in (stack_used_of(r) for _, r in self.records()) if v is not None]
         return max(known) if known else None
 
     def memory(self):  # type: ignore[no-untyped-def]
         """Flash, RAM and stack of the firmware on this board (tinyml_cosim.verdicts.memory.MemoryResult)."""
-        from tinyml_cosim.elf.image import load_image
-        from tinyml_cosim.verdicts.memory import evaluate_memory
+        from tinyml_cosim.verdicts.memory import evaluate_memory  # lazy: capstone, for verdicts only
 
         board = self.board
         policy = self.expect_spec().memory_policy
         return evaluate_memory(load_image(self.elf(), board), board, policy, self.stack_used())
 
     # --- debugging and life cycle ---------------------------------------------------------------------------
-    def start_debug_server(self, port: int | None = None):  # type: ignore[no-untyped-def]
+    def start_debug_server(self, port: int | None = None) -> DebugSession:
         """The board halted with a GDB server (tinyml_cosim.run.debug.DebugSession, entered); stopped by `close()`."""
-        from tinyml_cosim.run.debug import DebugSession
-
         self.stop_debug_server()
         session = DebugSession(self.elf(), self.board_id, self.engine, port)
         self.debug = session.__enter__()

@@ -24,10 +24,13 @@ from tinyml_cosim.core import resources
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.compiler import CompiledModel
+from tinyml_cosim.nn.golden import run_tflm, tflm_available
 from tinyml_cosim.nn.prepare import prepare_model
+from tinyml_cosim.nn.reference import run_numpy
 from tinyml_cosim.protocol.datachannel import DataService, ReadResult
 from tinyml_cosim.protocol.frames import NO_MORE
 from tinyml_cosim.run.record import RunRecord
+from tinyml_cosim.run.session import RunRequest, run_firmware
 
 APP = "model_runner"
 RUNNER_MAGIC = 0x31524D43  # "CMR1"
@@ -124,8 +127,6 @@ def run_runner(
 ) -> RunnerResult:
     """Run every input through the model in one emulator session. `intermediates`: every layer's output comes back
     (stream 3); `profile`: every layer runs in its own span (the inference spans then include the reporting)."""
-    from tinyml_cosim.run.session import RunRequest, run_firmware
-
     want = rb.model.input.bytes
     tensors = [x if isinstance(x, bytes) else np.ascontiguousarray(x).tobytes() for x in inputs]
     for i, t in enumerate(tensors):
@@ -172,9 +173,6 @@ def seeded_input(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
 
 def golden_outputs(cm: CompiledModel, xs: list[np.ndarray]) -> tuple[list[bytes], str]:
     """TFLM when installed; else the committed vectors (matched by input); else the numpy golden."""
-    from tinyml_cosim.nn.golden import run_tflm, tflm_available
-    from tinyml_cosim.nn.reference import run_numpy
-
     if tflm_available():
         return [np.ascontiguousarray(run_tflm(cm.source, x)[0]).tobytes() for x in xs], "tflite-micro"
     committed: dict[bytes, bytes] = {}
@@ -203,8 +201,6 @@ def _layer_dtype(cm: CompiledModel, layer: int) -> np.dtype:
 
 def first_layer_difference(cm: CompiledModel, x: np.ndarray, got: dict[int, bytes]) -> dict[str, object] | None:
     """The first layer (and element) where the firmware's intermediates differ from the numpy golden's."""
-    from tinyml_cosim.nn.reference import run_numpy
-
     assert cm.graph is not None
     want = run_numpy(cm.graph, x, intermediates=True)[1:]
     for i, w in enumerate(want):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from tinyml_cosim.results.checks import CheckStatus
 from tinyml_cosim.results.model import Report, failed_run_lines
@@ -32,26 +34,20 @@ class PlotData:
     console: list[str] = field(default_factory=list)
 
 
-def _png(fig) -> str:  # type: ignore[no-untyped-def]
+def _png(fig: Figure) -> str:
+    """The figure as base64 PNG. Figures are made without pyplot (no backend, no global figure list to close)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
 def plot_signal(p: PlotData) -> str | None:
     if p.signal is None or p.signal_t is None or not len(p.signal_t):
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = sorted({s[2] for s in p.segments} | {d[1] for d in p.decisions})
-    colours = {lab: plt.get_cmap("tab10")(i % 10) for i, lab in enumerate(labels)}
-    fig, (ax, axd) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    colours = {lab: colormaps["tab10"](i % 10) for i, lab in enumerate(labels)}
+    fig = Figure(figsize=(11, 5))
+    ax, axd = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     step = max(1, len(p.signal_t) // 4000)
     for c, name in enumerate(p.channels):
         ax.plot(p.signal_t[::step], p.signal[::step, c], lw=0.7, label=name)
@@ -73,12 +69,8 @@ def plot_signal(p: PlotData) -> str | None:
 def plot_histogram(p: PlotData, basis: str) -> str | None:
     if not p.inference_instructions:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig = Figure(figsize=(7, 3))
+    ax = fig.subplots()
     counts = np.asarray(p.inference_instructions)
     ax.hist(counts, bins=min(40, max(5, len(set(counts.tolist())))), color="tab:blue")
     ax.axvline(counts.max(), color="tab:red", ls="--", label=f"observed maximum {counts.max()}")
@@ -90,16 +82,12 @@ def plot_histogram(p: PlotData, basis: str) -> str | None:
 
 
 def plot_memory(r: Report) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     m = r.memory
-    fig, ax = plt.subplots(figsize=(9, 2.6))
+    fig = Figure(figsize=(9, 2.6))
+    ax = fig.subplots()
     rows = [("flash", m.components_flash, m.flash_limit), ("RAM", m.components_ram, m.ram_limit)]
     comps = sorted({k for _, c, _ in rows for k in c})
-    colours = {k: plt.get_cmap("tab10")(i % 10) for i, k in enumerate(comps)}
+    colours = {k: colormaps["tab10"](i % 10) for i, k in enumerate(comps)}
     seen: set[str] = set()
     top = 100.0
     for y, (_name, parts, limit) in enumerate(rows):

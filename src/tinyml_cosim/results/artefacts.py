@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from tinyml_cosim.run.record import RunRecord
+from tinyml_cosim.run.session import engine_log_text
+
+__all__ = ["engine_log_text", "keep_board_failure_artefacts", "keep_failure_artefacts"]
 
 CONSOLE_LOG = "console.log"
 RUN_RECORD = "run.json"
@@ -41,18 +44,6 @@ def keep_failure_artefacts(
     return written
 
 
-def engine_log_text(engine: Any) -> str | None:
-    """The engine's own log, read from its `log_path` (None before the engine class has one, or when the file is
-    gone or was never written). Read while the engine is open: an engine removes its work directory on close."""
-    path = getattr(engine, "log_path", None)
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text(errors="replace") or None
-    except OSError:
-        return None
-
-
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -60,11 +51,9 @@ def _write(path: Path, text: str) -> Path:
 
 def keep_board_failure_artefacts(session: Any, out_dir: Path) -> list[Path]:
     """`keep_failure_artefacts` for a `BoardSession` (tinyml_cosim.orchestrate.board_session) after a failure: its
-    last run's record and console, and the engine's log while a live emulator session (`LiveRun`) is still open.
-    Nothing is written when the board has not run yet."""
+    last run's record and console, and the engine's log (`BoardSession.engine_log`). Nothing is written when the
+    board has not run yet."""
     run = getattr(session, "last_run", None)
     if run is None:
         return []
-    live = getattr(session, "_live", None)  # the only engine a board keeps open between calls
-    log = engine_log_text(live.engine) if live is not None else None
-    return keep_failure_artefacts(out_dir, run.record, run.console, log)
+    return keep_failure_artefacts(out_dir, run.record, run.console, session.engine_log())

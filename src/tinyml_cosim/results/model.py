@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
 from tinyml_cosim.core import resources
 from tinyml_cosim.results.checks import Check
+from tinyml_cosim.run.faults import FaultBlock, ReadableOrder
 
 REPORT_VERSION = 1
 SCHEMA_PATH = resources.SCHEMAS_DIR / "report.schema.json"
@@ -28,7 +29,13 @@ class Metric(BaseModel):
     counts: tuple[int, int] | None = Field(None, description="(successes, trials) for proportions, pooled")
 
 
-class RunSummary(BaseModel):
+class RunSummary(FaultBlock, ReadableOrder):
+    """One seed's run in report.json: the run record's outcome, its fault block, and what the verdicts counted."""
+
+    KEY_ORDER: ClassVar[tuple[str, ...]] = (
+        "seed", "status", "exit_code", "diagnosis", "instructions", "simulated_seconds", "wall_seconds", "decisions",
+        "inferences", "stack_used", "pc", "pc_symbol", "lr", "cfsr", "hfsr", "bfar", "mmfar", "fault_bits",
+    )  # fmt: skip
     seed: int
     status: str
     exit_code: int | None = None
@@ -39,14 +46,6 @@ class RunSummary(BaseModel):
     decisions: int = 0
     inferences: int = 0
     stack_used: int | None = None
-    pc: int | None = Field(None, description="program counter where the run ended (faults: the faulting PC)")
-    pc_symbol: str | None = None
-    lr: int | None = None
-    cfsr: int | None = None
-    hfsr: int | None = None
-    bfar: int | None = None
-    mmfar: int | None = None
-    fault_bits: list[str] = []
     console_tail: list[str] = Field([], description="the last console lines of the run")
     fingerprint: str | None = None
     provenance: dict[str, Any] | None = None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robot.api import logger
 from robot.api.deco import keyword
+from robot.libraries.BuiltIn import BuiltIn
 
 from tinyml_cosim.orchestrate.board_session import engine_unavailable_reason
 from tinyml_cosim.robot.context import Context, variable
@@ -64,8 +65,6 @@ class BoardKeywords:
     def skip_if_engine_unavailable(self) -> None:
         """Skips the current test (in a suite setup: the whole suite) with the reason when the configured engine
         cannot run the configured board here, e.g. ``renode`` not on PATH with ``--variable ENGINE:renode``."""
-        from robot.libraries.BuiltIn import BuiltIn
-
         reason = engine_unavailable_reason(self.ctx.engine_name, self.ctx.board_name)
         if reason:
             BuiltIn().skip(f"{reason} (engine and board from ${{ENGINE}}/${{BOARD}} or the library arguments)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
+
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.orchestrate.board_session import BoardSession, Run
 
@@ -12,8 +14,6 @@ SCOPES = ("test", "suite")
 
 
 def _builtin():  # type: ignore[no-untyped-def]
-    from robot.libraries.BuiltIn import BuiltIn, RobotNotRunningError
-
     try:
         return BuiltIn() if BuiltIn().robot_running else None
     except RobotNotRunningError:

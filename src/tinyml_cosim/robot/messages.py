@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from robot.utils import timestr_to_secs
+
 from tinyml_cosim.core.errors import BadInput
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|bytes?|kb|kib|k|mb|mib|m|%)?\s*$", re.IGNORECASE)
@@ -30,8 +32,6 @@ def parse_size(text: str | int, limit: int | None = None, what: str = "size") ->
 
 def tinyml_cosim_time(text: str | float, what: str = "time", zero_ok: bool = False) -> float:
     """A simulated time in Robot's time format (`2 s`, `500 ms`, `10 us`; a number alone is seconds), unrounded."""
-    from robot.utils import timestr_to_secs
-
     try:
         value = float(timestr_to_secs(text, round_to=None))
     except ValueError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import yaml
 from robot.api import logger
 from robot.api.deco import keyword
 
+from tinyml_cosim.orchestrate.scenario_runs import summary_lines
 from tinyml_cosim.robot.context import Context, _builtin
 from tinyml_cosim.robot.messages import tinyml_cosim_time
 
@@ -87,8 +90,6 @@ class ScenarioKeywords:
         out = self.ctx.out_dir("scenario")
         outcome = board.run_scenario(int(seeds), out, echo=logger.info)
         (out / "scenario.yaml").write_text(board.scenario_file().read_text())
-        from tinyml_cosim.orchestrate.scenario_runs import summary_lines
-
         for line in summary_lines(outcome):
             logger.info(line)
         logger.info(f"reproduce with: cosim run {out / 'scenario.yaml'} --engine {board.engine} --seeds {seeds}")
@@ -98,9 +99,6 @@ class ScenarioKeywords:
     @staticmethod
     def _link(page: Path) -> None:
         """A link to the scenario report in Robot's log, relative to the log so the output directory can move."""
-        import html
-        import os
-
         bi = _builtin()
         log_dir = bi.get_variable_value("${OUTPUT DIR}") if bi else None
         href = os.path.relpath(page, log_dir) if log_dir else str(page)

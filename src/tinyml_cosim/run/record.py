@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from tinyml_cosim.core.provenance import Provenance
+from tinyml_cosim.run.faults import ReadableOrder, StopState
 
 SCHEMA_VERSION = 1
 
@@ -51,29 +54,31 @@ class Measurement(BaseModel):
     instructions: int
 
 
-class RunRecord(BaseModel):
-    schema_version: int = SCHEMA_VERSION
+class Verdict(StopState):
+    """How a run ended, the same for every engine (tinyml_cosim.run.diagnosis makes it): the part of the run record
+    the diagnosis fills in."""
+
     status: Status
     exit_code: int | None = Field(None, description="the firmware's own exit code (SYS_EXIT_EXTENDED or EXIT event)")
     diagnosis: str = Field("", description="one line saying what happened, for people")
     instructions: int | None = Field(None, description="instructions retired when the run ended")
     instructions_exact: bool = False
     instructions_precision: int = Field(0, description="± bound on `instructions` when not exact")
+
+
+class RunRecord(Verdict, ReadableOrder):
+    """run.json (schema version 1): the verdict and everything else known about the run."""
+
+    KEY_ORDER: ClassVar[tuple[str, ...]] = (
+        "schema_version", "status", "exit_code", "diagnosis", "instructions", "instructions_exact",
+        "instructions_precision", "simulated_seconds", "pc", "lr", "sp", "xpsr", "cfsr", "hfsr", "mmfar", "bfar",
+        "fault_bits", "pc_symbol", "polled_address",
+    )  # fmt: skip
+    schema_version: int = SCHEMA_VERSION
     simulated_seconds: float | None = None
-    pc: int | None = None
-    lr: int | None = None
-    sp: int | None = None
-    xpsr: int | None = None
-    cfsr: int | None = None
-    hfsr: int | None = None
-    mmfar: int | None = None
-    bfar: int | None = None
-    fault_bits: list[str] = []
-    pc_symbol: str | None = None
-    polled_address: int | None = None
-    console_tail: list[str] = []
-    events: list[RecordedEvent] = []
-    spans: list[Span] = []
+    console_tail: list[str] = Field(default_factory=list)
+    events: list[RecordedEvent] = Field(default_factory=list)
+    spans: list[Span] = Field(default_factory=list)
     board: str
     engine: str
     engine_version: str | None = None
@@ -87,13 +92,35 @@ class RunRecord(BaseModel):
     timing_valid: bool = Field(True, description="false when a debugger could hold the CPU")
     wall_seconds: float | None = None
     data_requests: int = 0
-    measurements: list[Measurement] = []
+    measurements: list[Measurement] = Field(default_factory=list)
     fingerprint: str | None = Field(None, description="SHA-256 over ELF, model, scenario, seed, engine and version")
     provenance: Provenance | None = None
     uses_cosim_runtime: bool = Field(False, description="the ELF links cosim.h (events, watchdog, exact budgets)")
+
+    # The engine's own log (QEMU's stderr, Renode's log), read before the engine's work directory went; not part of
+    # run.json (a replayed record has none). Failure artefacts write it as engine.log.
+    _engine_log: str | None = PrivateAttr(None)
+
+    @property
+    def engine_log(self) -> str | None:
+        return self._engine_log
+
+    @engine_log.setter
+    def engine_log(self, text: str | None) -> None:
+        self._engine_log = text
 
     @property
     def succeeded(self) -> bool:
         if self.status is Status.EXITED:
             return self.exit_code == 0
         return self.status.ok_without_exit_code
+
+
+@dataclass
+class SeedRun:
+    """One run as the orchestration and the verdicts pass it around: its seed (None: a run without a scenario),
+    its record and every console line (the record keeps only the tail)."""
+
+    seed: int | None
+    record: RunRecord
+    console: list[str] = field(default_factory=list)

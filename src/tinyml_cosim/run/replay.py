@@ -20,9 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.provenance import file_sha256
 from tinyml_cosim.core.run_limits import default_timeout_s
+from tinyml_cosim.run.debug import DebugSession
 from tinyml_cosim.run.record import RunRecord, Span
+from tinyml_cosim.run.session import RunRequest, run_firmware
+from tinyml_cosim.scenario import load_scenario
+from tinyml_cosim.scenario.delivery import data_service_for, sample_due
 
 # The window's SPAN event line is written after the span ends; the run goes on this many instructions past the
 # recorded end so the event is complete (a few microseconds of simulated time).
@@ -103,8 +109,6 @@ def find_window(run_dir: Path, window: int | None = None, seed: int | None = Non
     if not scenario.is_file():
         raise BadInput(f"{run_dir}/report.json: the scenario {scenario} is gone (replay from where the run was made)")
     elf = Path(scn.get("firmware", ""))
-    from tinyml_cosim.core.provenance import file_sha256
-
     if not elf.is_file() or file_sha256(elf) != record.elf_sha256:
         raise BadInput(
             f"{rec_path}: the firmware {elf} is gone or changed since the run (SHA-256 {record.elf_sha256[:12]}…): "
@@ -118,10 +122,6 @@ def replay_window(
     w: Window, engine: str | None = None, timeout_s: float | None = None
 ) -> tuple[RunRecord, Span | None]:
     """Run the recorded seed from boot to just past the window's end; the window's span in the new run."""
-    from tinyml_cosim.run.session import RunRequest, run_firmware
-    from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.scenario.delivery import data_service_for
-
     scn = load_scenario(w.scenario)
     record = run_firmware(
         RunRequest(
@@ -140,18 +140,12 @@ def replay_window(
 
 
 def record_clock(board: str) -> int:
-    from tinyml_cosim.core.boards import load_board
-
     return max(1, load_board(board).clock_hz)
 
 
 def debug_window(w: Window, engine: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
     """A halted debug session (tinyml_cosim.run.debug.DebugSession, not entered) with the recorded seed's sensor
     streams; serve it with `until=window_done(w)` to end it after the window."""
-    from tinyml_cosim.run.debug import DebugSession
-    from tinyml_cosim.scenario import load_scenario
-    from tinyml_cosim.scenario.delivery import data_service_for
-
     data = data_service_for(load_scenario(w.scenario), w.seed)
     return DebugSession(w.elf, w.board, engine or w.engine, port, data=data)
 
@@ -172,8 +166,6 @@ def window_done(w: Window):  # type: ignore[no-untyped-def]
 def worst_window_files(scn, report, records: dict[int, RunRecord]) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
     """The input of the observed-maximum window, for the report directory: per sensor the data-channel bytes of
     the samples produced between the end of the previous inference and the start of this one, and a JSON index."""
-    from tinyml_cosim.scenario.delivery import sample_due
-
     timing = getattr(report, "timing", None)
     at = timing.observed_maximum_at if timing is not None else None
     if not at or at.get("seed") not in records:

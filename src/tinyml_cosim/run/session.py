@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tinyml_cosim.core.boards import Board, load_board
 from tinyml_cosim.core.errors import BadInput, EngineError
@@ -118,6 +119,7 @@ def run_firmware(request: RunRequest) -> RunRecord:
             config = host_config(engine, request, budget)
             engine.start(image, config, data=request.data or DataService())
             ending = engine.run(limits)
+        # Inside the `with`: the engine's log goes with its work directory when it closes.
         record = make_record(engine, image, board, ending, budget, time.monotonic() - started, request.data)
         if request.measure:
             record.timing_valid = False
@@ -134,10 +136,12 @@ def run_firmware(request: RunRequest) -> RunRecord:
 
 
 def make_record(engine: Engine, image: FirmwareImage, board: Board, ending, budget, wall: float, data) -> RunRecord:
+    """The record of a run that ended with `ending`, with the engine's log as it is now (call it while the engine
+    is open)."""
     events = engine.console.events
     v = classify(ending, events, image, board, engine.name)
-    return RunRecord(
-        **asdict(v),
+    record = RunRecord(
+        **v.model_dump(),
         simulated_seconds=board.seconds(v.instructions) if v.instructions is not None else None,
         console_tail=engine.console.tail(20),
         events=[RecordedEvent(kind=e.kind, instructions=e.instructions, fields=e.fields) for e in events],
@@ -155,3 +159,17 @@ def make_record(engine: Engine, image: FirmwareImage, board: Board, ending, budg
         data_requests=data.stats.requests if data else 0,
         uses_cosim_runtime=image.has_symbol(HOST_CONFIG_SYMBOL),
     )
+    record.engine_log = engine_log_text(engine)
+    return record
+
+
+def engine_log_text(engine: Any) -> str | None:
+    """The engine's own log, read from its `log_path` (None before the engine class has one, or when the file is
+    gone or was never written). Read while the engine is open: an engine removes its work directory on close."""
+    path = getattr(engine, "log_path", None)
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(errors="replace") or None
+    except OSError:
+        return None

@@ -10,6 +10,7 @@ adding a sensor or an impairment does not change the random draws of the others.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from tinyml_cosim.sensors.signals import render_sources
 from tinyml_cosim.sensors.stream import FaultWindow, SampleStream
 from tinyml_cosim.sensors.timeline import Context
 
-from .model import Scenario, SensorSpec
+if TYPE_CHECKING:  # annotations only: the model module imports this one (Scenario.generate)
+    from .model import Scenario, SensorSpec
 
 ROLE_SOURCE, ROLE_IMPAIRMENT, ROLE_PART = 0, 1, 2
 

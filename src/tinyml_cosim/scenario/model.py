@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.scenario.generate import generate as generate_streams
 from tinyml_cosim.sensors.impairments import Impair
 from tinyml_cosim.sensors.parts import Part, available_parts, find_part, fmt_num, load_part
 from tinyml_cosim.sensors.signals import VECTOR_ONLY, Source
@@ -111,9 +112,7 @@ class Scenario(BaseModel):
 
     def generate(self, seed: int | None = None) -> dict:  # type: ignore[type-arg]
         """Sensor id -> SampleStream; the same seed gives the same bytes in any process."""
-        from tinyml_cosim.scenario.generate import generate
-
-        return generate(self, self.seed if seed is None else seed)
+        return generate_streams(self, self.seed if seed is None else seed)
 
 
 def _choices(values: list[float]) -> str:

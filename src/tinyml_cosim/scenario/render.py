@@ -6,6 +6,9 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.sensors.stream import SampleStream
@@ -36,16 +39,12 @@ def _envelope(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def render(scn: Scenario, streams: dict[str, SampleStream], out: Path, seed: int | None = None) -> Path:
     seed = scn.seed if seed is None else seed
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: the CLI and CI render to files only
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
     rows = [(sid, c) for sid, s in streams.items() for c in range(len(s.channels))]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(12, 1.8 + 1.6 * len(rows)), sharex=True, squeeze=False)
+    # A figure without pyplot: no display backend (the CLI and CI render to files only), nothing global to close.
+    fig = Figure(figsize=(12, 1.8 + 1.6 * len(rows)))
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)
     labels = list(dict.fromkeys(seg.label for seg in scn.timeline))
-    colors = {lab: plt.get_cmap("tab10")(i % 10) for i, lab in enumerate(labels)}
+    colors = {lab: colormaps["tab10"](i % 10) for i, lab in enumerate(labels)}
     for ax, (sid, c) in zip(axes[:, 0], rows, strict=True):
         s = streams[sid]
         t = s.timestamps_ns / 1e9
@@ -81,6 +80,4 @@ def render(scn: Scenario, streams: dict[str, SampleStream], out: Path, seed: int
         raise BadInput(f"{out}: cannot write the plot ({exc.strerror})") from None
     except ValueError as exc:  # matplotlib: unknown file format from the suffix
         raise BadInput(f"{out}: {exc}") from None
-    finally:
-        plt.close(fig)
     return out

@@ -1,8 +1,9 @@
 """Confidence intervals for metrics over several seeds: Wilson score intervals for proportions, Student-t
 intervals for means, both from scipy.
 
-scipy is imported inside the functions: this module comes in with the report schema (results.model -> verdicts),
-which the plain `cosim run ELF` path loads, and scipy alone costs over a second of start-up there."""
+scipy is imported inside the functions, deliberately: this module comes in with the package (tinyml_cosim.verdicts),
+which `cosim memory` and every scenario path load, and scipy.stats alone costs about a second of start-up; only
+intervals over several values need it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, flo
         return None
     if not 0 <= successes <= trials:
         raise ValueError(f"successes {successes} not within 0..{trials}")
-    from scipy.stats import binomtest
+    from scipy.stats import binomtest  # heavy (scipy): see the module docstring
 
     ci = binomtest(successes, trials).proportion_ci(confidence_level=level, method="wilson")
     return float(ci.low), float(ci.high)
@@ -34,7 +35,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     m = sum(xs) / len(xs)
     if len(xs) == 1:
         return m, m, m
-    from scipy.stats import t
+    from scipy.stats import t  # heavy (scipy): see the module docstring
 
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
     half = float(t.ppf(0.5 + level / 2, len(xs) - 1)) * sd / math.sqrt(len(xs))

@@ -71,6 +71,7 @@ class QemuEngine(Engine):
         super().__init__(board, workdir)
         self._proc: subprocess.Popen[bytes] | None = None
         self._qmp: QmpClient | None = None
+        self._version: str | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._data: DataService | None = None
@@ -92,7 +93,8 @@ class QemuEngine(Engine):
         return None
 
     def version(self) -> str | None:
-        return _qemu_version(QEMU_BINARY)
+        # From the QMP greeting of the started QEMU; asking `--version` starts another QEMU (~40 ms a run).
+        return self._version or _qemu_version(QEMU_BINARY)
 
     @property
     def systick_ticks_per_instruction(self) -> float:
@@ -166,6 +168,7 @@ class QemuEngine(Engine):
             except OSError as exc:
                 raise EngineError(f"cannot start {QEMU_BINARY}: {exc}") from None
         self._qmp = self._connect_qmp(qmp_path)
+        self._version = self._qmp.qemu_version
         self._spawn(self._read_console, self._connect_unix(console_path))
         if data is not None and config.transport == Transport.SEMIHOSTING:
             self._spawn(self._serve_fifos, data)

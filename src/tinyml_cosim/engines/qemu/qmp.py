@@ -33,7 +33,14 @@ class QmpClient:
         greeting = self._read()
         if "QMP" not in greeting:
             raise QmpError(f"not a QMP greeting: {greeting}")
+        self.greeting: dict[str, Any] = greeting["QMP"]
         self.command("qmp_capabilities")
+
+    @property
+    def qemu_version(self) -> str | None:
+        """major.minor.micro of the QEMU on the other end, from the greeting: what `--version` prints."""
+        v = self.greeting.get("version", {}).get("qemu")
+        return f"{v['major']}.{v['minor']}.{v['micro']}" if isinstance(v, dict) else None
 
     def _read(self) -> dict[str, Any]:
         while True:

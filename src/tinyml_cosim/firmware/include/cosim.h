@@ -81,8 +81,8 @@ extern "C" {
 typedef struct {
     uint32_t magic; /* COSIM_HOST_CONFIG_MAGIC when a host wrote it */
     uint32_t version;
-    uint32_t transport; /* cosim_transport_t */
-    uint32_t flags;     /* COSIM_FLAG_* */
+    uint32_t transport;             /* cosim_transport_t */
+    uint32_t flags;                 /* COSIM_FLAG_* */
     uint64_t watchdog_instructions; /* no progress for this long -> WATCHDOG; 0 = off */
     uint64_t budget_instructions;   /* stop with BUDGET at this count; 0 = unlimited */
 } cosim_host_config_t;
@@ -339,9 +339,9 @@ COSIMDEF void cosim_put_hex32(uint32_t v)
 /* CRC-32 (IEEE 802.3, as zlib.crc32), nibble table: 64 bytes of flash, ~20 instructions per byte. */
 static uint32_t cosim__crc32(uint32_t crc, const volatile uint8_t *data, uint32_t n)
 {
-    __attribute__((section(".rodata.cosim__crc32_table"))) static const uint32_t table[16] = {0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
-                                       0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
-                                       0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+    __attribute__((section(".rodata.cosim__crc32_table"))) static const uint32_t table[16] = {
+        0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
+        0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu, 0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
     crc = ~crc;
     while (n--) {
         crc ^= *data++;
@@ -425,9 +425,15 @@ static void cosim__named_value(const char *kind, const char *name_key, const cha
     cosim_event(kind, f);
 }
 
-COSIMDEF void cosim_decision(const char *label, int32_t score) { cosim__named_value("DECISION", "class=", label, " score=", score); }
+COSIMDEF void cosim_decision(const char *label, int32_t score)
+{
+    cosim__named_value("DECISION", "class=", label, " score=", score);
+}
 
-COSIMDEF void cosim_mark(const char *name, int32_t value) { cosim__named_value("MARK", "name=", name, " value=", value); }
+COSIMDEF void cosim_mark(const char *name, int32_t value)
+{
+    cosim__named_value("MARK", "name=", name, " value=", value);
+}
 
 /* --- ending --- */
 /* The startup code may paint the stack with this pattern between these symbols (weak: absent is fine). */
@@ -484,7 +490,8 @@ COSIMDEF void cosim_fault_report(const uint32_t *frame, uint32_t exc_return)
 #if COSIM__ARM
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
 #endif
-    __attribute__((section(".rodata.cosim__fault_names"))) static const char *const names[] = {"Fault", "Fault", "Fault", "HardFault", "MemManage", "BusFault", "UsageFault"};
+    __attribute__((section(".rodata.cosim__fault_names"))) static const char *const names[] = {
+        "Fault", "Fault", "Fault", "HardFault", "MemManage", "BusFault", "UsageFault"};
     char f[190], *p = f, *end = f + sizeof f - 12;
     const struct {
         const char *key;
@@ -668,8 +675,7 @@ static int cosim__tx(const void *src, uint32_t n)
     case COSIM_TRANSPORT_UART:
         for (uint32_t i = 0; i < n; i++) cosim_port_data_putc(s[i]);
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -701,7 +707,7 @@ static int cosim__rx(void *dst, uint32_t n)
         while (n) {
             uint32_t args[3] = {(uint32_t)cosim__semihost_in, (uint32_t)(uintptr_t)d, n};
             int32_t left = cosim__semihost(COSIM_SYS_READ, args); /* returns the bytes NOT read */
-            if (left < 0 || (uint32_t)left == n) return -1;    /* error or end of file */
+            if (left < 0 || (uint32_t)left == n) return -1;       /* error or end of file */
             d += n - (uint32_t)left;
             n = (uint32_t)left;
         }
@@ -714,8 +720,7 @@ static int cosim__rx(void *dst, uint32_t n)
     case COSIM_TRANSPORT_UART:
         for (uint32_t i = 0; i < n; i++) d[i] = cosim_port_data_getc();
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 

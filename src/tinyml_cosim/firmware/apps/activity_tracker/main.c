@@ -38,11 +38,11 @@ static int8_t scores[COSIM_MODEL_OUTPUT_BYTES];
 static uint8_t arena[COSIM_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
 
 typedef struct {
-    int reported;       /* state index in force, -1 before the first decision */
-    int candidate;      /* class trying to take over */
-    uint32_t streak;    /* consecutive windows it qualified */
-    uint32_t clean;     /* hops without a fault since the last one */
-    uint32_t fault;     /* flags of the last faulty hop (0: not in sensor_fault) */
+    int reported;         /* state index in force, -1 before the first decision */
+    int candidate;        /* class trying to take over */
+    uint32_t streak;      /* consecutive windows it qualified */
+    uint32_t clean;       /* hops without a fault since the last one */
+    uint32_t fault;       /* flags of the last faulty hop (0: not in sensor_fault) */
     int32_t permille_q16; /* output dequantization: per mille = (q - zp) * this >> 16 */
     int32_t out_zp;
 } decider_t;

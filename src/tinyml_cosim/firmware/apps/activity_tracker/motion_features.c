@@ -20,10 +20,7 @@ uint32_t mf_isqrt64(uint64_t v)
 }
 
 /* a / b rounded half away from zero (b > 0); C's `/` truncates towards zero, so work on the magnitude. */
-static int64_t div_round(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
-}
+static int64_t div_round(int64_t a, int64_t b) { return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b); }
 
 /* Arithmetic right shift with rounding half up, written with a division by a power of two on a non-negative
  * value so that it does not rely on the implementation-defined >> of negative numbers. */
@@ -34,10 +31,7 @@ static int64_t shift_round(int64_t a, uint32_t s)
     return -((-a - half + one - 1) / one); /* floor((a + half) / one) for a < 0 */
 }
 
-static int8_t sat8(int64_t v)
-{
-    return (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v);
-}
+static int8_t sat8(int64_t v) { return (int8_t)(v > 127 ? 127 : v < -128 ? -128 : v); }
 
 void mf_gravity(const int16_t *xyz, uint32_t n, mf_gravity_t *g)
 {

@@ -14,20 +14,20 @@
 #include <stdint.h>
 
 #define MF_AXES 3u
-#define MF_CHANNELS 2u /* v, h per sample */
+#define MF_CHANNELS 2u  /* v, h per sample */
 #define MF_GHAT_BITS 14 /* gravity direction in Q14 */
 
 /* COSIM_MF_CDEF_BEGIN (the host tests hand everything up to the END marker to cffi) */
 typedef struct {
-    int32_t mean[3];  /* per-axis window mean, codes (rounded half away from zero) */
-    int32_t gmag;     /* |mean|, codes (floor of the square root) */
-    int32_t ghat[3];  /* mean / |mean| in Q14 (rounded); (0, 0, 1) when |mean| is 0 */
+    int32_t mean[3]; /* per-axis window mean, codes (rounded half away from zero) */
+    int32_t gmag;    /* |mean|, codes (floor of the square root) */
+    int32_t ghat[3]; /* mean / |mean| in Q14 (rounded); (0, 0, 1) when |mean| is 0 */
 } mf_gravity_t;
 
 typedef struct {
-    uint32_t stuck_run;      /* longest run of consecutive samples that repeat the previous code, any one axis */
-    uint32_t rail_samples;   /* samples with an axis at the converter's rails (|code| >= MF_RAIL_CODE) */
-    uint32_t plateau;        /* most samples of one axis sitting flat at its top or bottom (see the .c) */
+    uint32_t stuck_run;    /* longest run of consecutive samples that repeat the previous code, any one axis */
+    uint32_t rail_samples; /* samples with an axis at the converter's rails (|code| >= MF_RAIL_CODE) */
+    uint32_t plateau;      /* most samples of one axis sitting flat at its top or bottom (see the .c) */
 } mf_fault_stats_t;
 
 uint32_t mf_isqrt64(uint64_t v);
@@ -45,7 +45,7 @@ uint32_t mf_fault_flags(const mf_fault_stats_t *st, const mf_gravity_t *g, int32
 
 #define MF_FAULT_STUCK 1u
 #define MF_FAULT_SATURATED 2u
-#define MF_FAULT_MISSING 4u  /* set by the acquisition, not here */
+#define MF_FAULT_MISSING 4u /* set by the acquisition, not here */
 #define MF_FAULT_GRAVITY 8u
 
 #endif

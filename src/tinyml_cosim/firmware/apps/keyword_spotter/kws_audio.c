@@ -8,10 +8,7 @@
 #define KWS_ODR_HZ KWS_SAMPLE_RATE
 
 /* Samples that exist by instruction `now` (sample k exists at ceil(k * f_clk / ODR): docs/sensors.md). */
-static uint64_t due_by(uint64_t now)
-{
-    return now * KWS_ODR_HZ / COSIM_CLOCK_HZ + 1u;
-}
+static uint64_t due_by(uint64_t now) { return now * KWS_ODR_HZ / COSIM_CLOCK_HZ + 1u; }
 
 void kws_audio_init(kws_audio_t *a)
 {
@@ -19,10 +16,7 @@ void kws_audio_init(kws_audio_t *a)
     cosim_sleep_calibrate();
 }
 
-uint64_t kws_audio_wait_late_max(void)
-{
-    return cosim_wait_late_max;
-}
+uint64_t kws_audio_wait_late_max(void) { return cosim_wait_late_max; }
 
 static void scan(kws_audio_t *a, const int16_t *x, uint32_t n)
 {
@@ -118,12 +112,9 @@ int kws_audio_fault(kws_audio_t *a)
     a->deficit_checked = a->deficit;
     if (growth > 0) a->missing_total += (uint32_t)growth;
     int kind = KWS_FAULT_NONE;
-    if (growth > (int64_t)KWS_MISSING_MIN || a->max_zero_run >= KWS_STUCK_RUN)
-        kind = KWS_FAULT_MISSING;
-    else if (a->max_run >= KWS_STUCK_RUN)
-        kind = KWS_FAULT_STUCK;
-    else if (a->sat >= KWS_SAT_MIN)
-        kind = KWS_FAULT_SATURATED;
+    if (growth > (int64_t)KWS_MISSING_MIN || a->max_zero_run >= KWS_STUCK_RUN) kind = KWS_FAULT_MISSING;
+    else if (a->max_run >= KWS_STUCK_RUN) kind = KWS_FAULT_STUCK;
+    else if (a->sat >= KWS_SAT_MIN) kind = KWS_FAULT_SATURATED;
     /* a run still going on counts in the next stride too */
     a->max_run = a->prev != 0 ? a->run : 0;
     a->max_zero_run = a->prev == 0 ? a->run : 0;

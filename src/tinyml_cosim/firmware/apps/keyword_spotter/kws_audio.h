@@ -50,14 +50,14 @@
 
 typedef struct {
     int16_t ring[KWS_RING_SAMPLES];
-    uint64_t wr, rd;       /* samples written / consumed, since the start */
-    uint64_t received;     /* samples that came over the channel (kept or dropped) */
+    uint64_t wr, rd;   /* samples written / consumed, since the start */
+    uint64_t received; /* samples that came over the channel (kept or dropped) */
     cosim_read_info_t info;
     int ended;
     uint32_t overruns, dropped;
     /* plausibility */
     int16_t prev, prev2;
-    uint32_t run;          /* current run of identical samples */
+    uint32_t run;                        /* current run of identical samples */
     uint32_t max_run, max_zero_run, sat; /* this stride */
     int64_t deficit, deficit_checked;    /* samples due by now minus received, at the last drain / check */
     uint32_t missing_total;

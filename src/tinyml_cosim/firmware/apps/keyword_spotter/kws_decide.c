@@ -3,18 +3,12 @@
 
 #include <string.h>
 
-static const char *const labels[] = {"silence", "unknown", "yes", "no", "up", "down", "left", "right",
-                                     "background", "sensor_fault"};
+static const char *const labels[] = {"silence", "unknown", "yes",   "no",         "up",
+                                     "down",    "left",    "right", "background", "sensor_fault"};
 
-const char *kws_label(int label)
-{
-    return labels[label];
-}
+const char *kws_label(int label) { return labels[label]; }
 
-void kws_decider_init(kws_decider_t *d)
-{
-    memset(d, 0, sizeof *d);
-}
+void kws_decider_init(kws_decider_t *d) { memset(d, 0, sizeof *d); }
 
 kws_decision_t kws_decide(kws_decider_t *d, const int8_t *scores, int fault)
 {

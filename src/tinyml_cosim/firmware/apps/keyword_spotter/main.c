@@ -102,6 +102,7 @@ int main(void)
     cosim_mark("overruns", (int32_t)audio.overruns);
     cosim_mark("dropped", (int32_t)audio.dropped);
     cosim_mark("missing", (int32_t)audio.missing_total);
-    cosim_mark("wait_late_max", (int32_t)(kws_audio_wait_late_max() > INT32_MAX ? INT32_MAX : kws_audio_wait_late_max()));
+    cosim_mark("wait_late_max",
+               (int32_t)(kws_audio_wait_late_max() > INT32_MAX ? INT32_MAX : kws_audio_wait_late_max()));
     return 0;
 }

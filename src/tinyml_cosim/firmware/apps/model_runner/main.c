@@ -90,9 +90,9 @@ int main(void)
             if (st.flags & RUNNER_FLAG_PROFILE) cosim_span_begin("layer");
             int rc = with_cb ? cosim_model_invoke_cb(arena, input, output, after_layer, &st)
 #ifdef COSIM_RUNNER_FAULT_LAYER
-                                   : cosim_model_invoke_cb(arena, input, output, inject_fault, 0);
+                             : cosim_model_invoke_cb(arena, input, output, inject_fault, 0);
 #else
-                                   : cosim_model_invoke(arena, input, output);
+                             : cosim_model_invoke(arena, input, output);
 #endif
             cosim_span_end();
             if (rc != 0) {

@@ -52,15 +52,9 @@ static int8_t model_out[COSIM_MODEL_OUTPUT_BYTES];
 static uint8_t arena[COSIM_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
 
 /* Sample k of the part exists at instruction ceil(k * f_clk / ODR) (docs/sensors.md, "When a sample exists"). */
-static uint64_t due(uint64_t k)
-{
-    return (k * COSIM_CLOCK_HZ + ODR_HZ - 1u) / ODR_HZ;
-}
+static uint64_t due(uint64_t k) { return (k * COSIM_CLOCK_HZ + ODR_HZ - 1u) / ODR_HZ; }
 /* The index of the sample due at `instant`, or of the last one due before it. */
-static uint64_t index_at(uint64_t instant)
-{
-    return instant * ODR_HZ / COSIM_CLOCK_HZ;
-}
+static uint64_t index_at(uint64_t instant) { return instant * ODR_HZ / COSIM_CLOCK_HZ; }
 
 typedef struct {
     int reported, candidate, streak, anomalous, relay;

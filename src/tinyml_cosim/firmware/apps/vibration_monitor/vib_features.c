@@ -5,7 +5,7 @@
 
 /* 3.125 Hz per bin: eight 12.5 Hz bands over 12.5-112.5 Hz, where the shaft orders of 900-3600 rpm machines lie,
  * then wider bands up to the 800 Hz Nyquist limit, where bearing impacts ring the structure. */
-const uint16_t vib_band_edges[VIB_BANDS + 1u] = {4,  8,  12,  16,  20,  24,  28,  32, 36,
+const uint16_t vib_band_edges[VIB_BANDS + 1u] = {4,  8,  12, 16,  20,  24,  28,  32,      36,
                                                  48, 64, 96, 128, 160, 192, 224, VIB_BINS};
 
 #define PEAK_LO 4u  /* 12.5 Hz */
@@ -38,10 +38,7 @@ void vib_window_stats(const int16_t *window, vib_stats_t *stats)
     }
 }
 
-static int16_t sat16(int32_t v)
-{
-    return (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
-}
+static int16_t sat16(int32_t v) { return (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v); }
 
 int vib_features(const int16_t *window, vib_scratch_t *s, int32_t *features)
 {
@@ -57,7 +54,7 @@ int vib_features(const int16_t *window, vib_scratch_t *s, int32_t *features)
             int16_t d = sat16(window[i * VIB_AXES + a] - mean);
             s->frame[i] = d;
             uint32_t sq = (uint32_t)((int32_t)d * d); /* <= 2^30 */
-            uint64_t e = sq >> 4;                      /* <= 2^26, so the sum of e^2 over 1536 values fits */
+            uint64_t e = sq >> 4;                     /* <= 2^26, so the sum of e^2 over 1536 values fits */
             s2 += sq;
             s4 += e * e;
             if (sq > peak_sq) peak_sq = sq;

@@ -43,8 +43,7 @@ void vib_window_stats(const int16_t *window, vib_stats_t *stats);
 /* Features of one window (window[i * 3 + axis]). Returns 0, -1 if the DSP refused the frame length. */
 int vib_features(const int16_t *window, vib_scratch_t *scratch, int32_t *features);
 /* Normalise and quantise to the model's int8 input: q = clamp(zp + ((f - offset) * mult + 2^23) >> 24). */
-void vib_quantize(const int32_t *features, const int32_t *offset, const int32_t *mult, int32_t zero_point,
-                  int8_t *q);
+void vib_quantize(const int32_t *features, const int32_t *offset, const int32_t *mult, int32_t zero_point, int8_t *q);
 /* Anomaly score: the smallest over the classes of sum_i (q_i - centre_ci)^2 * weight_ci, divided by VIB_FEATURES and
  * by 2^8 (weights carry 16 fractional bits, so the score is a mean squared z-distance in Q8). */
 int32_t vib_anomaly_score(const int8_t *q, uint32_t classes, const int8_t *centre, const uint16_t *weight);

@@ -48,7 +48,8 @@ static conv_dims_t dims_of(const cosim_conv_t *p, int depthwise)
 {
     conv_dims_t d;
     d.in = (cmsis_nn_dims){1, p->in_h, p->in_w, p->in_c};
-    d.filter = depthwise ? (cmsis_nn_dims){1, p->k_h, p->k_w, p->out_c} : (cmsis_nn_dims){p->out_c, p->k_h, p->k_w, p->in_c};
+    d.filter =
+        depthwise ? (cmsis_nn_dims){1, p->k_h, p->k_w, p->out_c} : (cmsis_nn_dims){p->out_c, p->k_h, p->k_w, p->in_c};
     d.bias = (cmsis_nn_dims){1, 1, 1, p->out_c};
     d.out = (cmsis_nn_dims){1, p->out_h, p->out_w, p->out_c};
     d.q.multiplier = (int32_t *)p->multiplier; /* CMSIS-NN's API is not const-correct here; it only reads */
@@ -107,8 +108,8 @@ void cosim_conv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, in
     const int32_t need = arm_convolve_wrapper_s8_get_buffer_size(&c, &d.in, &d.filter, &d.out);
     cmsis_nn_context ctx = cosim_nn_ctx(scratch, need);
     if (!cosim_nn_scratch_fits(scratch, scratch_bytes, need) ||
-        arm_convolve_wrapper_s8(&ctx, &c, &d.q, &d.in, input, &d.filter, p->filter, &d.bias, p->bias, &d.out,
-                                output) != ARM_CMSIS_NN_SUCCESS) {
+        arm_convolve_wrapper_s8(&ctx, &c, &d.q, &d.in, input, &d.filter, p->filter, &d.bias, p->bias, &d.out, output) !=
+            ARM_CMSIS_NN_SUCCESS) {
         cosim_nn_fallbacks++; /* too little scratch, or an argument CMSIS-NN rejects (it wrote nothing) */
         cosim_ref_conv2d_s8(p, input, output);
     }

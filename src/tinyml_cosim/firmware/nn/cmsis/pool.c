@@ -35,7 +35,10 @@ static pool_dims_t pool_dims(const cosim_pool_t *p)
     return d;
 }
 
-int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p) { return arm_avgpool_s8_get_buffer_size(p->out_w, p->channels); }
+int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p)
+{
+    return arm_avgpool_s8_get_buffer_size(p->out_w, p->channels);
+}
 
 void cosim_avgpool_s8_with_scratch(const cosim_pool_t *p, const int8_t *input, int8_t *output, void *scratch,
                                    int32_t scratch_bytes)

@@ -28,15 +28,15 @@ typedef struct {
     int32_t out_h, out_w, out_c;
     int32_t k_h, k_w;
     int32_t stride_h, stride_w, dil_h, dil_w;
-    int32_t pad_h, pad_w;           /* leading padding (top, left) */
-    int32_t depth_multiplier;       /* depthwise only */
-    int32_t input_offset;           /* -input zero point; 0 when the compiler folded it into the bias */
-    int32_t output_offset;          /* output zero point */
+    int32_t pad_h, pad_w;     /* leading padding (top, left) */
+    int32_t depth_multiplier; /* depthwise only */
+    int32_t input_offset;     /* -input zero point; 0 when the compiler folded it into the bias */
+    int32_t output_offset;    /* output zero point */
     int32_t act_min, act_max;
     const int8_t *filter;
-    const int32_t *bias;            /* NULL: no bias */
-    const int32_t *multiplier;      /* per output channel */
-    const int32_t *shift;           /* per output channel; > 0 is a left shift */
+    const int32_t *bias;       /* NULL: no bias */
+    const int32_t *multiplier; /* per output channel */
+    const int32_t *shift;      /* per output channel; > 0 is a left shift */
 } cosim_conv_t;
 
 /* FULLY_CONNECTED. Weights [out_depth][in_depth]; multiplier/shift per output when per_channel, else one value. */
@@ -98,7 +98,7 @@ typedef struct {
 typedef struct {
     int32_t outer;
     int32_t n_inputs;
-    const int32_t *copy_sizes;      /* per input: elements from the concatenation axis inwards */
+    const int32_t *copy_sizes; /* per input: elements from the concatenation axis inwards */
 } cosim_concat_t;
 
 /* PAD / PADV2 up to 4-D */
@@ -118,7 +118,7 @@ typedef struct {
 
 typedef struct {
     int32_t size;
-    double scale;                   /* TFLM multiplies in double and narrows to float */
+    double scale; /* TFLM multiplies in double and narrows to float */
     int32_t zero_point;
 } cosim_dequantize_t;
 
@@ -174,17 +174,17 @@ uint32_t cosim_nn_fallback_count(void);
 
 /* Model descriptor written by the compiler into model.c */
 typedef struct {
-    const char *name;               /* e.g. "3:CONV_2D" (TFLite operator index and name) */
+    const char *name; /* e.g. "3:CONV_2D" (TFLite operator index and name) */
     uint32_t macs;
     uint32_t params;
     uint32_t output_bytes;
-    uint32_t output_offset;         /* offset of the layer's output in the arena */
+    uint32_t output_offset; /* offset of the layer's output in the arena */
 } cosim_layer_info_t;
 
 typedef struct {
     int32_t rank;
     int32_t shape[4];
-    int32_t type;                   /* 0 = int8, 1 = float32 */
+    int32_t type; /* 0 = int8, 1 = float32 */
     float scale;
     int32_t zero_point;
     uint32_t bytes;

@@ -89,8 +89,16 @@ void cosim_dwconv2d_s8_with_scratch(const cosim_conv_t *p, const int8_t *input, 
     cosim_dwconv2d_s8(p, input, output);
 }
 
-int32_t cosim_conv2d_s8_scratch(const cosim_conv_t *p) { (void)p; return 0; }
-int32_t cosim_dwconv2d_s8_scratch(const cosim_conv_t *p) { (void)p; return 0; }
+int32_t cosim_conv2d_s8_scratch(const cosim_conv_t *p)
+{
+    (void)p;
+    return 0;
+}
+int32_t cosim_dwconv2d_s8_scratch(const cosim_conv_t *p)
+{
+    (void)p;
+    return 0;
+}
 
 const char *cosim_nn_impl(void) { return "ref"; }
 uint32_t cosim_nn_fallback_count(void) { return 0; }

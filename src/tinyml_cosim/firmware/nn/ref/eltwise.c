@@ -25,10 +25,10 @@ static void eltwise(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *i
     for (i0 = 0; i0 < p->out_shape[0]; ++i0) {
         for (i1 = 0; i1 < p->out_shape[1]; ++i1) {
             for (i2 = 0; i2 < p->out_shape[2]; ++i2) {
-                const size_t a_base = (size_t)i0 * p->in1_strides[0] + (size_t)i1 * p->in1_strides[1] +
-                                      (size_t)i2 * p->in1_strides[2];
-                const size_t b_base = (size_t)i0 * p->in2_strides[0] + (size_t)i1 * p->in2_strides[1] +
-                                      (size_t)i2 * p->in2_strides[2];
+                const size_t a_base =
+                    (size_t)i0 * p->in1_strides[0] + (size_t)i1 * p->in1_strides[1] + (size_t)i2 * p->in1_strides[2];
+                const size_t b_base =
+                    (size_t)i0 * p->in2_strides[0] + (size_t)i1 * p->in2_strides[1] + (size_t)i2 * p->in2_strides[2];
                 for (i3 = 0; i3 < p->out_shape[3]; ++i3) {
                     const int32_t a = in1[a_base + (size_t)i3 * p->in1_strides[3]];
                     const int32_t b = in2[b_base + (size_t)i3 * p->in2_strides[3]];
@@ -39,5 +39,11 @@ static void eltwise(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *i
     }
 }
 
-void cosim_add_s8(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) { eltwise(p, in1, in2, out, 0); }
-void cosim_mul_s8(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *in2, int8_t *out) { eltwise(p, in1, in2, out, 1); }
+void cosim_add_s8(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    eltwise(p, in1, in2, out, 0);
+}
+void cosim_mul_s8(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    eltwise(p, in1, in2, out, 1);
+}

@@ -30,4 +30,8 @@ void cosim_fc_s8_with_scratch(const cosim_fc_t *p, const int8_t *input, int8_t *
     cosim_fc_s8(p, input, output);
 }
 
-int32_t cosim_fc_s8_scratch(const cosim_fc_t *p) { (void)p; return 0; }
+int32_t cosim_fc_s8_scratch(const cosim_fc_t *p)
+{
+    (void)p;
+    return 0;
+}

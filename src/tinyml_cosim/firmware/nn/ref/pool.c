@@ -35,7 +35,8 @@ static void pool(const cosim_pool_t *p, const int8_t *input, int8_t *output, int
                         acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
                     }
                 }
-                output[((size_t)oy * p->out_w + ox) * p->channels + c] = (int8_t)cosim_clamp(acc, p->act_min, p->act_max);
+                output[((size_t)oy * p->out_w + ox) * p->channels + c] =
+                    (int8_t)cosim_clamp(acc, p->act_min, p->act_max);
             }
         }
     }
@@ -52,4 +53,8 @@ void cosim_avgpool_s8_with_scratch(const cosim_pool_t *p, const int8_t *input, i
     cosim_avgpool_s8(p, input, output);
 }
 
-int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p) { (void)p; return 0; }
+int32_t cosim_avgpool_s8_scratch(const cosim_pool_t *p)
+{
+    (void)p;
+    return 0;
+}

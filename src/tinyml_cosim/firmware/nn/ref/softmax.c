@@ -22,7 +22,7 @@ static int32_t rescale(int32_t x, int src_bits, int dst_bits)
 /* exp(a) for a in [-1/4, 0), F0 -> F0 */
 static int32_t exp_quarter(int32_t a)
 {
-    const int32_t constant_term = 1895147668;    /* exp(-1/8) */
+    const int32_t constant_term = 1895147668; /* exp(-1/8) */
     const int32_t constant_1_over_3 = 715827883;
     const int32_t x = cosim_add_wrap(a, 1 << 28); /* a + 1/8 */
     const int32_t x2 = cosim_srdhm(x, x);

@@ -24,7 +24,10 @@
 #define COSIM_TIM_PSC 0x28u
 #define COSIM_TIM_ARR 0x2Cu
 
-static inline int cosim_port_timebase_running(void) { return (COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_CR1) & 1u) != 0; }
+static inline int cosim_port_timebase_running(void)
+{
+    return (COSIM_REG(COSIM_TIMEBASE_TIM + COSIM_TIM_CR1) & 1u) != 0;
+}
 
 static inline void cosim_port_timebase_start(void)
 {

@@ -16,7 +16,7 @@ __attribute__((naked)) void Default_Handler(void) { __asm__ volatile("b ."); }
 #endif
 
 __attribute__((section(".vectors"), used)) const void *const vectors[16] = {
-    (void *)0x20020000u, (void *)reset_handler, (void *)Default_Handler, (void *)VENDOR_HARDFAULT,
+    (void *)0x20020000u,     (void *)reset_handler,   (void *)Default_Handler, (void *)VENDOR_HARDFAULT,
     (void *)Default_Handler, (void *)Default_Handler, (void *)Default_Handler,
 };
 

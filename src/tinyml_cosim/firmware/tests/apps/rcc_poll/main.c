@@ -8,7 +8,7 @@
 
 __attribute__((noinline)) void SystemClock_Config(void)
 {
-    RCC_CR |= (1u << 16); /* HSEON */
+    RCC_CR |= (1u << 16);            /* HSEON */
     while (!(RCC_CR & (1u << 17))) { /* HSERDY */
     }
 }

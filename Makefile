@@ -5,7 +5,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 COSIM := $(VENV)/bin/cosim
-APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi gdb-multiarch make gcc clang-format
+APT_PACKAGES := qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib gdb-multiarch \
+  make gcc clang-format
 # The project's own C, checked with clang-format (.clang-format); not the generated tables (`make generated`).
 C_FORMAT_FILES := $(sort $(shell find src/tinyml_cosim/firmware -name '*.[ch]' ! -name 'dsp_tables.[ch]' \
   ! -name kws_mel_tables.h ! -name model_params.h) $(wildcard tests/support/*.c))
@@ -67,6 +68,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	clang-format --dry-run --Werror $(C_FORMAT_FILES)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
@@ -78,6 +80,7 @@ test-long: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	clang-format --dry-run --Werror $(C_FORMAT_FILES)
 
 format: setup
@@ -118,3 +121,19 @@ TWIN_PATH := src/tinyml_cosim/firmware/dsp:src/tinyml_cosim/firmware/apps/keywor
 generated: setup
 	PYTHONPATH=$(TWIN_PATH) $(PY) -m cosim_dsp.tables --write
 	PYTHONPATH=$(TWIN_PATH) $(PY) -m audio_twin --write
+
+# QEMU's qemu-plugin.h for the exact-count plugin (src/tinyml_cosim/engines/qemu/plugin/icount.c): Debian ships it in
+# no binary package, so it comes from the source package of the installed qemu (a deb-src line for the same suites,
+# `apt-get source --download-only`, 24 MB, of which only the header is kept in ~/.cache/tinyml-cosim). Without it
+# foreign firmware's counts are labelled approximate. QEMU_PLUGIN_INCLUDE=dir points at a header elsewhere.
+# Needs the venv (`make setup`).
+DEB_SRC_LIST := /etc/apt/sources.list.d/tinyml-cosim-src.sources
+.PHONY: qemu-plugin-header
+qemu-plugin-header:
+	@if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  sed 's/^Types: deb$$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | $$sudo tee $(DEB_SRC_LIST) >/dev/null && \
+	  $$sudo apt-get update -qq; \
+	fi
+	$(PY) -m tinyml_cosim.engines.qemu.plugin fetch-header
+	$(PY) -m tinyml_cosim.engines.qemu.plugin build

@@ -17,19 +17,25 @@ MAX_FUNCTION_LINES = 60
 # Known exceptions: path (relative to src/tinyml_cosim) or path::function -> (ceiling, reason).
 LONG_FILES: dict[str, tuple[int, str]] = {
     "nn/graph.py": (853, "lowering of every operator in one class; issue #16 splits it into one module per operator"),
-    "engines/qemu/engine.py": (610, "one engine's process, QMP, semihosting and stop logic; split with issue #14"),
+    "engines/qemu/engine.py": (
+        940,
+        "process, QMP, console mux, fault stub, plugin counts and stall probe of one engine; the split into console "
+        "I/O, counting and stall-probe modules is the next house task",
+    ),
     "engines/renode/engine.py": (610, "one engine's monitor, mailbox and log logic; split with issue #13"),
     "engines/renode/facts.py": (545, "a table of Renode names with their source paths, one entry per fact"),
     "sensors/signals.py": (581, "one generator per signal type, each small"),
+    "orchestrate/board_session.py": (405, "the interactive board of the Robot library and the pytest plugin, typed"),
 }
 LONG_FUNCTIONS: dict[str, tuple[int, str]] = {
     "build/firmware.py::build": (76, "one locked, keyed build: arguments, key, make, atomic rename"),
     "cli/app.py::run": (105, "typer signature of `cosim run` with its many options (half the lines are options)"),
     "cli/scenario_run.py::run_scenario_command": (61, "typer signature of `cosim run SCENARIO.yaml`"),
-    "cli/app.py::replay": (70, "typer signature of `cosim replay`"),
+    "cli/debugging.py::replay": (70, "typer signature of `cosim replay`"),
     "cli/memory.py::memory_command": (74, "typer signature and the text table of `cosim memory`"),
+    "engines/qemu/engine.py::measure": (62, "breakpoint loop of --measure: entry, return, step-off"),
     "engines/qemu/engine.py::start": (70, "QEMU's command line, assembled in one place"),
-    "engines/renode/engine.py::start": (70, "Renode's start-up script, assembled in one place"),
+    "engines/renode/engine.py::start": (72, "Renode's start-up script, assembled in one place"),
     "nn/compiler.py::compile_graph": (80, "the compiler pipeline: reader, graph, planner, emitter"),
     "nn/emitter.py::emit": (80, "the C text of a model, in order"),
     "nn/graph.py::_conv_like": (98, "CONV_2D and DEPTHWISE_CONV_2D options and quantisation; issue #16"),

@@ -33,6 +33,9 @@ KEYWORDS = {
     "Accuracy Should Be At Least", "False Alarms Per Hour Should Be At Most", "Worst Case Inference Should Be Within",
     "Flash Usage Should Be Below", "RAM Usage Should Be Below", "Stack High Water Mark Should Be Below",
     "Console Should Contain", "Start Debug Server", "Scenario Should Pass", "Firmware Path",
+    # plain firmware ELFs (robot/firmware.py)
+    "Run Firmware Until Exit", "Exit Code Should Be", "Fault Should Be", "Measured Function Should Be Within",
+    "Wait For Console Line", "Write To UART",
 }  # fmt: skip
 
 
@@ -62,7 +65,8 @@ def test_keywords_come_from_one_component_per_domain() -> None:
     lib = SimLibrary()
     modules = {type(c).__module__ for c in lib.keywords.values() for c in [getattr(c, "__self__", None)] if c}
     assert modules == {"tinyml_cosim.robot.board", "tinyml_cosim.robot.scenario", "tinyml_cosim.robot.decisions",
-                       "tinyml_cosim.robot.budgets", "tinyml_cosim.robot.debug"}  # fmt: skip
+                       "tinyml_cosim.robot.budgets", "tinyml_cosim.robot.debug",
+                       "tinyml_cosim.robot.firmware"}  # fmt: skip
     assert lib in lib.ROBOT_LIBRARY_LISTENER  # ends the board at the end of each test / suite
 
 

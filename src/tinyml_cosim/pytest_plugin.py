@@ -18,7 +18,7 @@ console, run record and engine log in its artefact directory (tinyml_cosim.resul
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -130,7 +130,7 @@ def board(request: pytest.FixtureRequest, cosim_artifacts: Path) -> Iterator[Cos
                              workdir=cosim_artifacts)  # fmt: skip
         reason = engine_unavailable_reason(session.engine, name)
     except CosimError as exc:  # a wrong board or engine name: one line, not a traceback into the library
-        problem = f"cosim: {exc}"
+        problem: str | None = f"cosim: {exc}"
     else:
         problem = None
     if problem is not None:  # outside the except: no "during handling of the above exception" in the report
@@ -146,7 +146,9 @@ def board(request: pytest.FixtureRequest, cosim_artifacts: Path) -> Iterator[Cos
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test: the board is still open here (fixtures are torn down later), so its last run's console,
     record and the live engine's log can be kept; the report names the directory."""
     report = yield

@@ -15,8 +15,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from tinyml_cosim.core.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, BadInput, CosimError
+from tinyml_cosim.cli import debugging
+from tinyml_cosim.cli.common import BoardOpt, EngineOpt, JsonOpt, OutOpt
+from tinyml_cosim.cli.common import fail as _fail
+from tinyml_cosim.core.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, CosimError
 from tinyml_cosim.core.files import write_text_atomically
+from tinyml_cosim.core.run_limits import DEFAULT_HANG_WALL_S
 
 app = typer.Typer(
     name="cosim",
@@ -25,20 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-EngineOpt = Annotated[
-    str | None,
-    typer.Option("--engine", help="qemu or renode (default: $COSIM_ENGINE, then engine: in ./cosim.yaml, then qemu)"),
-]
-BoardOpt = Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of human output")]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="directory for outputs (run.json, ...)")]
-
-
-def _fail(exc: CosimError) -> typer.Exit:
-    for line in str(exc).splitlines():
-        typer.echo(f"error: {line}", err=True)
-    return typer.Exit(exc.exit_code)
 
 
 @app.command()
@@ -128,11 +118,31 @@ def run(
     hang_instructions: Annotated[
         int, typer.Option("--hang-instructions", help="no console/protocol progress for N instructions is a hang")
     ] = 2_000_000_000,
+    hang_seconds: Annotated[
+        float,
+        typer.Option(
+            "--hang-seconds",
+            help="firmware without the cosim runtime: no console line for S wall-clock seconds with the PC in one "
+            "small loop is a hang, polled register named (default 30)",
+        ),
+    ] = DEFAULT_HANG_WALL_S,
     json_out: JsonOpt = False,
     out: OutOpt = None,
     measure: Annotated[
         list[str] | None,
-        typer.Option("--measure", help="count the instructions of every call of this function (repeatable; QEMU)"),
+        typer.Option(
+            "--measure",
+            help="count the instructions of every call of this function (repeatable; QEMU); a symbol or a C++ name "
+            "such as 'tflite::MicroInterpreter::Invoke()' (the parameter list may be left out when unambiguous)",
+        ),
+    ] = None,
+    stack_region: Annotated[
+        str | None,
+        typer.Option(
+            "--stack-region",
+            help="START:SIZE of the stack to paint and measure (firmware without cosim.h; default: from the ELF's "
+            "stack symbols or the vector table's initial SP)",
+        ),
     ] = None,
     seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
     replay: Annotated[
@@ -179,7 +189,14 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     request = {"elf": elf, "board": board, "engine": engine, "max_instructions": max_instructions,
                "duration_s": duration, "timeout_s": timeout, "hang_instructions": hang_instructions,
-               "measure": tuple(measure or ())}  # fmt: skip
+               "hang_seconds": hang_seconds, "measure": tuple(measure or ())}  # fmt: skip
+    if stack_region is not None:
+        from tinyml_cosim.elf.stack_region import parse_region  # lazy: see CORE_COMMANDS
+
+        try:
+            request["stack_region"] = parse_region(stack_region)
+        except CosimError as exc:
+            raise _fail(exc) from None
     run_elf(request, json_out=json_out, out=out)
 
 
@@ -191,18 +208,27 @@ def is_scenario_path(path: Path) -> bool:
 def run_elf(request: dict[str, Any], *, json_out: bool, out: Path | None) -> NoReturn:
     """`cosim run ELF`: run it, print the console (or the record as JSON), keep the artefacts of a failure."""
     # lazy: the run session (pydantic, pyelftools, PyYAML) loads when an ELF runs, not for the CLI's other commands
+    from tinyml_cosim.cli.run_output import measure_summary, run_extra_lines
     from tinyml_cosim.engines import launcher
     from tinyml_cosim.results.artefacts import keep_failure_artefacts
     from tinyml_cosim.run.session import RunRequest, run_firmware
 
     launcher.install_signal_handlers()
     lines: list[str] = []  # the whole console, kept for the failure artefacts (run.json holds its tail)
-    echo = lines.append if json_out else (lambda line: (lines.append(line), typer.echo(line)))
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if not json_out:
+            typer.echo(line)
+
     try:
         record = run_firmware(RunRequest(**request, echo=echo))
     except CosimError as exc:
         raise _fail(exc) from None
     payload = record.model_dump_json(indent=2)
+    summary = measure_summary(record)  # lazy-loaded with the run path (cli.run_output)
+    if summary:  # per function: calls, min, median, max, total, and whether the counts are exact
+        payload = json.dumps({**json.loads(payload), "measure_summary": summary}, indent=2)
     if out is not None:
         write_text_atomically(out / "run.json", payload)  # never a half-written record
         if not record.succeeded:  # engine.log: the record carries the engine's log out of run_firmware
@@ -210,119 +236,18 @@ def run_elf(request: dict[str, Any], *, json_out: bool, out: Path | None) -> NoR
     if json_out:
         typer.echo(payload)
     else:
-        typer.echo(f"[{record.engine}/{record.board}] {record.status.value}: {record.diagnosis}", err=True)
-        for name in dict.fromkeys(m.function for m in record.measurements):
-            counts = [m.instructions for m in record.measurements if m.function == name]
-            typer.echo(
-                f"[measure] {name}: {len(counts)} calls, instructions min {min(counts):,} max {max(counts):,} "
-                f"(exact retired instructions, entry through return)",
-                err=True,
-            )
+        # Every count printed says how exact it is (run.json: instructions_accuracy).
+        accuracy = f" [count {record.instructions_accuracy}]" if record.instructions is not None else ""
+        typer.echo(f"[{record.engine}/{record.board}] {record.status.value}: {record.diagnosis}{accuracy}", err=True)
+        for line in run_extra_lines(record, summary):
+            typer.echo(line, err=True)
     if record.status.value in ("crash", "error"):
         raise typer.Exit(EXIT_ENGINE_ERROR)
     raise typer.Exit(EXIT_OK if record.succeeded else EXIT_FAILED)
 
 
-@app.command()
-def debug(
-    elf: Annotated[Path, typer.Argument(help="firmware ELF to debug")],
-    board: BoardOpt,
-    engine: EngineOpt = None,
-    port: Annotated[int | None, typer.Option("--port", help="GDB server port (default: a free one)")] = None,
-) -> None:
-    """Start the board halted with a GDB server and print the gdb-multiarch command; Ctrl-C ends it."""
-    from tinyml_cosim.engines import launcher  # lazy: this command's implementation
-    from tinyml_cosim.run.debug import DebugSession
-
-    launcher.install_signal_handlers()
-    try:
-        with DebugSession(elf=elf, board=board, engine=engine, port=port) as session:
-            typer.echo(f"GDB server for {session.board.id} on {session.engine.name}: localhost:{session.port}")
-            typer.echo(f"  {session.gdb_command()}")
-            typer.echo(
-                "Timing and sample pacing are not valid while a debugger holds the CPU (the simulated-time "
-                "watchdog is off). Ctrl-C ends the session."
-            )
-            sys.stdout.flush()
-            for line in session.follow_console():
-                typer.echo(line)
-            typer.echo(f"[debug] firmware ended: {session.ending_text()}", err=True)
-    except KeyboardInterrupt:
-        typer.echo("[debug] interrupted; emulator stopped", err=True)
-        raise typer.Exit(EXIT_OK) from None
-    except CosimError as exc:
-        raise _fail(exc) from None
-
-
-@app.command()
-def replay(
-    run_dir: Annotated[Path, typer.Argument(help="report directory of an earlier `cosim run SCENARIO.yaml`")],
-    window: Annotated[
-        int | None, typer.Option("--window", help="replay inference N (0-based) instead of the observed maximum")
-    ] = None,
-    worst: Annotated[bool, typer.Option("--worst", help="replay the observed maximum's window (the default)")] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="with --window: which seed (default the first)")] = None,
-    gdb: Annotated[bool, typer.Option("--gdb", help="run it halted under a GDB server instead")] = False,
-    port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
-    engine: EngineOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Re-run one recorded inference window deterministically (the recorded seed from boot to the window's end);
-    exit 0 when it takes exactly the recorded instructions, 1 when not."""
-    from tinyml_cosim.engines import launcher  # lazy: this command's implementation
-    from tinyml_cosim.run.debug import serve
-    from tinyml_cosim.run.replay import debug_window, find_window, replay_window, window_done
-
-    launcher.install_signal_handlers()
-    try:
-        if worst and window is not None:
-            raise BadInput("give --worst or --window N, not both")
-        w = find_window(run_dir, window, seed)
-        where = (
-            f"{w.why}: seed {w.seed} {w.span} #{w.index}, instructions {w.begin:,} .. {w.end:,} "
-            f"({w.instructions:,} instructions recorded)"
-        )
-        if gdb:
-            with debug_window(w, engine, port) as session:
-                hint = (
-                    f"replaying {where}; the session ends after that span. Break in the inference code (e.g. "
-                    "`break cosim_span_begin`); stops before the window move the firmware's clock (see "
-                    "docs/debugging.md)."
-                )
-                typer.echo(f"[replay] {serve(session, typer.echo, hint, until=window_done(w))}", err=True)
-            raise typer.Exit(EXIT_OK)
-        record, span = replay_window(w, engine)
-    except CosimError as exc:
-        raise _fail(exc) from None
-    except KeyboardInterrupt:
-        typer.echo("[replay] interrupted; emulator stopped", err=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    # The window's own count is what must recur. Its position may move by a few instructions: the replay's
-    # budget (it ends after the window) is armed by the firmware's start-up, which is arithmetic on another value.
-    same = span is not None and span.instructions == w.instructions
-    payload = {
-        "seed": w.seed,
-        "index": w.index,
-        "span": w.span,
-        "recorded": {"begin": w.begin, "end": w.end, "instructions": w.instructions},
-        "replayed": None if span is None else {"begin": span.begin, "end": span.end, "instructions": span.instructions},
-        "identical": same,
-        "status": record.status.value,
-        "fingerprint": record.fingerprint,
-    }
-    if json_out:
-        typer.echo(json.dumps(payload, indent=2))
-    else:
-        typer.echo(f"[replay] {where}")
-        if span is None:
-            typer.echo(f"[replay] the window did not recur: {record.status.value}: {record.diagnosis}")
-        else:
-            verdict = "identical" if same else "DIFFERENT (the run is not deterministic)"
-            typer.echo(
-                f"[replay] replayed: instructions {span.begin:,} .. {span.end:,} = {span.instructions:,} "
-                f"instructions: {verdict} (window starts {span.begin - w.begin:+,} instructions from the recorded run)"
-            )
-    raise typer.Exit(EXIT_OK if same else EXIT_FAILED)
+app.command()(debugging.debug)
+app.command()(debugging.replay)
 
 
 def _mount_optional(module: str, name: str, help_text: str) -> None:

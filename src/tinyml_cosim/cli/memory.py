@@ -14,10 +14,10 @@ from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, BadInput, CosimError
 
 
 def memory_command(
-    elf: Annotated[Path, typer.Argument(help="firmware ELF (its linker map app.map is read when it sits next to it)")],
+    elf: Annotated[Path, typer.Argument(help="firmware ELF (its map is read from beside it: <stem>.map, app.map)")],
     board: Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")],
     map_file: Annotated[
-        Path | None, typer.Option("--map", help="linker map file (default: app.map beside the ELF)")
+        Path | None, typer.Option("--map", help="linker map (default: <stem>.map, app.map or the only *.map beside it)")
     ] = None,
     fail_above_pct: Annotated[float, typer.Option("--fail-above-pct", help="fail above this % of a limit")] = 90.0,
     warn_above_pct: Annotated[float, typer.Option("--warn-above-pct", help="warn above this % of a limit")] = 70.0,
@@ -58,7 +58,8 @@ def memory_command(
     fits = fits and not any(c.failed for c in stack_checks)
     if json_out:
         payload = report.model_dump(mode="json")
-        payload["fits"] = fits
+        payload.update(fits=fits, parts_flash=res.parts_flash, parts_ram=res.parts_ram)
+        payload.update(heap_reserved=res.heap_reserved, reservation_source=res.reservation_source)
         payload["checks"] = [c.model_dump(mode="json") for c in stack_checks]
         typer.echo(json.dumps(payload, indent=2))
         raise typer.Exit(EXIT_OK if fits else EXIT_FAILED)
@@ -80,16 +81,22 @@ def memory_command(
     typer.echo("  components:              flash        RAM")
     for c in sorted(set(report.components_flash) | set(report.components_ram)):
         typer.echo(f"    {c:<18} {report.components_flash.get(c, 0):>10} {report.components_ram.get(c, 0):>10}")
-    for note in report.notes:
-        if not note.startswith("static stack:"):
-            typer.echo(f"  note: {note}")
-    for line in _stack_lines(report, stack_checks):
+    notes = [f"  note: {n}" for n in report.notes if not n.startswith("static stack:")]
+    for line in [*_parts_lines(res), *notes, *_stack_lines(report, stack_checks)]:
         typer.echo(line)
-    typer.echo("  stack high-water mark: run the firmware (cosim run) — EXIT reports stack_used")
+    typer.echo("  stack high-water mark: run the firmware (cosim run; painted by the engine without cosim.h)")
     raise typer.Exit(EXIT_OK if fits else EXIT_FAILED)
 
 
-def _stack_lines(report, checks) -> list[str]:  # type: ignore[no-untyped-def]
+def _parts_lines(res) -> list[str]:
+    """What the code is (TFLM runtime, vendor HAL/LL, …), finer than the components."""
+    out = ["  what the code is:        flash        RAM"]
+    for c in dict.fromkeys([*res.parts_flash, *res.parts_ram]):
+        out.append(f"    {c:<22} {res.parts_flash.get(c, 0):>6} {res.parts_ram.get(c, 0):>10}")
+    return out
+
+
+def _stack_lines(report, checks) -> list[str]:
     """The static stack worst case: the verdict against the reservation, the levels it adds up, the unknowns."""
     st = report.stack_static
     if st is None:

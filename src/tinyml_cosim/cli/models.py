@@ -92,11 +92,11 @@ def compile_command(
 
 def _human_check(r: dict[str, object]) -> None:
     verdict = "bit-exact" if r["bit_exact"] else "NOT bit-exact"
-    mism = r["mismatched_vectors"]
-    assert isinstance(mism, list)
+    mism, vectors = r["mismatched_vectors"], r["vectors"]
+    assert isinstance(mism, list) and isinstance(vectors, int)
     typer.echo(
         f"{r['model']} on {r['board']} ({r['engine']}, {r['kernels']} kernels): {verdict} on "
-        f"{int(r['vectors']) - len(mism)}/{r['vectors']} inputs vs {r['golden']}"  # type: ignore[call-overload]
+        f"{vectors - len(mism)}/{vectors} inputs vs {r['golden']}"
     )
     ipi = r["instructions_per_inference"]
     if isinstance(ipi, list) and ipi:

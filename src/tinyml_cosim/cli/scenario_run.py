@@ -11,6 +11,7 @@ import typer
 from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, CosimError
 from tinyml_cosim.engines import launcher
 from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, debug_scenario, run_scenario, summary_lines
+from tinyml_cosim.protocol.frames import Event
 from tinyml_cosim.run.debug import serve
 
 
@@ -70,7 +71,7 @@ def run_scenario_command(
         typer.echo("interrupted: emulators stopped, no report written", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     if json_out:
-        typer.echo(outcome.report.model_dump_json(indent=2))  # type: ignore[attr-defined]
+        typer.echo(outcome.report.model_dump_json(indent=2))
     else:
         for line in summary_lines(outcome):
             typer.echo(line)
@@ -84,7 +85,7 @@ def debug_scenario_command(scenario: Path, engine: str | None, port: int | None)
         with session:
             what = f"scenario {scenario}: sensor streams on the data channel; the firmware is halted at reset."
 
-            def over(event) -> bool:  # type: ignore[no-untyped-def]
+            def over(event: Event) -> bool:
                 # The firmware's budget timer is off in a debug session: the host ends it after the duration.
                 return bool(event.instructions >= end)
 

@@ -20,11 +20,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+EngineName = Literal["qemu", "renode"]
+
+
 class Region(_Strict):
     origin: int = Field(ge=0, le=0xFFFFFFFF)
     size: int = Field(gt=0, le=0x100000000)
     usable: bool = True
     note: str | None = None
+    # What the datasheet calls it ("CCM RAM", "SRAM2"), for a diagnosis naming an access there. Neither this nor
+    # not_mapped_by changes a binary: both are left out of the dump the build key hashes.
+    name: str | None = Field(None, min_length=1, exclude=True)
+    # Engines whose machine leaves this memory of the chip unmapped: an access there faults on them (an engine gap,
+    # not a firmware bug, and the diagnosis says so).
+    not_mapped_by: list[EngineName] = Field([], exclude=True)
 
     @property
     def end(self) -> int:
@@ -38,6 +47,9 @@ class Memory(_Strict):
     flash: Region
     ram: Region
     ccm: Region | None = None
+
+    def regions(self) -> list[tuple[str, Region]]:
+        return [("flash", self.flash), ("ram", self.ram)] + ([("ccm", self.ccm)] if self.ccm else [])
 
     @model_validator(mode="after")
     def _no_overlap(self) -> Memory:

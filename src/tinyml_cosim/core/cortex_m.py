@@ -64,6 +64,8 @@ BASIC_FRAME_WORDS = 8  # r0-r3, r12, lr, pc, xpsr
 STACKED_LR, STACKED_PC, STACKED_XPSR = 5, 6, 7  # word indices in the basic frame
 EXC_RETURN_PREFIX = 0xFFFFFFF0  # LR values with these bits set are EXC_RETURN, not addresses
 EXC_RETURN_PROCESS_STACK = 0x4  # EXC_RETURN bit 2: the frame is on the process stack (PSP)
+EXC_RETURN_THREAD = 0x8  # EXC_RETURN bit 3: the exception interrupted thread mode (clear: another handler)
+SYSTEM_VECTORS = 16  # initial SP, reset and the 14 system exception entries before IRQ0
 
 
 def exception_name(number: int) -> str:
@@ -87,3 +89,15 @@ def hfsr_bits(hfsr: int | None) -> list[str]:
 
 def is_exc_return(lr: int) -> bool:
     return (lr & EXC_RETURN_PREFIX) == EXC_RETURN_PREFIX
+
+
+def frame_on_process_stack(lr: int) -> bool | None:
+    """Whether the exception frame is on the process stack (PSP), from EXC_RETURN bit 2 in a handler's LR (0: the
+    main stack, MSP); None when LR holds no EXC_RETURN (the handler has called a function since)."""
+    if not is_exc_return(lr):
+        return None
+    return bool(lr & EXC_RETURN_PROCESS_STACK)
+
+
+def stack_name(on_process_stack: bool) -> str:
+    return "the process stack (PSP)" if on_process_stack else "the main stack (MSP)"

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 # No console line and no data request for this many instructions means the firmware makes no progress (a hang).
 DEFAULT_HANG_INSTRUCTIONS = 2_000_000_000
+# Firmware without the cosim runtime (no watchdog of its own): no console line for this many wall-clock seconds,
+# with the PC confined to one small loop, is a hang too — a poll of a register the engine models never trips the
+# instruction threshold above in reasonable time (2e9 instructions is ~1.8 h at QEMU's 0.3 M instructions/s).
+DEFAULT_HANG_WALL_S = 30.0
 # Past the end of the scenario's data the firmware gets this much more simulated time to finish its last window
 # and exit: max(RUN_SLACK_MIN_S, RUN_SLACK_FRACTION x duration).
 RUN_SLACK_MIN_S = 0.1

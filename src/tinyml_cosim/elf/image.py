@@ -1,4 +1,9 @@
-"""The firmware image: an ELF checked against a board before any emulator starts (pyelftools does the parsing)."""
+"""The firmware image: an ELF checked against a board before any emulator starts (pyelftools does the parsing).
+
+Checked at load: the sections fit the chip's memories, and the vector table at the boot address can run (a reset
+vector without the Thumb bit is refused; an odd-looking fault handler or initial SP is a warning, `warnings`).
+Addresses are named through the symbol table and, where the ELF has DWARF, the source line (`describe`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from tinyml_cosim.core import cortex_m
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
 
@@ -63,11 +69,49 @@ class FirmwareImage:
     entry: int
     sections: list[LoadedSection]
     symbols: dict[str, tuple[int, int]] = field(repr=False)  # name -> (address, size); functions without Thumb bit
+    # What the load check found questionable but runnable (an even fault handler, an initial SP outside RAM): one
+    # line each, for the run's output and its diagnosis.
+    warnings: list[str] = field(default_factory=list)
+    weak: frozenset[str] = field(default_factory=frozenset, repr=False)  # weak symbols (vendor handler aliases)
 
     @cached_property
     def _sorted_functions(self) -> tuple[list[int], list[tuple[str, int, int]]]:
-        funcs = sorted((addr, name, size) for name, (addr, size) in self.symbols.items() if size > 0)
+        # One name per address: a strong symbol before the weak aliases that share it (a vendor start-up's
+        # `HardFault_Handler` etc. are weak aliases of `Default_Handler`), then the alphabetically first.
+        best: dict[int, tuple[str, int]] = {}
+        for name, (addr, size) in sorted(self.symbols.items()):
+            if size <= 0:
+                continue
+            held = best.get(addr)
+            if held is None or (held[0] in self.weak and name not in self.weak):
+                best[addr] = (name, size)
+        funcs = sorted((addr, name, size) for addr, (name, size) in best.items())
         return [f[0] for f in funcs], [(n, a, s) for a, n, s in funcs]
+
+    @cached_property
+    def _lines(self) -> tuple[list[int], list[tuple[str, int]]]:
+        starts, where = _line_table(self.path)
+        return starts, where
+
+    def source_line(self, address: int | None) -> tuple[str, int] | None:
+        """(file, line) of the instruction at `address` from the ELF's DWARF line table; None without one."""
+        if address is None:
+            return None
+        starts, where = self._lines
+        i = bisect.bisect_right(starts, address & ~1) - 1
+        if i < 0 or where[i][1] == 0:
+            return None
+        return where[i]
+
+    def describe(self, address: int | None) -> str:
+        """`0x08000126 in Error_Handler+0x2 (main.c:52)`: the address, its function and its source line, as far as
+        the ELF knows them."""
+        if address is None:
+            return "an unknown address"
+        sym = self.symbolize(address)
+        text = f"0x{address:08x}" + (f" in {sym}" if sym else " (outside every known function)")
+        line = self.source_line(address) if sym else None
+        return text + (f" ({line[0]}:{line[1]})" if line else "")
 
     def symbol(self, name: str) -> int:
         try:
@@ -139,13 +183,121 @@ def load_image(path: Path, board: Board) -> FirmwareImage:
             for sym in elf_symbols(elf):
                 if sym.name and sym.kind in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE"):
                     symbols.setdefault(sym.name, (sym.address, sym.size))
+            weak = frozenset(_weak_symbols(elf))
             entry = elf["e_entry"]
+            vectors = _boot_vectors(elf, board)
     except ELFError as exc:
         raise BadInput(f"{path}: corrupt or truncated ELF ({exc})") from None
     if not sections:
         raise BadInput(f"{path}: the ELF has no loadable sections")
     _check_fits(path, board, sections)
-    return FirmwareImage(path, hashlib.sha256(raw).hexdigest(), entry, sections, symbols)
+    image = FirmwareImage(path, hashlib.sha256(raw).hexdigest(), entry, sections, symbols, weak=weak)
+    image.warnings = check_vectors(image, board, vectors)
+    return image
+
+
+def _weak_symbols(elf: ELFFile) -> Iterator[str]:
+    symtab = elf.get_section_by_name(".symtab")
+    if isinstance(symtab, SymbolTableSection):
+        for sym in symtab.iter_symbols():
+            if sym.name and sym["st_info"]["bind"] == "STB_WEAK":
+                yield sym.name
+
+
+def _boot_vectors(elf: ELFFile, board: Board) -> list[int]:
+    """The words of the vector table the core reads at reset: the bytes the ELF loads at the flash origin (the
+    boot address), as many as that section holds, at most the 16 system entries."""
+    origin = board.memory.flash.origin
+    for seg in elf.iter_segments():
+        if seg["p_type"] != "PT_LOAD" or not seg["p_filesz"]:
+            continue
+        if seg["p_paddr"] <= origin < seg["p_paddr"] + seg["p_filesz"]:
+            data = seg.data()[origin - seg["p_paddr"] :][: 4 * cortex_m.SYSTEM_VECTORS]
+            return [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data) - 3, 4)]
+    return []
+
+
+def check_vectors(image: FirmwareImage, board: Board, vectors: list[int]) -> list[str]:
+    """The vector table the core boots from, checked: a reset vector that cannot run is refused (BadInput); an even
+    (non-Thumb) or out-of-memory fault handler and an initial SP outside RAM are warnings, one line each.
+
+    An ELF with nothing at the boot address (a RAM-loaded image) has no table to check here."""
+    if len(vectors) < 2:
+        return []
+    mem = board.memory
+    rams = [mem.ram] + ([mem.ccm] if mem.ccm else [])
+
+    def runnable(addr: int) -> bool:
+        return mem.flash.contains(addr & ~1, 2) or mem.ram.contains(addr & ~1, 2)
+
+    def named(addr: int) -> str:
+        sym = image.symbolize(addr)
+        return f"0x{addr:08x}" + (f" ({sym})" if sym else "")
+
+    reset = vectors[1]
+    where = f"{image.path}: vector table at 0x{mem.flash.origin:08x}"
+    if not reset & 1:
+        raise BadInput(
+            f"{where}: the reset vector {named(reset)} has bit 0 clear (not a Thumb address), so the core faults "
+            f"before its first instruction; link the table with the handler's symbol (the linker sets the Thumb bit)"
+        )
+    if not runnable(reset):
+        raise BadInput(
+            f"{where}: the reset vector {named(reset)} lies outside {board.id}'s flash "
+            f"0x{mem.flash.origin:08x}..0x{mem.flash.end:08x} and RAM; link the image at the flash origin"
+        )
+    warnings = []
+    sp = vectors[0]
+    if not any(r.origin < sp <= r.end for r in rams):
+        warnings.append(
+            f"{where}: the initial SP 0x{sp:08x} lies outside {board.id}'s RAM "
+            f"0x{mem.ram.origin:08x}..0x{mem.ram.end:08x} (the first push faults unless the start-up code sets SP "
+            f"itself)"
+        )
+    for number, addr in enumerate(vectors[2:], start=2):
+        if addr == 0 or number not in cortex_m.EXCEPTION_NAMES:
+            continue  # reserved entries and unused handlers
+        exc = cortex_m.exception_name(number)
+        if not addr & 1:
+            warnings.append(
+                f"{where}: the {exc} handler {named(addr)} has bit 0 clear (not a Thumb address): taking {exc} "
+                f"faults again (INVSTATE) and locks the core up"
+            )
+        elif not runnable(addr):
+            warnings.append(f"{where}: the {exc} handler {named(addr)} lies outside flash and RAM")
+    return warnings
+
+
+def _line_table(path: Path) -> tuple[list[int], list[tuple[str, int]]]:
+    """Address -> (file, line) rows of every DWARF line program, sorted by address; empty without DWARF. The end
+    of a sequence is a row with line 0 (no source beyond it)."""
+    rows: dict[int, tuple[str, int]] = {}
+    try:
+        with path.open("rb") as fh:
+            elf = ELFFile(fh)
+            if not elf.has_dwarf_info():
+                return [], []
+            dwarf = elf.get_dwarf_info()
+            for cu in dwarf.iter_CUs():
+                program = dwarf.line_program_for_CU(cu)
+                if program is None:
+                    continue
+                files = program["file_entry"]
+                base = 0 if program["version"] >= 5 else 1  # DWARF 5 numbers files from 0
+                for entry in program.get_entries():
+                    st = entry.state
+                    if st is None:
+                        continue
+                    if st.end_sequence:
+                        rows.setdefault(st.address, ("", 0))
+                        continue
+                    index = st.file - base
+                    name = files[index].name.decode(errors="replace") if 0 <= index < len(files) else "?"
+                    rows[st.address] = (Path(name).name, st.line)
+    except (ELFError, OSError, KeyError, ValueError, IndexError, AttributeError):
+        return [], []  # DWARF pyelftools cannot read: names from the symbol table only
+    starts = sorted(rows)
+    return starts, [rows[a] for a in starts]
 
 
 def _load_address(elf: ELFFile, sec) -> int:
@@ -157,8 +309,10 @@ def _load_address(elf: ELFFile, sec) -> int:
 
 
 def _check_fits(path: Path, board: Board, sections: list[LoadedSection]) -> None:
-    flash, ram = board.memory.flash, board.memory.ram
+    flash, ram, ccm = board.memory.flash, board.memory.ram, board.memory.ccm
     for s in sections:
+        if not s.has_bytes and ccm is not None and ccm.contains(s.address, s.size):
+            continue  # .ccmram and the like: memory the chip has (whether an engine maps it is the engine's gap)
         if s.has_bytes and not flash.contains(s.load_address, s.size) and not ram.contains(s.load_address, s.size):
             raise BadInput(
                 f"{path}: section {s.name} (0x{s.load_address:08x}..0x{s.load_address + s.size:08x}, {s.size} B) "

@@ -8,8 +8,12 @@ worst handler of every level, each with its exception frame (32 B of stacked reg
 extended frame, plus 4 B when the core realigns the stack to 8 bytes).
 
 What it cannot bound is *unknown*, never zero: recursion (a cycle in the call graph), calls through a function
-pointer, frames of dynamic size (`alloca`, variable-length arrays), and functions with no frame information. The
-known part is then a lower bound.
+pointer it cannot bound, frames of dynamic size (`alloca`, variable-length arrays), and functions with no frame
+information. The known part is then a lower bound.
+
+Calls through a function pointer (C++ virtual calls, TFLM's kernel registrations) are *bounded*, by the deepest of
+the functions stored in read-only function-pointer tables, when no writable data holds a function pointer
+(`tinyml_cosim.elf.pointers`); the summary says so.
 
 Functions the compiler did not describe (libgcc's and the C library's, and `naked` functions whose bodies are
 assembly) are read from the linked ELF instead: their stack adjustments (push, vpush, sub sp, pre-decrementing
@@ -23,11 +27,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from elftools.common.exceptions import ELFError
 
 from tinyml_cosim.core.boards import Board
-from tinyml_cosim.core.cortex_m import EXCEPTION_NAMES, FIRST_IRQ, NVIC_IPR, SCB_SHPR
+from tinyml_cosim.core.cortex_m import EXCEPTION_NAMES, FIRST_IRQ
+from tinyml_cosim.elf.pointers import bounded_note, pointer_candidates, writes_priorities
 from tinyml_cosim.elf.thumb import LinkedCode, code_at, read_linked_code, scan_thumb
 
 # Stacked on exception entry: R0-R3, R12, LR, PC, xPSR; with an active FP context also S0-S15, FPSCR and a reserved
@@ -40,10 +44,6 @@ ALIGN_PAD_BYTES = 4
 INDIRECT_CALL = "__indirect_call"  # GCC's placeholder node in a .ci graph
 # Fixed priorities of NMI (-2) and HardFault (-1); every other exception is configurable, 0 out of reset.
 _FIXED_PRIORITY = {2: -2, 3: -1}
-# The NVIC's interrupt priority registers and the SCB's system handler priority registers (core.cortex_m): a
-# firmware that has their addresses in its code may set priorities, so its configurable handlers may nest.
-_NVIC_IPR = NVIC_IPR
-_SCB_SHPR = SCB_SHPR
 
 _NODE = re.compile(r'^node: \{ title: "(?P<title>[^"]*)" label: "(?P<label>[^"]*)"')
 _EDGE = re.compile(r'^edge: \{ sourcename: "(?P<src>[^"]*)" targetname: "(?P<dst>[^"]*)"')
@@ -81,6 +81,7 @@ class Depth:
     bytes: int
     path: tuple[str, ...]
     unknown: tuple[Unknown, ...] = ()
+    bounded: tuple[str, ...] = ()  # functions whose indirect calls were bounded by the deepest candidate
 
     @property
     def known(self) -> bool:
@@ -119,6 +120,15 @@ class StaticStack:
     align_pad_bytes: int = ALIGN_PAD_BYTES
     priorities_note: str = ""
     files: int = 0  # .ci files read
+    candidates: int = 0  # functions an indirect call may reach (read-only function-pointer tables), 0: none bounded
+
+    @property
+    def bounded(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for d in [self.thread, *(lv.handler.depth for lv in self.levels)]:
+            if d is not None:
+                seen.update(dict.fromkeys(d.bounded))
+        return list(seen)
 
     @property
     def unknown(self) -> list[Unknown]:
@@ -151,9 +161,13 @@ class StaticStack:
         parts = f"thread {self.thread.bytes} B" + (f" + {nest}" if nest else "")
         path = " → ".join(self.thread.path)
         if self.worst_bytes is not None:
-            return f"static stack worst case {self.worst_bytes} B ({parts}); deepest path {path}"
+            note = bounded_note(self.bounded, self.candidates)
+            return f"static stack worst case {self.worst_bytes} B ({parts}); deepest path {path}{note}"
         reasons = "; ".join(str(u) for u in self.unknown[:4]) + (" …" if len(self.unknown) > 4 else "")
-        return f"static stack: unknown ({reasons}); at least {self.lower_bound} B ({parts}); deepest path {path}"
+        return (
+            f"static stack: unknown ({reasons}); at least {self.lower_bound} B ({parts}); deepest path {path}"
+            f"{bounded_note(self.bounded, self.candidates)}"
+        )
 
 
 # --- reading the compiler's output -----------------------------------------------------------------------------
@@ -209,7 +223,7 @@ def read_callgraph(ci_files: list[Path], su: dict[tuple[str, str], tuple[int, st
 # --- the linked code (tinyml_cosim.elf.thumb), for what the compiler did not describe --------------------------
 
 
-def _from_elf(name: str, elf: LinkedCode, name_at) -> Function | None:  # type: ignore[no-untyped-def]
+def _from_elf(name: str, elf: LinkedCode, name_at) -> Function | None:
     if name not in elf.funcs:
         return None
     addr, size = elf.funcs[name]
@@ -227,9 +241,10 @@ def _from_elf(name: str, elf: LinkedCode, name_at) -> Function | None:  # type: 
 
 
 class _Graph:
-    def __init__(self, funcs: dict[str, Function], elf: LinkedCode) -> None:
+    def __init__(self, funcs: dict[str, Function], elf: LinkedCode, candidates: list[int] | None = None) -> None:
         self.funcs = funcs
         self.elf = elf
+        self.candidates = candidates or []  # entry addresses an indirect call may reach (empty: unknown)
         self.by_name: dict[str, list[str]] = {}
         for key, fn in funcs.items():
             self.by_name.setdefault(fn.name, []).append(key)
@@ -266,6 +281,9 @@ class _Graph:
             self.funcs[key] = fn
         return fn
 
+    def _candidate_keys(self) -> list[str]:
+        return list(dict.fromkeys(self.key_at(a) for a in self.candidates))
+
     def depth(self, key: str, stack: list[str] | None = None) -> Depth:
         if key in self.memo:
             return self.memo[key]
@@ -274,20 +292,32 @@ class _Graph:
         stack.append(key)
         best = Depth(0, ())
         unknown: dict[Unknown, None] = dict.fromkeys(fn.unknown)
-        for callee in fn.calls:
+        bounded: dict[str, None] = {}
+        indirect = INDIRECT_CALL in fn.calls or any(
+            u.kind == "function pointer" and fn.qualifier == "linked code" for u in fn.unknown
+        )
+        if indirect and self.candidates:
+            unknown = {u: None for u in unknown if not (u.kind == "function pointer" and u.function == fn.name)}
+            bounded[fn.name] = None
+        via_pointer = self._candidate_keys() if indirect and self.candidates else []
+        for callee in [*fn.calls, *via_pointer]:
             if callee == INDIRECT_CALL:
-                unknown[Unknown("function pointer", fn.name, "a call through a function pointer")] = None
+                if not self.candidates:
+                    unknown[Unknown("function pointer", fn.name, "a call through a function pointer")] = None
                 continue
+            if callee in stack and callee in via_pointer and callee not in fn.calls:
+                continue  # a candidate already on the path: the bound over the others stands for it
             if callee in stack:
                 cycle = [self.funcs[k].name for k in stack[stack.index(callee) :]] + [self.funcs[callee].name]
                 unknown[Unknown("recursion", fn.name, "cycle " + " → ".join(cycle))] = None
                 continue
             d = self.depth(callee, stack)
             unknown.update(dict.fromkeys(d.unknown))
+            bounded.update(dict.fromkeys(d.bounded))
             if d.bytes > best.bytes or not best.path:
                 best = d
         stack.pop()
-        result = Depth((fn.frame or 0) + best.bytes, (fn.name, *best.path), tuple(unknown))
+        result = Depth((fn.frame or 0) + best.bytes, (fn.name, *best.path), tuple(unknown), tuple(bounded))
         self.memo[key] = result
         return result
 
@@ -299,20 +329,6 @@ def _find(build_dir: Path, suffix: str) -> list[Path]:
     if (build_dir / "obj").is_dir():
         return sorted((build_dir / "obj").rglob(f"*{suffix}"))
     return sorted(build_dir.glob(f"*{suffix}"))
-
-
-def _writes_priorities(elf: LinkedCode) -> bool:
-    """Does the code hold a priority register's address (a literal-pool word, at any halfword offset)?"""
-    for _, data in elf.code:
-        for start in (0, 2):
-            chunk = data[start : start + (len(data) - start) // 4 * 4]
-            words = np.frombuffer(chunk, dtype="<u4")
-            hit = ((words >= _NVIC_IPR[0]) & (words < _NVIC_IPR[1])) | (
-                (words >= _SCB_SHPR[0]) & (words < _SCB_SHPR[1])
-            )
-            if hit.any():
-                return True
-    return False
 
 
 def analyse(elf_path: Path, board: Board, build_dir: Path | None = None) -> StaticStack:
@@ -332,12 +348,13 @@ def _analyse(elf_path: Path, board: Board, build_dir: Path) -> StaticStack:
         return StaticStack(False, f"no -fstack-usage output beside the ELF{su}")
     elf = read_linked_code(Path(elf_path), board)
     funcs = read_callgraph(ci_files, read_stack_usage(_find(build_dir, ".su")))
-    g = _Graph(funcs, elf)
+    candidates = pointer_candidates(Path(elf_path), elf, board)
+    g = _Graph(funcs, elf, candidates)
     if len(elf.vectors) < 2 or elf.vectors[1] & ~1 not in elf.starts:
         return StaticStack(False, "no vector table with a reset handler in the ELF", files=len(ci_files))
 
     thread = g.depth(g.key_at(elf.vectors[1]))
-    set_by_firmware = _writes_priorities(elf)
+    set_by_firmware = writes_priorities(elf)
     handlers: list[Handler] = []
     for vec, addr in enumerate(elf.vectors[2:], start=2):
         if not addr or addr & ~1 not in elf.starts:
@@ -374,4 +391,5 @@ def _analyse(elf_path: Path, board: Board, build_dir: Path) -> StaticStack:
         exception_frame_bytes=frame,
         priorities_note=note,
         files=len(ci_files),
+        candidates=len(candidates),
     )

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from tinyml_cosim.core import cortex_m
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import EngineError
-from tinyml_cosim.core.run_limits import DEFAULT_HANG_INSTRUCTIONS
+from tinyml_cosim.core.run_limits import DEFAULT_HANG_INSTRUCTIONS, DEFAULT_HANG_WALL_S
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.protocol.console import Console
 from tinyml_cosim.protocol.datachannel import DataService
@@ -37,6 +37,8 @@ class RunLimits:
     timeout_s: float | None = None  # wall-clock backstop
     # No console line and no data request for this many instructions means the firmware makes no progress.
     hang_instructions: int = DEFAULT_HANG_INSTRUCTIONS
+    # Foreign firmware: this many wall seconds without a console line, the PC in one small loop, is a hang.
+    hang_wall_s: float = DEFAULT_HANG_WALL_S
 
 
 @dataclass
@@ -84,6 +86,7 @@ class EndKind(str, Enum):
     LOCKUP = "lockup"  # the core locked up (fault during fault handling)
     CRASH = "crash"  # the emulator died on its own
     OUT_OF_BOUNDS = "out_of_bounds"  # the engine refused an access outside the modelled memories (Renode)
+    FAULT = "fault"  # the engine stopped the CPU as it entered a fault handler (foreign firmware, at once)
 
 
 @dataclass
@@ -98,10 +101,17 @@ class Ending:
     cpu: CpuState | None = None
     stacked: StackedFrame | None = None
     faults: FaultRegisters = field(default_factory=FaultRegisters)
-    polled_address: int | None = None  # an unmodelled peripheral register the stalled firmware keeps reading
+    polled_address: int | None = None  # a peripheral register the stalled firmware keeps reading
+    hang_wall_s: float | None = None  # the stall was found by the wall-clock rule (RunLimits.hang_wall_s)
+    polled_modelled: bool = False  # ... one the engine models (USART1_SR), found from the loop's own loads
     bad_address: int | None = None  # the address of a refused access (Renode)
     bad_pc: int | None = None  # the PC of that access, from the engine's log
     pc_samples: list[int] = field(default_factory=list)  # PCs seen while confirming a stall
+    # (pc, peripheral register address) polls the engine saw during the run, newest last, kept however the run
+    # ended (e.g. RCC_CR polled until HAL's timeout sent the firmware to Error_Handler).
+    recent_polls: list[tuple[int, int]] = field(default_factory=list)
+    # (PC, address) of writes to flash the engine saw (QEMU drops them; engines/qemu/flashwatch.py), first first.
+    flash_writes: list[tuple[int, int | None]] = field(default_factory=list)  # address None: not decoded
     message: str = ""  # what the engine itself said (stderr, log), trimmed
 
 
@@ -140,6 +150,8 @@ class Engine(abc.ABC):
         # The emulator's own log (what it wrote about itself: errors, warnings, a lockup dump), once it has run;
         # None for an engine that keeps none. Failure reports copy it (read it before the engine's workdir goes).
         self.log_path: Path | None = None
+        # Writes to flash seen during the run, (PC, address): the run record's ending takes them over.
+        self.flash_writes: list[tuple[int, int | None]] = []
 
     # --- availability, version, timing model ---
     @classmethod
@@ -185,10 +197,20 @@ class Engine(abc.ABC):
         """
         raise EngineError(MEASURE_UNSUPPORTED.format(engine=self.name))
 
+    def halted_by_fault(self) -> bool:
+        """Whether the engine has stopped the CPU at a fault handler's entry (foreign firmware); run() then ends."""
+        return False
+
     def console_settled(self) -> bool:
         """Whether every console byte the emulator has written so far has reached `console`; engines whose console
         arrives through a thread and a socket after the CPU has moved on override this."""
         return True
+
+    def write_console(self, data: bytes) -> None:
+        """Send `data` to the console USART's receiver, as a terminal would (the Robot library's `Write To UART`).
+        The firmware sees each byte once it has enabled the receiver; bytes sent before that are the USART's to
+        drop, as on silicon."""
+        raise EngineError(f"writing to the console UART is not supported on {self.name} yet")
 
     @abc.abstractmethod
     def read_memory(self, address: int, size: int) -> bytes: ...

@@ -8,6 +8,7 @@ and a second process per run) when the host needs five packet types: `Z0`/`z0` (
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ class RspError(Exception):
 class StopReply:
     kind: str  # "T"/"S": stopped by a signal (breakpoint: SIGTRAP 05); "W": exited; "X": killed
     code: int  # signal number, or exit status for "W"
+    detail: str = ""  # the reply's `n:r;` pairs, e.g. "watch:080e0000;thread:01;" for a watchpoint
 
     @property
     def exited(self) -> bool:
@@ -44,6 +46,33 @@ class RspClient:
                 time.sleep(0.01)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = b""
+
+    @classmethod
+    def unix(cls, path: str, connect_timeout: float = 10.0) -> RspClient:
+        """A client on a GDB stub served on a unix socket (`-gdb chardev:...`): no TCP port to pick or collide on."""
+        self = cls.__new__(cls)
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(path)
+                break
+            except OSError:
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise RspError(f"cannot connect to the GDB server at {path}") from None
+                time.sleep(0.005)
+        self._sock, self._buf = sock, b""
+        return self
+
+    def poll_stop(self) -> StopReply | None:
+        """A stop reply that has already arrived (e.g. a breakpoint hit while the CPU ran), without waiting."""
+        if b"$" not in self._buf and not select.select([self._sock], [], [], 0)[0]:
+            return None
+        try:
+            return self.wait_stop(timeout=0.5)  # a packet has begun arriving: the rest follows at once
+        except TimeoutError:
+            return None
 
     # --- framing ---
     def _recv(self, timeout: float | None) -> bytes:
@@ -102,7 +131,7 @@ class RspClient:
         while True:
             reply = self._read_packet(timeout).decode()
             if reply[:1] in ("T", "S", "W", "X"):
-                return StopReply(reply[0], int(reply[1:3], 16))
+                return StopReply(reply[0], int(reply[1:3], 16), reply[3:])
             # "O" console output packets and anything else: keep waiting
 
     def interrupt(self) -> None:

@@ -20,6 +20,7 @@ import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 TERMINATE_GRACE_S = 3.0  # how long an emulator may take to exit on SIGTERM before the group is SIGKILLed
@@ -42,7 +43,7 @@ def popen(
     *,
     env: Mapping[str, str] | None = None,
     tmpdir: Path | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> subprocess.Popen:
     """Start an emulator in its own process group, tied to our life, and remember it.
 
@@ -59,7 +60,7 @@ def popen(
         start_new_session=True,
         preexec_fn=_die_with_parent,
         env=environment,
-        **kwargs,  # type: ignore[call-overload]
+        **kwargs,
     )
     register(proc)
     return proc

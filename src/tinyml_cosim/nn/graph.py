@@ -238,7 +238,7 @@ class _Lowerer:
                     "STRIDED_SLICE on a run-time tensor; only the constant shape chain of a Flatten "
                     "(SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) is folded",
                 )
-            data, begin, end, strides = (np.asarray(v) for v in vals)  # type: ignore[arg-type]
+            data, begin, end, strides = (np.asarray(v) for v in vals)
             o = op.options
             b = 0 if o.get("begin_mask", 0) & 1 else int(begin[0])
             e = len(data) if o.get("end_mask", 0) & 1 else int(end[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -248,7 +249,8 @@ def run_numpy(
 ) -> list[np.ndarray]:
     """Run a model with numpy integer arithmetic; returns [output] (+ every layer's output when `intermediates`)."""
     graph = model if isinstance(model, Graph) else load_graph(Path(model))
-    xs = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+    # Anything but a list or tuple is one input array.
+    xs = list(inputs) if isinstance(inputs, list | tuple) else [cast(np.ndarray, inputs)]
     layer_outs: list[np.ndarray] = []
     out = run_graph(graph, xs, (lambda i, layer, v: layer_outs.append(v)) if intermediates else None)
     return [out, *layer_outs] if intermediates else [out]

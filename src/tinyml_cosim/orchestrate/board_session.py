@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,12 @@ from tinyml_cosim.run.record import RunRecord, SeedRun
 from tinyml_cosim.run.session import RunRequest, run_firmware
 from tinyml_cosim.verdicts.decisions import Decision, decisions_from_record
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: the verdicts load numpy and capstone (see timing)
     from tinyml_cosim.orchestrate.live_run import LiveRun
+    from tinyml_cosim.results.model import TimingReport
+    from tinyml_cosim.verdicts.expect import Check
+    from tinyml_cosim.verdicts.memory import MemoryResult
+    from tinyml_cosim.verdicts.spec import ExpectSpec
 
 DEFAULT_BOARD = "stm32f405"
 
@@ -272,12 +277,12 @@ class BoardSession:
             seed = int(self._effective()["seed"])
             record, lines = run_seed(path, elf, self.engine, seed, t_s, timeout)
             return Run(seed, record, lines)
-        lines: list[str] = []
+        console: list[str] = []
         record = run_firmware(
             RunRequest(elf=elf, board=self.board_id, engine=self.engine, duration_s=t_s, timeout_s=timeout,
-                       echo=lines.append)
+                       echo=console.append)
         )  # fmt: skip
-        return Run(None, record, lines)
+        return Run(None, record, console)
 
     def run_for(self, duration_s: float, timeout_s: float | None = None) -> Run:
         """Advance simulated time by `duration_s` (see the module docstring)."""
@@ -303,7 +308,9 @@ class BoardSession:
         made = [d for d in self.last_run.decisions if d.t_s <= t + 1e-12]
         return made[-1] if made else None
 
-    def run_scenario(self, seeds: int = 1, out: Path | None = None, echo=None) -> ScenarioOutcome:  # type: ignore[no-untyped-def]
+    def run_scenario(
+        self, seeds: int = 1, out: Path | None = None, echo: Callable[[str], None] | None = None
+    ) -> ScenarioOutcome:
         """`cosim run SCENARIO.yaml --seeds N` on the effective scenario: the report with every verdict."""
         self._stop_live()  # the report's runs are from boot; a later step starts a session again
         path = self.scenario_file()
@@ -333,14 +340,14 @@ class BoardSession:
             return [(self.last_run.seed, self.last_run.record)]
         return []
 
-    def expect_spec(self):  # type: ignore[no-untyped-def]
+    def expect_spec(self) -> ExpectSpec:
         from tinyml_cosim.verdicts.spec import ExpectSpec, parse_expect  # lazy: numpy, for verdicts only
 
         if self._scenario is None:
             return ExpectSpec()
         return parse_expect(self._scenario.get("expect"))
 
-    def timing(self, deadline_ms: float | None = None):  # type: ignore[no-untyped-def]
+    def timing(self, deadline_ms: float | None = None) -> tuple[TimingReport | None, list[Check]]:
         """The timing section and its checks, as `cosim run` computes them, over the current records (every seed
         of the last scenario run, else the last run); `deadline_ms` replaces the scenario's deadline."""
         recs = self.records()
@@ -363,7 +370,7 @@ class BoardSession:
         known = [v for v in (stack_used_of(r) for _, r in self.records()) if v is not None]
         return max(known) if known else None
 
-    def memory(self):  # type: ignore[no-untyped-def]
+    def memory(self) -> MemoryResult:
         """Flash, RAM and stack of the firmware on this board (tinyml_cosim.verdicts.memory.MemoryResult)."""
         from tinyml_cosim.verdicts.memory import evaluate_memory  # lazy: capstone, for verdicts only
 

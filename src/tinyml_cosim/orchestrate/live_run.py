@@ -9,12 +9,13 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.elf.image import load_image
 from tinyml_cosim.engines.base import Ending, EndKind, RunLimits
 from tinyml_cosim.engines.registry import create_engine
+from tinyml_cosim.protocol.datachannel import DataService
 from tinyml_cosim.run.diagnosis import classify
 from tinyml_cosim.run.record import RunRecord
 from tinyml_cosim.run.session import RunRequest, engine_log_text, host_config, make_record, resolve_budget
@@ -76,7 +77,8 @@ class LiveRun:
         self.image = load_image(elf, self.board)
         self.lines: list[str] = []
         self.data = HeldDataService(data_service_for(scn, seed))
-        self.request = RunRequest(elf=elf, board=scn.board, engine=engine, duration_s=duration_s, data=self.data,
+        service = cast(DataService, self.data)  # a proxy of DataService's interface (the rest via __getattr__)
+        self.request = RunRequest(elf=elf, board=scn.board, engine=engine, duration_s=duration_s, data=service,
                                   scenario=scenario, seed=seed)  # fmt: skip
         self.budget = resolve_budget(self.board, self.request)
         self.seed = seed
@@ -86,7 +88,7 @@ class LiveRun:
         self.engine = create_engine(engine, self.board)
         try:
             self.engine.console.set_echo(self.lines.append)
-            self.engine.start(self.image, host_config(self.engine, self.request, self.budget), data=self.data)
+            self.engine.start(self.image, host_config(self.engine, self.request, self.budget), data=service)
         except BaseException:
             self.close()
             raise
@@ -98,6 +100,9 @@ class LiveRun:
             self.data.release_to(target)
             deadline = time.monotonic() + timeout_s
             while self.engine.is_alive() and not self.data.held_after(target, 0.01):
+                if self.engine.halted_by_fault():  # foreign firmware stopped at its fault handler's entry
+                    self._finish(timeout_s=timeout_s)
+                    break
                 if time.monotonic() > deadline:
                     self._finish(timeout_s=0.001)  # the engine's own timeout ending: registers, stacked frame
                     break
@@ -115,7 +120,10 @@ class LiveRun:
     def _finish(self, timeout_s: float) -> None:
         self.data.open()
         limits = RunLimits(
-            max_instructions=self.budget, timeout_s=timeout_s, hang_instructions=self.request.hang_instructions
+            max_instructions=self.budget,
+            timeout_s=timeout_s,
+            hang_instructions=self.request.hang_instructions,
+            hang_wall_s=self.request.hang_seconds,
         )
         ending = self.engine.run(limits)
         self.final = make_record(self.engine, self.image, self.board, ending, self.budget,

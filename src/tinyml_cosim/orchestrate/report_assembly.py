@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinyml_cosim import __version__
 from tinyml_cosim.core.boards import Board
@@ -16,10 +16,16 @@ from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.report.junit import junit_xml
 from tinyml_cosim.report.writer import write_atomically
 from tinyml_cosim.results.artefacts import keep_failure_artefacts
-from tinyml_cosim.results.model import Report, RunSummary, ScenarioInfo, failed_run_lines
+from tinyml_cosim.results.model import DecisionReport, Report, RunSummary, ScenarioInfo, TimingReport, failed_run_lines
 from tinyml_cosim.run.record import SeedRun, Status
 from tinyml_cosim.verdicts.baseline import compare
 from tinyml_cosim.verdicts.decisions import decisions_from_record
+
+if TYPE_CHECKING:  # annotations only: these load numpy, jinja2 and capstone (see assemble_report)
+    from tinyml_cosim.report.html import PlotData
+    from tinyml_cosim.scenario.model import Scenario
+    from tinyml_cosim.verdicts.expect import Check
+    from tinyml_cosim.verdicts.timing import TimingResult
 
 
 @dataclass
@@ -80,7 +86,9 @@ def assemble_report(sr: ScenarioRuns, notes: list[str], baseline: tuple[Path, Re
     return report, tres
 
 
-def _behaviour_sections(sr: ScenarioRuns, checks: list):  # type: ignore[no-untyped-def]
+def _behaviour_sections(
+    sr: ScenarioRuns, checks: list[Check]
+) -> tuple[DecisionReport | None, TimingReport, list[TimingResult]]:
     """The decision section (with a timeline) and the timing section; their checks are appended to `checks`."""
     from tinyml_cosim.verdicts import evaluate as ev  # lazy: see assemble_report
 
@@ -127,8 +135,8 @@ def run_summary(r: SeedRun, res: Any, stack_used: int | None) -> RunSummary:
     rec = r.record
     return RunSummary(
         **rec.summary_fields(),
-        **rec.model_dump(include={"exit_code", "diagnosis", "instructions", "simulated_seconds", "wall_seconds",
-                                  "fingerprint"}),
+        **rec.model_dump(include={"exit_code", "diagnosis", "instructions", "instructions_accuracy",
+                                  "simulated_seconds", "wall_seconds", "fingerprint"}),
         seed=r.seed,
         status=rec.status.value,
         decisions=sum(e.kind == "DECISION" for e in rec.events),
@@ -141,7 +149,7 @@ def run_summary(r: SeedRun, res: Any, stack_used: int | None) -> RunSummary:
     )  # fmt: skip
 
 
-def plot_data(scn, run: SeedRun, counts: list[int]):  # type: ignore[no-untyped-def]
+def plot_data(scn: Scenario, run: SeedRun, counts: list[int]) -> PlotData:
     """What report.html plots for the first seed: its sensor signal, the timeline, decisions, inference counts."""
     from tinyml_cosim.report.html import PlotData  # lazy: jinja2 and numpy, for the HTML report only
 
@@ -161,7 +169,9 @@ def plot_data(scn, run: SeedRun, counts: list[int]):  # type: ignore[no-untyped-
     return p
 
 
-def write_report(out: Path, report: Report, runs: list[SeedRun], plot, extra: dict[str, bytes] | None = None) -> Path:  # type: ignore[no-untyped-def]
+def write_report(
+    out: Path, report: Report, runs: list[SeedRun], plot: PlotData, extra: dict[str, bytes] | None = None
+) -> Path:
     """The report directory, written atomically. `extra`: more files for it (the worst window's input), name ->
     bytes."""
     from tinyml_cosim.report.html import render_html  # lazy: jinja2 (see plot_data)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import Board, KernelSet, load_board
@@ -30,6 +30,10 @@ from tinyml_cosim.results.model import Report
 from tinyml_cosim.run.debug import DebugSession
 from tinyml_cosim.run.record import SeedRun
 from tinyml_cosim.verdicts.baseline import load_baseline
+
+if TYPE_CHECKING:  # annotations only: both load numpy (see expect_of)
+    from tinyml_cosim.scenario.model import Scenario
+    from tinyml_cosim.verdicts.spec import ExpectSpec
 
 __all__ = [
     "DEFAULT_REPORTS_DIR", "ScenarioOutcome", "ScenarioRunRequest", "debug_scenario", "error_record", "expect_of",
@@ -70,7 +74,7 @@ def is_scenario_path(path: Path) -> bool:
     return Path(path).suffix.lower() in (".yaml", ".yml")
 
 
-def expect_of(scn, path: Path):  # type: ignore[no-untyped-def]
+def expect_of(scn: Scenario, path: Path) -> ExpectSpec:
     """The scenario's `expect:` block, typed; a problem is one `file:line: expect.…: problem` BadInput."""
     # Lazy: the scenario and the expectation spec load numpy, which `cosim run ELF` never needs.
     from tinyml_cosim.scenario.load import format_problem
@@ -84,7 +88,7 @@ def expect_of(scn, path: Path):  # type: ignore[no-untyped-def]
         raise BadInput(format_problem(path, lines, exc.loc, exc.detail)) from None
 
 
-def _firmware(scn, board: Board, kernels: str = "ref", engine: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+def _firmware(scn: Scenario, board: Board, kernels: str = "ref", engine: str | None = None) -> Path:
     """The scenario's ELF: its `firmware:` as given, or its `app:` built with its `model:` and `kernels` (with the
     RAM mailbox when `engine` needs it)."""
     if scn.firmware is not None:
@@ -95,6 +99,7 @@ def _firmware(scn, board: Board, kernels: str = "ref", engine: str | None = None
     model = (scn.base_dir / scn.model).resolve() if scn.model else None
     if model is not None and not model.is_file():
         raise BadInput(f"{scn.path}: model: {model} does not exist")
+    assert scn.app is not None  # the scenario model requires firmware or app
     return build(board, scn.app, model=model, kernels=kernels, mailbox=needs_mailbox(engine)).elf
 
 
@@ -164,7 +169,9 @@ def summary_lines(outcome: ScenarioOutcome) -> list[str]:
     return report_summary_lines(outcome.report, outcome.out)
 
 
-def debug_scenario(scenario: Path, engine: str | None = None, port: int | None = None, seed: int | None = None):  # type: ignore[no-untyped-def]
+def debug_scenario(
+    scenario: Path, engine: str | None = None, port: int | None = None, seed: int | None = None
+) -> tuple[DebugSession, int]:
     """`cosim run SCENARIO.yaml --gdb`: the scenario's firmware, halted at reset under a GDB server, with the
     scenario's sensor streams (seed: the scenario's) on the data channel. Returns (run.debug.DebugSession, not yet
     entered; the instruction count at which the scenario's duration plus slack is over). No verdicts: a debugger

@@ -22,7 +22,7 @@ from tinyml_cosim.results.model import Report, failed_run_lines
 class PlotData:
     """What the plots need from the first seed's run (kept out of report.json)."""
 
-    seed: int
+    seed: int | None  # SeedRun's: None for a run without a scenario
     signal_t: np.ndarray | None = None  # seconds
     signal: np.ndarray | None = None  # n x channels, physical units
     channels: list[str] = field(default_factory=list)

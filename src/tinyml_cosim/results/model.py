@@ -13,7 +13,7 @@ from tinyml_cosim.core import resources
 from tinyml_cosim.results.checks import Check
 from tinyml_cosim.run.faults import FaultBlock, ReadableOrder
 
-REPORT_VERSION = 1
+REPORT_VERSION: Literal[1] = 1
 SCHEMA_PATH = resources.SCHEMAS_DIR / "report.schema.json"
 
 
@@ -33,14 +33,16 @@ class RunSummary(FaultBlock, ReadableOrder):
     """One seed's run in report.json: the run record's outcome, its fault block, and what the verdicts counted."""
 
     KEY_ORDER: ClassVar[tuple[str, ...]] = (
-        "seed", "status", "exit_code", "diagnosis", "instructions", "simulated_seconds", "wall_seconds", "decisions",
-        "inferences", "stack_used", "pc", "pc_symbol", "lr", "cfsr", "hfsr", "bfar", "mmfar", "fault_bits",
+        "seed", "status", "exit_code", "diagnosis", "instructions", "instructions_accuracy", "simulated_seconds",
+        "wall_seconds", "decisions", "inferences", "stack_used", "pc", "pc_symbol", "lr", "cfsr", "hfsr", "bfar",
+        "mmfar", "fault_bits",
     )  # fmt: skip
     seed: int
     status: str
     exit_code: int | None = None
     diagnosis: str = ""
     instructions: int | None = None
+    instructions_accuracy: str = Field("", description='"exact" or "approximate (±N)", as in the run record')
     simulated_seconds: float | None = None
     wall_seconds: float | None = None
     decisions: int = 0

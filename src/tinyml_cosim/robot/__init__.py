@@ -2,9 +2,9 @@
 
 A thin keyword layer over the Python API (`tinyml_cosim.orchestrate.board_session`,
 `tinyml_cosim.orchestrate.scenario_runs`, `tinyml_cosim.verdicts`): the same runs and verdicts as ``cosim run``.
-One component class per domain (board, scenario and sensors, decisions, budgets, debug), combined with
-robotframework-pythonlibcore's DynamicCore. A failed keyword or test keeps the board's console, run record and
-engine log under ``${OUTPUT DIR}/cosim-failures/`` (`tinyml_cosim.robot.failures`).
+One component class per domain (board, scenario and sensors, decisions, budgets, debug, plain firmware ELFs),
+combined with robotframework-pythonlibcore's DynamicCore. A failed keyword or test keeps the board's console, run
+record and engine log under ``${OUTPUT DIR}/cosim-failures/`` (`tinyml_cosim.robot.failures`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from tinyml_cosim.robot.context import Context
 from tinyml_cosim.robot.debug import DebugKeywords
 from tinyml_cosim.robot.decisions import DecisionKeywords
 from tinyml_cosim.robot.failures import forget_failures, keep_keyword_failure, keep_test_failure
+from tinyml_cosim.robot.firmware import FirmwareKeywords
 from tinyml_cosim.robot.scenario import ScenarioKeywords
 
 __version__ = tinyml_cosim.__version__
@@ -96,10 +97,11 @@ class SimLibrary(DynamicCore):
                 DecisionKeywords(self.ctx),
                 BudgetKeywords(self.ctx),
                 DebugKeywords(self.ctx),
+                FirmwareKeywords(self.ctx),
             ]
         )
 
-    def run_keyword(self, name, args, kwargs=None):  # type: ignore[no-untyped-def]
+    def run_keyword(self, name, args, kwargs=None):
         try:
             return super().run_keyword(name, args, kwargs)
         except CosimError as exc:
@@ -111,10 +113,10 @@ class SimLibrary(DynamicCore):
             raise
 
     # --- listener (v3): the board never outlives its test (scope=test) or suite ---
-    def start_test(self, data, result) -> None:  # type: ignore[no-untyped-def]
+    def start_test(self, data, result) -> None:
         self.ctx.failure_dirs.clear()
 
-    def end_test(self, data, result) -> None:  # type: ignore[no-untyped-def]
+    def end_test(self, data, result) -> None:
         if result.passed:
             forget_failures(self.ctx)  # its failures were expected (Run Keyword And Expect Error)
         else:
@@ -122,7 +124,7 @@ class SimLibrary(DynamicCore):
         if self.ctx.scope == "test":
             self.ctx.close()
 
-    def end_suite(self, data, result) -> None:  # type: ignore[no-untyped-def]
+    def end_suite(self, data, result) -> None:
         self.ctx.close()
 
     def close(self) -> None:

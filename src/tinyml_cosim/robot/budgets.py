@@ -45,7 +45,7 @@ class BudgetKeywords:
         )
         return worst
 
-    def _memory(self):  # type: ignore[no-untyped-def]
+    def _memory(self):
         return self.ctx.board.memory()
 
     @keyword(tags=["budgets", "memory"])

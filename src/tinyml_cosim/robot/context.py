@@ -13,7 +13,7 @@ from tinyml_cosim.orchestrate.board_session import BoardSession, Run
 SCOPES = ("test", "suite")
 
 
-def _builtin():  # type: ignore[no-untyped-def]
+def _builtin():
     try:
         return BuiltIn() if BuiltIn().robot_running else None
     except RobotNotRunningError:
@@ -45,6 +45,10 @@ class Context:
         self.session: BoardSession | None = None
         self._outputs = 0
         self.failure_dirs: set[Path] = set()  # failure artefacts written during the current test
+        # `Write To UART`: (console lines seen before it, bytes), replayed in every later run of the board; and
+        # the console line after which the next `Wait For Console Line` looks.
+        self.uart_input: list[tuple[int, bytes]] = []
+        self.console_cursor = 0
 
     # --- configuration ---
     @property
@@ -99,5 +103,6 @@ class Context:
 
     def close(self) -> None:
         session, self.session = self.session, None
+        self.uart_input, self.console_cursor = [], 0
         if session is not None:
             session.close()

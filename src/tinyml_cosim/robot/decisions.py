@@ -58,7 +58,7 @@ class DecisionKeywords:
                 f"({self.ctx.describe()})"
             )
 
-    def _report(self):  # type: ignore[no-untyped-def]
+    def _report(self):
         board = self.ctx.board
         if board.outcome is None:
             raise AssertionError("no scenario run to measure: use Run Scenario first")
@@ -67,7 +67,7 @@ class DecisionKeywords:
             raise AssertionError(f"scenario {board.scenario_name} has no timeline: decisions cannot be scored")
         return report
 
-    def _span(self, report) -> str:  # type: ignore[no-untyped-def]
+    def _span(self, report) -> str:
         n = len(report.seeds)
         return f"over {n} seed(s) of {report.scenario.duration_s:.3f} s simulated, {self.ctx.describe()}"
 

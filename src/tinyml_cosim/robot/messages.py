@@ -93,9 +93,39 @@ def memory_message(what: str, used: int, limit_bytes: int, board_limit: int, boa
     return text + (f"; {detail}" if detail else "")
 
 
-def decisions_summary(decisions: list, limit: int = 8) -> str:  # type: ignore[type-arg]
+def decisions_summary(decisions: list, limit: int = 8) -> str:
     """`idle at 0.200 s, idle at 0.400 s, … (12 in all)`."""
     if not decisions:
         return "none"
     shown = ", ".join(f"{d.cls} at {d.t_s:.3f} s" for d in decisions[:limit])
     return shown + (f", … ({len(decisions)} in all)" if len(decisions) > limit else "")
+
+
+def parse_instructions_or_time(text: str | int, clock_hz: int, what: str = "limit") -> int:
+    """`12000`, `12000 instructions`, `12,000 instr` -> instructions; `1 ms`, `50 us` -> instructions at `clock_hz`
+    (t = instructions / f_clk, as everywhere in the library)."""
+    s = str(text).strip()
+    m = re.fullmatch(r"([0-9][0-9,_]*)\s*(instructions?|instr|insns?)?", s, re.IGNORECASE)
+    if m:
+        return int(m.group(1).replace(",", "").replace("_", ""))
+    return round(tinyml_cosim_time(s, what) * clock_hz)
+
+
+def ended_message(what: str, status: str, at: str, diagnosis: str, expected: str, tail: list[str]) -> str:
+    """`Firmware x.elf on stm32f405/qemu ended with status fault at 0.000051 s simulated (8,660 instructions),
+    expected exit code 0: <diagnosis>` and the console's last lines."""
+    text = f"Firmware {what} ended with status {status} at {at}, expected {expected}: {diagnosis}"
+    return text + ("\nlast console lines:\n" + "\n".join(tail) if tail else "")
+
+
+def measured_message(
+    function: str, worst: int, clock_hz: int, limit: int, calls: int, index: int, begin_s: float
+) -> str:
+    """`Measured function crc32: worst call 12,345 instructions (0.0735 ms at 168 MHz; call 3 of 10, entered at
+    0.000120 s simulated) exceeds 10,000 instructions (0.0595 ms) by 23 %`."""
+    over = (worst - limit) / limit * 100 if limit else float("inf")
+    return (
+        f"Measured function {function}: worst call {worst:,} instructions ({ms(worst / clock_hz * 1000)} ms at "
+        f"{clock_hz / 1e6:g} MHz; call {index} of {calls}, entered at {instant(None, begin_s)}) exceeds "
+        f"{limit:,} instructions ({ms(limit / clock_hz * 1000)} ms) by {over:.0f} %"
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from tinyml_cosim.core.provenance import Provenance
 from tinyml_cosim.run.faults import ReadableOrder, StopState
@@ -54,6 +54,19 @@ class Measurement(BaseModel):
     instructions: int
 
 
+def accuracy_text(exact: bool, precision: int) -> str:
+    """The one wording of how exact an instruction count is, for text output, run.json and report.json.
+
+    Exact means exact to the instruction and where it was asked to be: a budget stop that landed past its budget
+    (the host stopped the emulator by polling) is approximate by that much, though the count of the stop is exact.
+    """
+    if exact and precision == 0:
+        return "exact"
+    if precision < 0:
+        return "approximate (bound unknown)"
+    return f"approximate (±{precision:,})"
+
+
 class Verdict(StopState):
     """How a run ended, the same for every engine (tinyml_cosim.run.diagnosis makes it): the part of the run record
     the diagnosis fills in."""
@@ -65,14 +78,19 @@ class Verdict(StopState):
     instructions_exact: bool = False
     instructions_precision: int = Field(0, description="± bound on `instructions` when not exact")
 
+    @computed_field(description='"exact", or "approximate (±N)": how far `instructions` may be from the truth')  # type: ignore[prop-decorator]
+    @property
+    def instructions_accuracy(self) -> str:
+        return accuracy_text(self.instructions_exact, self.instructions_precision)
+
 
 class RunRecord(Verdict, ReadableOrder):
     """run.json (schema version 1): the verdict and everything else known about the run."""
 
     KEY_ORDER: ClassVar[tuple[str, ...]] = (
         "schema_version", "status", "exit_code", "diagnosis", "instructions", "instructions_exact",
-        "instructions_precision", "simulated_seconds", "pc", "lr", "sp", "xpsr", "cfsr", "hfsr", "mmfar", "bfar",
-        "fault_bits", "pc_symbol", "polled_address",
+        "instructions_precision", "instructions_accuracy", "simulated_seconds", "pc", "lr", "sp", "xpsr", "cfsr",
+        "hfsr", "mmfar", "bfar", "fault_bits", "pc_symbol", "polled_address",
     )  # fmt: skip
     schema_version: int = SCHEMA_VERSION
     simulated_seconds: float | None = None
@@ -93,6 +111,12 @@ class RunRecord(Verdict, ReadableOrder):
     wall_seconds: float | None = None
     data_requests: int = 0
     measurements: list[Measurement] = Field(default_factory=list)
+    stack_used: int | None = Field(
+        None,
+        description="stack high-water mark in bytes, for firmware whose stack the engine painted (own firmware "
+        "reports it in its EXIT event)",
+    )
+    stack_used_source: str | None = Field(None, description="which region was painted and how it was found")
     fingerprint: str | None = Field(None, description="SHA-256 over ELF, model, scenario, seed, engine and version")
     provenance: Provenance | None = None
     uses_cosim_runtime: bool = Field(False, description="the ELF links cosim.h (events, watchdog, exact budgets)")

@@ -16,6 +16,7 @@ to a host-side model without any emulator.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.core.provenance import file_sha256
 from tinyml_cosim.core.run_limits import default_timeout_s
+from tinyml_cosim.protocol.frames import Event
 from tinyml_cosim.run.debug import DebugSession
 from tinyml_cosim.run.record import RunRecord, Span
 from tinyml_cosim.run.session import RunRequest, run_firmware
-from tinyml_cosim.scenario import load_scenario
+from tinyml_cosim.scenario import Scenario, load_scenario
 from tinyml_cosim.scenario.delivery import data_service_for, sample_due
 
 # The window's SPAN event line is written after the span ends; the run goes on this many instructions past the
@@ -143,18 +145,18 @@ def record_clock(board: str) -> int:
     return max(1, load_board(board).clock_hz)
 
 
-def debug_window(w: Window, engine: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
+def debug_window(w: Window, engine: str | None = None, port: int | None = None) -> DebugSession:
     """A halted debug session (tinyml_cosim.run.debug.DebugSession, not entered) with the recorded seed's sensor
     streams; serve it with `until=window_done(w)` to end it after the window."""
     data = data_service_for(load_scenario(w.scenario), w.seed)
     return DebugSession(w.elf, w.board, engine or w.engine, port, data=data)
 
 
-def window_done(w: Window):  # type: ignore[no-untyped-def]
+def window_done(w: Window) -> Callable[[Event], bool]:
     """For tinyml_cosim.run.debug.serve: true at the window's span event (the host ends the session after it)."""
     seen = 0
 
-    def done(event) -> bool:  # type: ignore[no-untyped-def]
+    def done(event: Event) -> bool:
         nonlocal seen
         if event.kind == "SPAN" and event.fields.get("name") == w.span:
             seen += 1
@@ -163,11 +165,13 @@ def window_done(w: Window):  # type: ignore[no-untyped-def]
     return done
 
 
-def worst_window_files(scn, report, records: dict[int, RunRecord]) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def worst_window_files(scn: Scenario, report: object, records: dict[int | None, RunRecord]) -> dict[str, bytes]:
     """The input of the observed-maximum window, for the report directory: per sensor the data-channel bytes of
     the samples produced between the end of the previous inference and the start of this one, and a JSON index."""
     timing = getattr(report, "timing", None)
-    at = timing.observed_maximum_at if timing is not None else None
+    if timing is None:
+        return {}
+    at = timing.observed_maximum_at
     if not at or at.get("seed") not in records:
         return {}
     seed, index = int(at["seed"]), int(at["index"])

@@ -14,8 +14,10 @@ from typing import Any
 from tinyml_cosim.core.boards import Board, load_board
 from tinyml_cosim.core.errors import BadInput, EngineError
 from tinyml_cosim.core.provenance import Provenance, file_sha256
-from tinyml_cosim.core.run_limits import DEFAULT_HANG_INSTRUCTIONS
+from tinyml_cosim.core.run_limits import DEFAULT_HANG_INSTRUCTIONS, DEFAULT_HANG_WALL_S
+from tinyml_cosim.elf.demangle import resolve_function
 from tinyml_cosim.elf.image import FirmwareImage, load_image
+from tinyml_cosim.elf.stack_region import StackRegion, high_water, stack_region
 from tinyml_cosim.engines.base import MEASURE_UNSUPPORTED, CallMeasurement, Engine, RunLimits
 from tinyml_cosim.engines.launcher import free_port
 from tinyml_cosim.engines.registry import create_engine, resolve_engine_name
@@ -34,6 +36,8 @@ class RunRequest:
     duration_s: float | None = None  # simulated seconds; converted through the board's clock
     timeout_s: float | None = None
     hang_instructions: int = DEFAULT_HANG_INSTRUCTIONS
+    # Firmware without the cosim runtime: no console line for this many wall seconds, PC in one loop, is a hang.
+    hang_seconds: float = DEFAULT_HANG_WALL_S
     transport: Transport | None = None  # None: the engine's own choice
     data: DataService | None = None
     echo: Callable[[str], None] | None = None  # each console line as it arrives
@@ -43,6 +47,11 @@ class RunRequest:
     model: Path | None = None
     # Functions whose every call is counted (`--measure SYMBOL`), for firmware that does not use cosim.h spans.
     measure: tuple[str, ...] = ()
+    # Bytes for the console USART's receiver, each sent once that many console lines have arrived (0: at start), so
+    # that input follows the prompt it answers (the Robot library's `Write To UART`).
+    console_input: tuple[tuple[int, bytes], ...] = ()
+    # `--stack-region START:SIZE`: the stack the engine paints for firmware that paints none (engines.qemu.paint).
+    stack_region: tuple[int, int] | None = None
 
 
 def host_config(engine: Engine, request: RunRequest, budget: int | None, debug: bool = False) -> HostConfig:
@@ -85,11 +94,15 @@ def spans_from_events(events: list[Event]) -> list[Span]:
 
 
 def measured_functions(image: FirmwareImage, names: tuple[str, ...]) -> dict[str, int]:
+    """Entry addresses of the functions to measure, keyed by the name given: a symbol, or a demangled C++ name
+    (tinyml_cosim.elf.demangle: with or without its parameter list; a miss suggests near names)."""
+    sized = {n: size for n, (_, size) in image.symbols.items() if size > 0}
     functions = {}
     for name in names:
-        if not image.has_symbol(name) or image.symbols[name][1] == 0:
-            raise BadInput(f"{image.path}: --measure {name}: no function of that name in the ELF's symbol table")
-        functions[name] = image.symbol(name)
+        try:
+            functions[name] = image.symbol(resolve_function(sized, name))
+        except BadInput as exc:
+            raise BadInput(f"{image.path}: {exc}") from None
     return functions
 
 
@@ -98,29 +111,40 @@ def run_firmware(request: RunRequest) -> RunRecord:
     image = load_image(Path(request.elf), board)
     if request.hang_instructions <= 0:
         raise BadInput(f"--hang-instructions must be positive, got {request.hang_instructions}")
+    if request.hang_seconds <= 0:
+        raise BadInput(f"--hang-seconds must be positive wall-clock seconds, got {request.hang_seconds}")
     budget = resolve_budget(board, request)
     name = resolve_engine_name(request.engine)
     started = time.monotonic()
     with create_engine(name, board) as engine:
         if request.measure and not engine.supports_measure:
             raise EngineError(MEASURE_UNSUPPORTED.format(engine=engine.name))  # before the emulator starts
-        engine.console.set_echo(request.echo)
+        engine.console.set_echo(_echo_with_input(engine, request))
         limits = RunLimits(
-            max_instructions=budget, timeout_s=request.timeout_s, hang_instructions=request.hang_instructions
+            max_instructions=budget,
+            timeout_s=request.timeout_s,
+            hang_instructions=request.hang_instructions,
+            hang_wall_s=request.hang_seconds,
         )
         calls: list[CallMeasurement] = []
+        painted = stack_region(image, board, request.stack_region) if hasattr(engine, "stack_paint") else None
+        engine.stack_paint = painted  # type: ignore[attr-defined]
         if request.measure:
             functions = measured_functions(image, request.measure)
             # Stopping at every call moves the firmware's clock (not the instruction count): watchdog off.
             config = host_config(engine, request, budget, debug=True)
             engine.start(image, config, data=request.data or DataService(), gdb_port=free_port(), halted=True)
+            _send_due_input(engine, request, 0)
             ending, calls = engine.measure(limits, functions)
         else:
             config = host_config(engine, request, budget)
             engine.start(image, config, data=request.data or DataService())
+            _send_due_input(engine, request, 0)
             ending = engine.run(limits)
         # Inside the `with`: the engine's log goes with its work directory when it closes.
         record = make_record(engine, image, board, ending, budget, time.monotonic() - started, request.data)
+        if painted is not None:
+            record.stack_used, record.stack_used_source = _painted_high_water(engine, painted)
         if request.measure:
             record.timing_valid = False
             record.measurements = [
@@ -135,10 +159,45 @@ def run_firmware(request: RunRequest) -> RunRecord:
     return record
 
 
+def _send_due_input(engine: Engine, request: RunRequest, lines: int) -> None:
+    for after, data in request.console_input:
+        if after == lines:
+            engine.write_console(data)
+
+
+def _echo_with_input(engine: Engine, request: RunRequest) -> Callable[[str], None] | None:
+    """The console echo, also sending the input due after each line (called on the engine's console thread)."""
+    if not request.console_input:
+        return request.echo
+    seen = 0
+
+    def echo(line: str) -> None:
+        nonlocal seen
+        if request.echo is not None:
+            request.echo(line)
+        seen += 1
+        _send_due_input(engine, request, seen)
+
+    return echo
+
+
+def _painted_high_water(engine: Engine, region: StackRegion) -> tuple[int | None, str]:
+    """The high-water mark of the stack the engine painted, read while the emulator still holds the stopped CPU;
+    a firmware that ended the emulator itself (semihosting exit) leaves nothing to read."""
+    where = f"painted by the engine: 0x{region.start:08x}..0x{region.top:08x} ({region.source})"
+    if not engine.is_alive():
+        return None, f"{where}; not read: the emulator had ended with the firmware"
+    try:
+        return high_water(engine.read_memory, region), where
+    except EngineError as exc:
+        return None, f"{where}; not read: {exc}"
+
+
 def make_record(engine: Engine, image: FirmwareImage, board: Board, ending, budget, wall: float, data) -> RunRecord:
     """The record of a run that ended with `ending`, with the engine's log as it is now (call it while the engine
     is open)."""
     events = engine.console.events
+    ending.flash_writes = ending.flash_writes or list(getattr(engine, "flash_writes", []))
     v = classify(ending, events, image, board, engine.name)
     record = RunRecord(
         **v.model_dump(),

@@ -96,7 +96,10 @@ def _resd_blocks(scn: Scenario, seed: int, streams: dict[str, SampleStream]) -> 
             and np.array_equal(s.index, np.arange(len(s)))
             and np.array_equal(s.timestamps_ns, nominal)
         )
-        meta = {"sensor": (resd.META_STRING, spec.id), "part": (resd.META_STRING, s.part)}
+        meta: dict[str, tuple[int, resd.MetadataValue]] = {
+            "sensor": (resd.META_STRING, spec.id),
+            "part": (resd.META_STRING, s.part),
+        }
         if uniform:
             block = resd.Block(sample_type, values, channel, 0, int(period), None, meta)
         else:

@@ -10,11 +10,11 @@ adding a sensor or an impairment does not change the random draws of the others.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from tinyml_cosim.sensors.impairments import PhysicalContext
+from tinyml_cosim.sensors.impairments import Dropout, PhysicalContext, PhysicalStage, RawStage, TimingStage
 from tinyml_cosim.sensors.model import PartModel
 from tinyml_cosim.sensors.signals import render_sources
 from tinyml_cosim.sensors.stream import FaultWindow, SampleStream
@@ -67,7 +67,7 @@ def generate_sensor(scn: Scenario, spec: SensorSpec, seed: int) -> SampleStream:
     imps = list(enumerate(spec.impairments))
     for j, imp in imps:
         if imp.STAGE == "timing":
-            t = imp.apply_time(t, rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), total)  # type: ignore[union-attr]
+            t = cast(TimingStage, imp).apply_time(t, rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), total)
     t = np.maximum(t, 0.0)
 
     def ctx_for(i: int) -> Context:
@@ -78,7 +78,7 @@ def generate_sensor(scn: Scenario, spec: SensorSpec, seed: int) -> SampleStream:
     for j, imp in imps:
         if imp.STAGE == "physical":
             pctx = PhysicalContext(rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), channels, total)
-            x = imp.apply(t, x, pctx)  # type: ignore[union-attr]
+            x = cast(PhysicalStage, imp).apply(t, x, pctx)
     if spec.intrinsic_noise and model.noise_sigma > 0:
         x = x + rng_for(seed, spec.id, ROLE_PART, 0).normal(0.0, model.noise_sigma, x.shape)
 
@@ -86,16 +86,16 @@ def generate_sensor(scn: Scenario, spec: SensorSpec, seed: int) -> SampleStream:
     info = model.raw_info()
     for j, imp in imps:
         if imp.STAGE == "raw":
-            codes = imp.apply_raw(t, codes, rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), info, total)  # type: ignore[union-attr]
+            codes = cast(RawStage, imp).apply_raw(t, codes, rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), info, total)
 
     keep = np.ones(n, dtype=bool)
     for j, imp in imps:
         if imp.STAGE != "stream":
             continue
-        lost = imp.lost(t, rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), total)  # type: ignore[union-attr]
-        if imp.mode == "missing":  # type: ignore[union-attr]
+        lost = (drop := cast(Dropout, imp)).lost(t, rng_for(seed, spec.id, ROLE_IMPAIRMENT, j), total)
+        if drop.mode == "missing":
             keep &= ~lost
-        elif imp.mode == "zero":  # type: ignore[union-attr]
+        elif drop.mode == "zero":
             codes[lost] = 0
         else:
             # Hold: a lost sample repeats the last one that arrived (forward fill of sample positions).

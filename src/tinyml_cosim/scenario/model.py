@@ -18,6 +18,7 @@ from tinyml_cosim.scenario.generate import generate as generate_streams
 from tinyml_cosim.sensors.impairments import Impair
 from tinyml_cosim.sensors.parts import Part, available_parts, find_part, fmt_num, load_part
 from tinyml_cosim.sensors.signals import VECTOR_ONLY, Source
+from tinyml_cosim.sensors.stream import SampleStream
 
 Loc = tuple[str | int, ...]
 KIND_NAMES = {"accelerometer": "an accelerometer", "microphone": "a microphone", "adc": "an ADC-attached sensor"}
@@ -110,7 +111,7 @@ class Scenario(BaseModel):
     def part_of(self, sensor: SensorSpec) -> Part:
         return load_part(sensor.part, self.base_dir)
 
-    def generate(self, seed: int | None = None) -> dict:  # type: ignore[type-arg]
+    def generate(self, seed: int | None = None) -> dict[str, SampleStream]:
         """Sensor id -> SampleStream; the same seed gives the same bytes in any process."""
         return generate_streams(self, self.seed if seed is None else seed)
 

@@ -375,6 +375,10 @@ Impair = Annotated[
     | Dropout,
     Field(discriminator="type"),
 ]
+# The impairments of each STAGE (what scenario.generate applies where; `Dropout` is the one stream stage).
+TimingStage = Jitter | ClockDrift
+PhysicalStage = WhiteNoise | PinkNoise | OffsetDrift | GainDrift | Ageing | Spikes | Clipping | MountingRotation
+RawStage = StuckAt | BitFlip | Disconnect
 
 
 @dataclass(frozen=True)

@@ -116,10 +116,10 @@ class PartModel:
             quantum = Fraction(str(qz.input_quantum))
             renode = self.part.renode
             per_unit = quantum / Fraction(str(renode.resd_unit)) if renode else None
-            if per_unit is not None and per_unit.denominator == 1:
+            if renode and per_unit is not None and per_unit.denominator == 1:
                 # Renode's chain exactly: the value is stored as a whole number of RESD units (round to nearest),
                 # then the model integer-divides it to its input quantum (e.g. uV // 1000 -> mV).
-                u = np.rint(y / renode.resd_unit).astype(np.int64)  # type: ignore[union-attr]
+                u = np.rint(y / renode.resd_unit).astype(np.int64)
                 q = _round_ratio(u, per_unit.numerator, qz.input_rounding)
             else:
                 # Plain float: snap values within 1e-9 of a step onto it, so 0.7 V / 1 mV floors to 700, not 699.

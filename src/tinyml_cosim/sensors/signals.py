@@ -3,14 +3,14 @@
 Every source is a pydantic model (so scenario files validate it) with `evaluate(t, ctx) -> (n, channels)` where `t`
 holds the instants the part actually sampled (jitter and clock drift included) and time inside the source runs from
 its own `start_s`. Sources are summed. Closed forms are used wherever possible so that a source can be evaluated at
-any instants, not only on a uniform grid.
-"""
+any instants, not only on a uniform grid."""
 
 from __future__ import annotations
 
 import csv
 import math
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -567,7 +567,7 @@ SOURCE_TYPES = sorted(
 VECTOR_ONLY = {"gravity", "human_motion", "gesture"}
 
 
-def render_sources(sources: list, t: np.ndarray, ctx_for: callable) -> np.ndarray:  # type: ignore[type-arg]
+def render_sources(sources: list[Source], t: np.ndarray, ctx_for: Callable[[int], Context]) -> np.ndarray:
     """Sum of every source, each inside its own window; `ctx_for(i)` gives source i its seeded context."""
     total = None
     for i, src in enumerate(sources):

@@ -158,7 +158,7 @@ class DecisionResult:
 
 
 def decisions_from_record(record: RunRecord) -> list[Decision]:
-    out = []
+    out: list[Decision] = []
     for e in record.events:
         if e.kind == "DECISION":
             score = e.fields.get("score")
@@ -210,6 +210,7 @@ def resolve_alignment(
         tol, sources["tolerance_s"] = cfg.tolerance_s, "scenario"
     else:
         tol, sources["tolerance_s"] = grace, "grace_s"
+    bg: str | None
     if cfg.background is not None:
         bg, sources["background"] = cfg.background, "scenario"
     else:

@@ -10,6 +10,7 @@ value. The timing section is in tinyml_cosim.verdicts.timing_section.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.elf.image import FirmwareImage
@@ -28,8 +29,11 @@ from tinyml_cosim.verdicts.seeds import metric_check, over_seeds, proportion
 from tinyml_cosim.verdicts.spec import ExpectSpec
 from tinyml_cosim.verdicts.timing_section import timing_section
 
+if TYPE_CHECKING:  # annotations only: the scenario package loads numpy and the sensor models
+    from tinyml_cosim.scenario.model import Scenario
 
-def segments_of(scenario) -> list[Segment]:  # type: ignore[no-untyped-def]
+
+def segments_of(scenario: Scenario) -> list[Segment]:
     return [Segment(s.start_s, s.stop_s, s.label) for s in scenario.timeline]
 
 
@@ -239,7 +243,7 @@ def stack_used_of(record: RunRecord) -> int | None:
     for e in record.events:
         if e.kind == "EXIT" and "stack_used" in e.fields:
             return int(e.fields["stack_used"])
-    return None
+    return getattr(record, "stack_used", None)  # painted by the engine (firmware without cosim.h)
 
 
 __all__ = [

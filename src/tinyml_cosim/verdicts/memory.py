@@ -1,18 +1,21 @@
 """Memory fit: flash and RAM per output section and per component, the stack high-water mark, against the board.
 
-Sections come from the ELF (pyelftools, `tinyml_cosim.elf.image`). Components come from the GNU ld map file the build
-writes next to the ELF (`app.map`, read by `tinyml_cosim.elf.linkmap`), or without one from the ELF's symbols and
-DWARF units; both by the one rule table of `tinyml_cosim.elf.components`, which attributes every input section (or
-symbol) to the object (or source) file it came from:
+Sections come from the ELF (pyelftools, `tinyml_cosim.elf.image`). Components come from a GNU ld map file (`--map`,
+else `<elf stem>.map` or `app.map` beside the ELF, else the only `*.map` there; read by `tinyml_cosim.elf.linkmap`),
+or without one from the ELF's symbols and DWARF units; both by the one rule table of `tinyml_cosim.elf.components`,
+which attributes every input section (or symbol) to the object (or source) file it came from, and names what the
+code is (`parts_flash`/`parts_ram`: TFLM runtime, TFLM kernels, CMSIS-NN, vendor HAL/LL, …):
 
 | component | object files |
 |---|---|
-| model weights | read-only data and initialised data of a generated `model.o` |
+| model weights | data of a generated `model.o`; any symbol holding a TFLite flatbuffer ("TFL3" at offset 4) |
 | kernels | `firmware/nn/…`, CMSIS-NN sources, and the code of `model.o` |
 | application | the app's own sources |
+| tensor arena | a .bss object named like an arena (`tensor_arena`, `g_arena`, `arena`) |
 | runtime | the project's start-up and `cosim.h` runtime (`boards/`, `hal/`) |
 | libc | `libc*.a`, `libm.a`, `libgcc.a`, `libnosys.a` |
-| stack (reserved) | the linker script's `.stack` reservation |
+| stack (reserved) | `.stack`, `.stack_dummy`, CubeMX's `._user_heap_stack` (its `_Min_Stack_Size`), `__stack_size__` |
+| heap (reserved) | `.heap`, the `_Min_Heap_Size` of CubeMX's `._user_heap_stack` |
 | padding | alignment fill between input sections |
 | other | anything else (linker-generated) |
 
@@ -38,15 +41,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.elf.components import (
     COMPONENTS,
+    PARTS,
     Attribution,
     Placed,
-    components_from_elf,
     components_from_map,
     harness_from_elf,
 )
+from tinyml_cosim.elf.dwarf_units import components_from_elf, elf_facts
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.elf.linkmap import parse_map
 from tinyml_cosim.elf.stack_static import StaticStack, analyse
+from tinyml_cosim.elf.wellknown import Reservation, reservations
 from tinyml_cosim.results.model import StackLevelReport, StackPathReport, StackUnknownReport, StaticStackReport
 from tinyml_cosim.verdicts.expect import Check, CheckStatus
 
@@ -96,6 +101,10 @@ class MemoryResult:
     stack_static: StaticStack | None = None  # the static worst case (None: not analysed)
     harness_flash: int = 0  # bytes of flash_used that are the harness's (cosim.h runtime, host config)
     harness_ram: int = 0  # bytes of static_ram that are the harness's (also the Renode mailbox when linked)
+    parts_flash: dict[str, int] = field(default_factory=dict)  # what the code is (components.PARTS)
+    parts_ram: dict[str, int] = field(default_factory=dict)
+    heap_reserved: int = 0
+    reservation_source: str = ""  # the linker-script convention the stack/heap reservation was read from
 
     def pct(self, used: int, limit: int) -> float:
         return 100.0 * used / limit
@@ -136,15 +145,14 @@ def evaluate_memory(
             sections.append(SectionUse(s.name, s.address, s.load_address, s.size, in_flash, in_ram))
     flash_used = sum(s.flash for s in sections)
     ram_used = sum(s.ram for s in sections)
-    stack_reserved = sum(s.ram for s in sections if s.name == ".stack")
-    map_path = map_file if map_file is not None else image.path.with_name("app.map")
     placed = [Placed(s.name, s.address, s.size, bool(s.flash), bool(s.ram)) for s in sections]
+    reserved = reservations(placed, image.symbols)
+    stack_reserved = reserved.stack
     notes: list[str] = []
-    map_read: Path | None = map_path if map_path.is_file() else None
-    if map_read is not None:
-        got = components_from_map(parse_map(map_read.read_text(errors="replace")), placed)
-    else:
-        got = _components_without_map(image.path, placed, map_path, notes)
+    map_read = find_map(image.path, map_file)
+    got = _components(image.path, placed, map_read, notes, reserved)
+    if reserved.source and reserved.source != ".stack":
+        notes.append(f"stack reservation {reserved.stack} B, heap {reserved.heap} B from {reserved.source}")
     stack_static = analyse(image.path, board, stack_usage_dir)
     if not stack_static.available:
         notes.append(stack_static.summary())
@@ -160,7 +168,7 @@ def evaluate_memory(
         components_ram={k: got.ram[k] for k in COMPONENTS if got.ram.get(k)},
         flash_used=flash_used,
         ram_used=ram_used,
-        static_ram=ram_used - stack_reserved,
+        static_ram=ram_used - stack_reserved - reserved.heap,
         stack_reserved=stack_reserved,
         stack_used=stack_used,
         flash_limit=limits.flash_bytes or flash_r.size,
@@ -171,24 +179,56 @@ def evaluate_memory(
         stack_static=stack_static,
         harness_flash=got.harness_flash,
         harness_ram=got.harness_ram,
+        parts_flash={k: got.parts_flash[k] for k in PARTS if got.parts_flash.get(k)},
+        parts_ram={k: got.parts_ram[k] for k in PARTS if got.parts_ram.get(k)},
+        heap_reserved=reserved.heap,
+        reservation_source=reserved.source,
     )
 
 
-def _components_without_map(elf: Path, placed: list[Placed], map_path: Path, notes: list[str]) -> Attribution:
+def _components(
+    elf: Path, placed: list[Placed], map_read: Path | None, notes: list[str], reserved: Reservation
+) -> Attribution:
+    if map_read is not None:
+        symbols, read, units = elf_facts(elf)
+        inputs = parse_map(map_read.read_text(errors="replace"))
+        got = components_from_map(inputs, placed, symbols, read, reserved, units)
+    else:
+        got = _components_without_map(elf, placed, notes, reserved)
+    notes += got.rules
+    return got
+
+
+def find_map(elf: Path, given: Path | None = None) -> Path | None:
+    """The linker map of an ELF: `given`, else `<stem>.map` or `app.map` beside it, else the only `*.map` there."""
+    if given is not None:
+        return given if given.is_file() else None
+    for name in (elf.with_suffix(".map").name, "app.map"):
+        if (elf.parent / name).is_file():
+            return elf.parent / name
+    maps = sorted(elf.parent.glob("*.map"))
+    return maps[0] if len(maps) == 1 else None
+
+
+def _components_without_map(elf: Path, placed: list[Placed], notes: list[str], reserved: Reservation) -> Attribution:
     """Components from the ELF's symbols and DWARF units; without DWARF, everything is "other" (the harness still
     counted by its symbols)."""
-    got = components_from_elf(elf, placed)
+    where = f"no linker map file beside {elf.name} ({elf.stem}.map, app.map or a single *.map; or give --map)"
+    got = components_from_elf(elf, placed, reserved)
     if got is not None:
-        notes.append(f"no linker map file at {map_path}: components from the ELF's symbols and DWARF units")
+        notes.append(f"{where}: components from the ELF's symbols and DWARF units")
         return got
-    notes.append(f"no linker map file at {map_path} and no DWARF: components are not itemised (sections only)")
+    notes.append(
+        f"{where} and no DWARF: components are not itemised (sections only); harness "
+        "bytes counted by the cosim_ name prefix, an over-count"
+    )
     harness_flash, harness_ram = harness_from_elf(elf, placed)
     flash = {"other": sum(p.size for p in placed if p.in_flash)}
     ram = {"other": sum(p.size for p in placed if p.in_ram)}
     return Attribution(flash, ram, harness_flash, harness_ram)
 
 
-def static_stack_report(s: StaticStack | None):  # type: ignore[no-untyped-def]
+def static_stack_report(s: StaticStack | None):
     """The report model of a static stack analysis (tinyml_cosim.results.model.StaticStackReport)."""
     if s is None:
         return None
@@ -224,7 +264,7 @@ def static_stack_report(s: StaticStack | None):  # type: ignore[no-untyped-def]
     )
 
 
-def static_stack_checks(res: MemoryResult):  # type: ignore[no-untyped-def]
+def static_stack_checks(res: MemoryResult):
     """`memory.stack_static`: the static worst case against the stack reservation, with the same policy as the
     high-water mark; a worst case that is unknown (recursion, function pointers) warns with its lower bound. No
     check when there is nothing to analyse (a foreign ELF: a note says so)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
+from typing import Literal, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,7 +48,7 @@ class CycleFactor:
         return self.value is not None
 
     @property
-    def basis(self) -> str:
+    def basis(self) -> Literal["instruction time", "calibrated cycles"]:
         return "calibrated cycles" if self.calibrated else "instruction time"
 
     def describe(self) -> str:
@@ -69,7 +70,7 @@ def cycle_factor(board: Board, kernels: str = "ref") -> CycleFactor:
         return CycleFactor(None, f"board {board.id} states no silicon calibration", None, kernels)
     if si.unavailable:
         return CycleFactor(None, f"board {board.id}: {si.unavailable}", None, kernels)
-    f = si.kernels.get(kernels)  # type: ignore[call-overload]
+    f = si.kernels.get(cast(KernelSet, kernels))  # any name: an unknown one is reported below
     if f is None:
         known = ", ".join(si.kernels)
         return CycleFactor(

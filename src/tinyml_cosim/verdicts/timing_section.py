@@ -44,7 +44,7 @@ def timing_section(
     report = TimingReport(
         span=first.span,
         inferences=sum(res.n for res in results),
-        time_basis=f.basis,  # type: ignore[arg-type]
+        time_basis=f.basis,
         kernels=f.kernels,
         cycles_per_instruction=f.value,
         factor_band=f.band,
@@ -109,7 +109,8 @@ def _cpu_load(runs: Sequence[SeedRun], results: list[TimingResult]) -> tuple[Met
     load_metric = over_seeds([w.load if w else None for w in loads], "max") if results[0].period_s else None
     if load_metric is None or load_metric.value is None:
         return load_metric, None
-    s_i = max(range(len(loads)), key=lambda i: loads[i].load if loads[i] else -1.0)
+    load_at = [w.load if w else -1.0 for w in loads]
+    s_i = max(range(len(loads)), key=load_at.__getitem__)
     w = loads[s_i]
     if w is None:
         return load_metric, None
@@ -144,7 +145,7 @@ def _deadline_check(
     omax_ms = report.time_ms["observed_maximum"].value
     comp = parse_comparison(f"<= {deadline_ms}", "deadline_ms")
     c = check("timing.deadline_ms", "timing", comp, deadline_at, "ms", why_missing=no_span)
-    if deadline_at is None or at is None or omax_ms is None:
+    if deadline_at is None or at is None or omax_ms is None or omax_instr is None:
         return c
     where = f"seed {at['seed']} inference #{at['index']} at {at['time_s']:.4f} s"
     margin = report.deadline_margin_pct

@@ -14,12 +14,15 @@ How a run works (docs/renode.md has the long version):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import socket
 import subprocess
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -193,11 +196,10 @@ class RenodeEngine(Engine):
         self._gdb_port = gdb_port
         self.workdir.mkdir(parents=True, exist_ok=True)
         overlay = self._write(f"{self.board.id}-cosim.repl", overlay_text(self.board))
-        host_config = (image.symbol(HOST_CONFIG_SYMBOL), config.words())
         hook = None
         if config.transport == Transport.MAILBOX:
             if not (image.has_symbol(MAILBOX_SYMBOL) and image.has_symbol(MAILBOX_DOORBELL_SYMBOL)):
-                if data is not None:
+                if data is not None and (data.streams or data.sinks):
                     raise BadInput(
                         f"{image.path}: the Renode data channel needs symbols {MAILBOX_SYMBOL} and "
                         f"{MAILBOX_DOORBELL_SYMBOL}; build the firmware with the mailbox transport"
@@ -208,6 +210,11 @@ class RenodeEngine(Engine):
                     "cosim_mailbox_hook.py", hook_file_text(image.symbol(MAILBOX_SYMBOL), self._mailbox.port)
                 )
                 hook = HookSpec(image.symbol(MAILBOX_DOORBELL_SYMBOL), hook_one_liner(hook_path.resolve()))
+            if self._mailbox is None:
+                # A build without the mailbox (the default outside Renode builds) and nothing to serve: the firmware
+                # is told it has no data channel, exactly as if it ran without a host.
+                config = dataclasses.replace(config, transport=Transport.NONE)
+        host_config = (image.symbol(HOST_CONFIG_SYMBOL), config.words())
         console_port, monitor_port = free_port(), free_port()
         commands = setup_commands(
             self.board,
@@ -267,8 +274,8 @@ class RenodeEngine(Engine):
         )
         self._thread(self._read_log, "cosim-renode-log")
 
-    def _thread(self, target: object, name: str) -> None:
-        t = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    def _thread(self, target: Callable[[], object], name: str) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
         t.start()
         self._threads.append(t)
 
@@ -457,7 +464,7 @@ class RenodeEngine(Engine):
             message=message,
         )
 
-    def _stall_ending(self, cycles: int, idle: int, polled_mark: object) -> Ending:
+    def _stall_ending(self, cycles: int, idle: int, polled_mark: Counter[int]) -> Ending:
         samples: list[int] = []
         sample_step = round_up_to_grain(max(self.grain, self.board.clock_hz // 10_000), self.board.mips)
         for _ in range(self.stall_samples):
@@ -465,7 +472,7 @@ class RenodeEngine(Engine):
             self._run_for(sample_step, None)
         cycles = self.elapsed_cycles()
         cpu = self.read_cpu()
-        polled = self.log.most_polled_since(polled_mark)  # type: ignore[arg-type]
+        polled = self.log.most_polled_since(polled_mark)
         return Ending(
             kind=EndKind.STALLED,
             instructions=cycles,

@@ -12,6 +12,7 @@ of 2**out_shift codes (1/32 g at +-4 g with out_shift 8).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -69,7 +70,8 @@ def gravity(xyz: np.ndarray) -> Gravity:
     gmag = int(isqrt(np.array([int((mean * mean).sum())]))[0])
     up = np.array([0, 0, 1 << GHAT_BITS], dtype=np.int64)  # no gravity at all: any direction, as the C picks z
     ghat = div_round(mean * (1 << GHAT_BITS), gmag) if gmag else up
-    return Gravity(tuple(int(m) for m in mean), gmag, tuple(int(g) for g in ghat))  # type: ignore[arg-type]
+    xyz_mean = cast("tuple[int, int, int]", tuple(int(m) for m in mean))  # three axes
+    return Gravity(xyz_mean, gmag, cast("tuple[int, int, int]", tuple(int(g) for g in ghat)))
 
 
 def features(xyz: np.ndarray, out_shift: int = 8) -> tuple[np.ndarray, Gravity]:

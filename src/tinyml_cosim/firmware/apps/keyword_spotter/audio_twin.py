@@ -71,10 +71,13 @@ def mel_weights_q15() -> np.ndarray:
 
 
 @cache
-def mel_bands() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mel_bands() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The sparse form the C uses: first bin, bin count and offset into the flat weight list, per band; the list."""
     w = mel_weights_q15()
-    first, count, offset, flat = [], [], [], []
+    first: list[int] = []
+    count: list[int] = []
+    offset: list[int] = []
+    flat: list[int] = []
     for m in range(N_MEL):
         nz = np.flatnonzero(w[m])
         a, b = int(nz[0]), int(nz[-1]) + 1
@@ -82,7 +85,7 @@ def mel_bands() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         count.append(b - a)
         offset.append(len(flat))
         flat.extend(int(v) for v in w[m, a:b])
-    return np.array(first), np.array(count), np.array(offset), np.array(flat, dtype=np.int64)  # type: ignore[return-value]
+    return np.array(first), np.array(count), np.array(offset), np.array(flat, dtype=np.int64)
 
 
 def power_spectrum_q15(frames: np.ndarray) -> np.ndarray:

@@ -1,0 +1,56 @@
+/* Start-up code in the style of a vendor's startup_stm32f405xx.s, in C: the vector table, .data copy, .bss clear,
+ * static constructors, main(), exit(). Every unused exception falls into Default_Handler's endless loop, as in
+ * the vendor's file. */
+#include <stdint.h>
+#include <stdlib.h>
+
+extern uint32_t _estack, _sidata, _sdata, _edata, _sbss, _ebss;
+extern int main(void);
+extern void __libc_init_array(void);
+
+void Reset_Handler(void);
+void SystemInit(void);
+void Default_Handler(void);
+void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void HardFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void MemManage_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void BusFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void UsageFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void DebugMon_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+
+__attribute__((section(".isr_vector"), used)) void (*const g_pfnVectors[16])(void) = {
+    (void (*)(void))&_estack, Reset_Handler,     NMI_Handler,      HardFault_Handler,
+    MemManage_Handler,        BusFault_Handler,  UsageFault_Handler, 0,
+    0,                        0,                 0,                SVC_Handler,
+    DebugMon_Handler,         0,                 PendSV_Handler,   SysTick_Handler,
+};
+
+/* As the vendor's system_stm32f4xx.c: without CP10/CP11 access the first FPU instruction (newlib's printf has
+ * some) is a UsageFault. */
+void SystemInit(void)
+{
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* SCB->CPACR: full access to CP10, CP11 */
+    __asm__ volatile("dsb\n isb" ::: "memory");
+}
+
+void Reset_Handler(void)
+{
+    SystemInit();
+    for (uint32_t *src = &_sidata, *dst = &_sdata; dst < &_edata;) {
+        *dst++ = *src++;
+    }
+    for (uint32_t *dst = &_sbss; dst < &_ebss;) {
+        *dst++ = 0;
+    }
+    __libc_init_array();
+    exit(main());
+}
+
+void Default_Handler(void)
+{
+    for (;;) {
+    }
+}

@@ -109,6 +109,20 @@ robot: setup
 robot-fast: setup
 	$(VENV)/bin/robot --include fast --outputdir $(ROBOT_OUT)/fast --xunit xunit.xml $(ROBOT_ARGS) robot_tests
 
+# The live Renode tier, not part of `make test` (CI has no Renode): every pytest test marked `renode` (hygiene, the
+# engine, the renode-test example under the real renode-test), then every Robot suite on Renode, as `make robot` does
+# with ENGINE:renode (results in out/robot/renode/). Needs `renode` (and `renode-test`) on PATH, e.g.
+# PATH=/opt/renode:$PATH; without it, one line says so and the target succeeds.
+.PHONY: test-renode
+test-renode: setup
+	@if ! command -v renode >/dev/null; then \
+	  echo "test-renode: skipped: renode is not on PATH (install Renode 1.16 and put its directory on PATH)"; exit 0; \
+	fi; \
+	set -x; \
+	$(PY) -m pytest -q -m renode $(PYTEST_ARGS) && \
+	$(VENV)/bin/pabot --no-pabotlib --processes $$(nproc) --command $(abspath $(VENV))/bin/robot --end-command \
+	  --outputdir $(ROBOT_OUT)/renode --xunit xunit.xml --variable ENGINE:renode $(ROBOT_ARGS) robot_tests
+
 # Keyword documentation of the Robot library.
 docs: setup
 	mkdir -p docs/robot

@@ -1,11 +1,13 @@
 """The Renode backend without Renode: generated files and commands against renode_facts, the monitor protocol
-against a fake monitor that speaks like Renode 1.16's, the mailbox hook against fake memory, and run endings.
+against a fake monitor that speaks like Renode 1.16's (telnet, and the robot server's XML-RPC: the endings run
+through both), the mailbox hook against fake memory, and run endings.
 
 A live class at the end runs a real firmware when `renode` is on PATH.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -17,6 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from xmlrpc.client import Fault
+from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 import pytest
 
@@ -58,6 +63,8 @@ from tinyml_cosim.engines.renode.platform import (
     setup_commands,
     time_grain,
 )
+from tinyml_cosim.engines.renode.robotserver import CONTROL_ENV, connect_control
+from tinyml_cosim.engines.renode.robotserver import FACTS as ROBOT_FACTS
 from tinyml_cosim.protocol.datachannel import DataService, RateStream
 from tinyml_cosim.protocol.frames import (
     HOST_CONFIG_MAGIC,
@@ -216,11 +223,16 @@ class TestCommands:
         assert [line for line in text.splitlines() if line and not line.startswith(":")] == cmds
 
     def test_cli_options_are_in_the_facts(self) -> None:
-        argv = renode_engine_mod.renode_argv("renode", 1234)
-        for opt in argv[1:]:
-            if opt.startswith("--"):
-                assert opt in CLI_OPTIONS
-        assert "--console" not in argv  # it would take precedence over --port
+        robot = renode_engine_mod.renode_argv("renode", 1234, "robot", 1235)
+        telnet = renode_engine_mod.renode_argv("renode", 1234, "telnet")
+        for argv in (renode_engine_mod.renode_argv("renode", 1234), robot, telnet):
+            for opt in argv[1:]:
+                if opt.startswith("--"):
+                    assert opt in CLI_OPTIONS or opt in ROBOT_FACTS, opt
+            assert "--console" not in argv  # it would take precedence over --port
+        # The robot server answers; the telnet shell is parked on a port nobody uses (on no port it busy-loops).
+        assert robot[-4:] == ["--robot-server-port", "1234", "--port", "1235"]
+        assert telnet[-2:] == ["--port", "1234"] and "--robot-server-port" not in telnet
 
     def test_transport_has_no_semihosting_exit(self) -> None:
         cfg = RenodeEngine(F405).transport()
@@ -249,6 +261,8 @@ class TestTime:
 # --------------------------------------------------------------------------------------------------------------------
 # A fake monitor: the wire behaviour of Renode 1.16.1's --port shell (renode_facts.MONITOR_WIRE).
 class FakeRenode:
+    control = "telnet"  # the door it listens on: renode --port
+
     def __init__(self, mips: int = 168, port: int = 0, byte_by_byte: bool = False) -> None:
         self.mips = mips
         self.memory: dict[int, int] = {}
@@ -261,6 +275,9 @@ class FakeRenode:
         self.on_command: Callable[[FakeRenode, str], str | None] | None = None
         self.byte_by_byte = byte_by_byte
         self.quit = threading.Event()
+        self._listen(port)
+
+    def _listen(self, port: int) -> None:
         self._srv = socket.create_server(("127.0.0.1", port))
         self.port = self._srv.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -345,6 +362,9 @@ class FakeRenode:
         if words[:2] == ["sysbus", "WriteDoubleWord"]:
             self.memory[int(words[2], 16)] = int(words[3], 16)
             return ""
+        if words[:2] == ["cpu", "Step"]:
+            self.cycles += int(words[2]) if len(words) > 2 else 1
+            return f"0x{self.regs['PC']:016X}\r\n"
         if words[:2] == ["emulation", "RunFor"]:
             ns = parsed_run_for_ns(words[2])
             before = self.cycles
@@ -359,9 +379,70 @@ class FakeRenode:
         self._srv.close()
 
 
-@pytest.fixture
-def fake() -> FakeRenode:
-    f = FakeRenode()
+BANNER = "Renode, version 1.16.1.27453 (3b5a12a8-202602161200)"
+
+
+class _KeepAlive(SimpleXMLRPCRequestHandler):
+    protocol_version = "HTTP/1.1"  # as Mono's HttpListener: one connection for many requests
+
+
+class _XmlRpcServer(ThreadingMixIn, SimpleXMLRPCServer):
+    daemon_threads = True  # close() must not wait for a connection the client keeps open
+    connections: list[socket.socket]
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        self.connections.append(request)
+        super().process_request(request, client_address)
+
+
+class FakeRobotRenode(FakeRenode):
+    """The same fake machine behind the robot server of Renode 1.16.1 (robotserver.FACTS): XML-RPC
+    run_keyword("ExecuteCommand", [...]) -> {status, return | error, traceback}, one request at a time."""
+
+    control = "robot"
+
+    def _listen(self, port: int) -> None:
+        self.keyword_args: list[list[object]] = []
+        self.not_ready = 0  # this many first calls fail as before RenodeKeywords is registered
+        self._lock = threading.Lock()  # Renode's listener thread serves one request at a time
+        self._xml = _XmlRpcServer(("127.0.0.1", port), requestHandler=_KeepAlive, logRequests=False, allow_none=True)
+        self._xml.connections = []
+        self._xml.register_function(self._run_keyword, "run_keyword")
+        self.port = self._xml.server_address[1]
+        self._thread = threading.Thread(target=self._xml.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def _run_keyword(self, name: str, args: list[object]) -> dict[str, str]:
+        with self._lock:
+            if self.not_ready > 0 or name != "ExecuteCommand":
+                self.not_ready -= 1
+                raise Fault(1, f'Keyword "{name}" not found')
+            self.keyword_args.append(list(args))
+            command = str(args[0]).removeprefix("command=")
+            reply = f"{BANNER}\r\n" if command == "version" else self.handle(command)
+            if reply.startswith("ERROR:"):
+                return {
+                    "status": "FAIL",
+                    "error": f"KeywordException: Could not execute command '{command}': {reply[6:]}\n",
+                    "traceback": "KeywordException:   at Antmicro.Renode.RobotFramework.RenodeKeywords.ExecuteCommand",
+                }
+            # AntShell ends lines with "\n\r"; the server sends the carriage returns raw inside the XML.
+            return {"status": "PASS", "return": reply.replace("\r\n", "\n\r")}
+
+    def close(self) -> None:
+        """As Renode's exit would: the listener and every open connection go."""
+        self.quit.set()
+        self._xml.shutdown()
+        self._xml.server_close()
+        for conn in self._xml.connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture(params=["telnet", "robot"])
+def fake(request: pytest.FixtureRequest) -> FakeRenode:
+    """The fake monitor behind each door the engine can use."""
+    f = FakeRobotRenode() if request.param == "robot" else FakeRenode()
     yield f
     f.close()
 
@@ -388,7 +469,7 @@ class TestMonitorProtocol:
 
     def test_timeout_when_no_prompt(self, fake: FakeRenode) -> None:
         fake.on_command = lambda f, cmd: (time.sleep(1.0), "")[1] if cmd == "slow" else None
-        m = MonitorClient.connect("127.0.0.1", fake.port, 5)
+        m = connect_control(fake.control, "127.0.0.1", fake.port, 5)
         with pytest.raises(MonitorTimeout):
             m.execute("slow", timeout=0.2)
         m.close()
@@ -550,7 +631,7 @@ class TestLogClassification:
 def _engine_on(fake: FakeRenode, tmp_path: Path, proc: subprocess.Popen[bytes]) -> RenodeEngine:
     """An engine wired to the fake monitor, with a harmless real process standing in for Renode."""
     eng = RenodeEngine(F405, tmp_path)
-    eng._monitor = MonitorClient.connect("127.0.0.1", fake.port, 5)
+    eng._monitor = connect_control(fake.control, "127.0.0.1", fake.port, 5)
     eng._monitor_usable = True
     eng._proc = proc
     return eng
@@ -577,17 +658,20 @@ class TestEndings:
         with eng:
             ending = eng.run(RunLimits(max_instructions=50_000_000))
         assert ending.kind == EndKind.EXITED and ending.exit_code == 7 and ending.instructions == 3_000_123
-        assert ending.instructions_precision == 20  # TIM2 moves in 21-instruction grains at 168 MIPS
+        # TIM2 moves in 21-instruction grains at 168 MIPS and a read sees the count at its block start (<= 64).
+        assert ending.instructions_precision == RenodeEngine.event_count_precision(F405) == 20 + 63
         assert stand_in.poll() is not None  # close() killed the process group
 
-    def test_budget_is_exact_to_the_grain(self, fake: FakeRenode, tmp_path: Path, stand_in) -> None:
+    def test_budget_stops_on_the_instruction(self, fake: FakeRenode, tmp_path: Path, stand_in) -> None:
+        """Whole time grains by RunFor while they fit, halving the distance; the last instructions by `cpu Step`."""
         with _engine_on(fake, tmp_path, stand_in) as eng:
-            ending = eng.run(RunLimits(max_instructions=1_000_000))
+            ending = eng.run(RunLimits(max_instructions=1_000_003))
         assert ending.kind == EndKind.BUDGET and ending.instructions_exact
-        assert 1_000_000 <= ending.instructions < 1_000_000 + 21
-        assert ending.instructions_precision == ending.instructions - 1_000_000 == 20
+        assert ending.instructions == 1_000_003 and ending.instructions_precision == 0
         runs = [c for c in fake.commands if c.startswith("emulation RunFor")]
         assert runs and all(parsed_run_for_ns(c.split()[2]) * 168 % 1000 == 0 for c in runs)
+        steps = [int(c.split()[2]) for c in fake.commands if c.startswith("cpu Step")]
+        assert steps and sum(steps) <= RenodeEngine.step_below
 
     def test_stall(self, fake: FakeRenode, tmp_path: Path, stand_in) -> None:
         eng = _engine_on(fake, tmp_path, stand_in)
@@ -644,9 +728,12 @@ import test_renode_engine as t
 
 argv = sys.argv[1:]
 assert "--disable-xwt" in argv and "--console" not in argv, argv
-port = int(argv[argv.index("--port") + 1])
 print("12:00:00.0000 [INFO] Loaded monitor commands from: scripts/monitor.py", flush=True)
-fake = t.FakeRenode(port=port)
+if "--robot-server-port" in argv:
+    assert "--port" in argv, argv  # the idle telnet shell
+    fake = t.FakeRobotRenode(port=int(argv[argv.index("--robot-server-port") + 1]))
+else:
+    fake = t.FakeRenode(port=int(argv[argv.index("--port") + 1]))
 console = {{}}
 
 def on_command(f, cmd):
@@ -677,8 +764,13 @@ class TestLifecycle:
         with pytest.raises(EngineUnavailable, match=r"renode not found on PATH; install Renode 1\.16"):
             create_engine("renode", F405)
 
-    def test_start_run_close_with_a_fake_renode(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    @pytest.mark.parametrize("control", ["", "robot", "telnet"])
+    def test_start_run_close_with_a_fake_renode(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, control: str
+    ) -> None:
         from tinyml_cosim.elf.image import FirmwareImage, LoadedSection
+
+        monkeypatch.setenv(CONTROL_ENV, control)  # "": the default, the robot server
 
         script = tmp_path / "bin" / "renode"
         script.parent.mkdir()
@@ -720,14 +812,13 @@ class TestLifecycle:
 @pytest.mark.renode
 @pytest.mark.skipif(renode_engine_mod.renode_binary() is None, reason="renode not on PATH")
 class TestLiveRenode:
-    """Runs a real firmware ELF in a real Renode: set COSIM_RENODE_ELF to a firmware built for stm32f405."""
+    """Runs a real firmware ELF in a real Renode: COSIM_RENODE_ELF (a firmware built for stm32f405), else the demo."""
 
     def test_firmware_reaches_its_exit_event(self, tmp_path: Path) -> None:
+        from tinyml_cosim.build.firmware import build
         from tinyml_cosim.elf.image import load_image
 
-        elf = os.environ.get("COSIM_RENODE_ELF")
-        if not elf:
-            pytest.skip("set COSIM_RENODE_ELF to a firmware ELF built for stm32f405")
+        elf = os.environ.get("COSIM_RENODE_ELF") or build(F405, "demo").elf
         image = load_image(Path(elf), F405)
         with create_engine("renode", F405, tmp_path) as eng:
             eng.start(image, eng.transport(), data=DataService())

@@ -167,7 +167,7 @@ def test_failing_suite_messages(tmp_path: Path) -> None:
     assert got.pop("No Emulator Left From The Test Before") == ("PASS", "")  # the listener stopped it
     assert all(status == "FAIL" for status, _ in got.values()) and len(got) == 14
     m = {name: msg for name, (_, msg) in got.items()}
-    assert m["Deadline Too Tight"].startswith("Worst-case inference 3,351 instructions (")
+    assert m["Deadline Too Tight"].startswith("Worst-case inference 3,352 instructions (")
     assert "ms at 168 MHz) exceeds 0.01 ms deadline by " in m["Deadline Too Tight"]
     assert "(seed 11, inference #11 at 2.395 s simulated" in m["Deadline Too Tight"]
     assert m["Wrong Decision"] == (

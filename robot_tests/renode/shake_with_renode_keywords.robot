@@ -1,14 +1,19 @@
 *** Settings ***
-Documentation       tinyml_cosim.robot in one suite with Renode's own keywords, run by Renode's test runner (Renode 1.16):
+Documentation       tinyml_cosim.robot in one suite with Renode's own keywords, run by Renode's test runner (Renode 1.16;
+...                 from the checkout, with Renode's bin directory on PATH):
 ...
-...                 PYTHONPATH=$PWD renode-test --variable ENGINE:renode robot_tests/renode/shake_with_renode_keywords.robot
+...                 PYTHONPATH=robot_tests/renode/pythonpath renode-test --variable ENGINE:renode robot_tests/renode/shake_with_renode_keywords.robot
 ...
+...                 (pythonpath/ lets Renode's Python import tinyml_cosim from the checkout's .venv; where tinyml-cosim
+...                 is installed in the Python renode-test runs, leave PYTHONPATH out.)
 ...                 renode-test starts a Renode with its Robot server and adds its keyword file (\${RENODEKEYWORDS}):
 ...                 Execute Command, Create Terminal Tester, Wait For Line On Uart and the rest drive that Renode.
 ...                 tinyml_cosim.robot drives its own board on the engine of \${ENGINE} (scenario, sensors, faults, decisions,
-...                 budgets). Outside renode-test (plain robot, pabot, make robot) the suite is skipped with the reason.
-...                 See docs/robot.md, "Next to Renode's keywords".
-Library             tinyml_cosim.robot
+...                 budgets). Scenario reports go to renode-test's results directory (\${RESULTS_DIRECTORY}, its -r option,
+...                 by default the working directory), under cosim/. Outside renode-test (plain robot, pabot, make robot)
+...                 the suite is skipped with the reason. See docs/robot.md, "Next to Renode's keywords".
+Library             tinyml_cosim.robot    output_dir=${RESULTS_DIRECTORY}/cosim
+Library             ${CURDIR}/cosim_renode_platform.py
 Suite Setup         Start Renode Test Runner And Check The Engine
 Suite Teardown      Stop Renode Test Runner
 # renode-test gives a test without its own setup `Reset Emulation`; this suite's setup resets Renode and opens a board.
@@ -20,15 +25,19 @@ Test Tags           renode-test    threshold_detector
 *** Variables ***
 ${SCENARIO}             ${CURDIR}/../scenarios/shake.yaml
 ${UNDER_RENODE_TEST}    ${FALSE}
+# renode-test sets it (its -r option); Robot's own output directory otherwise.
+${RESULTS_DIRECTORY}    ${OUTPUT DIR}
 
 *** Test Cases ***
-Firmware Boots On Renode's Stock STM32F4 Model
+Firmware Boots On The Board's Renode Platform
     [Documentation]    Renode's keywords only, on the firmware tinyml_cosim.robot built for the scenario's board: a plain
-    ...                machine of Renode's own platform file, no host configuration, the console on USART1.
+    ...                machine of the board's platform as the project's engine loads it (Renode's stock STM32F4
+    ...                description corrected to the datasheet, offline), no host configuration, the console on USART1.
     Load Scenario    ${SCENARIO}
     ${elf}=    Firmware Path
-    Execute Command    mach create "stock"
-    Execute Command    machine LoadPlatformDescription @platforms/cpus/stm32f4.repl
+    ${platform}=    Write Renode Platform Of The Board    ${RESULTS_DIRECTORY}/cosim
+    Execute Command    mach create "board"
+    Execute Command    machine LoadPlatformDescription @${platform}
     Execute Command    sysbus LoadELF @${elf}
     Create Terminal Tester    sysbus.usart1
     Start Emulation

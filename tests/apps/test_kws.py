@@ -247,10 +247,6 @@ def test_fault_kinds_are_told_apart() -> None:
     assert kinds["fault_stuck.yaml"] <= {1, 3}  # stuck at its last code, which may be 0
 
 
-# In the long tier until fixed: the decision stream moves by a few instructions between runs now and then
-# (2-16 instructions, ~10^8-10^9 in; seen before this session too, more often on a loaded machine). The
-# assertion stays as strict as it was; the nondeterminism itself is an open bug (closing note, session 3).
-@pytest.mark.long
 @needs_qemu
 @needs_toolchain
 def test_decision_stream_is_deterministic() -> None:

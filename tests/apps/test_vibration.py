@@ -318,10 +318,6 @@ def test_tight_clock_makes_overruns_appear_and_reported(tmp_path: Path) -> None:
     assert all(cls != "sensor_fault" for _, cls, _ in decisions(events))
 
 
-# In the long tier until fixed: the decision stream moves by a few instructions between runs now and then
-# (2-16 instructions, ~10^8-10^9 in; seen before this session too, more often on a loaded machine). The
-# assertion stays as strict as it was; the nondeterminism itself is an open bug (closing note, session 3).
-@pytest.mark.long
 @needs_qemu
 def test_decision_stream_is_deterministic(reports: dict, tmp_path: Path) -> None:
     _, _, first = reports["sensor_missing"]

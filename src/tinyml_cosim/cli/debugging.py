@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -43,6 +43,21 @@ def debug(
         raise typer.Exit(EXIT_OK) from None
     except CosimError as exc:
         raise _fail(exc) from None
+
+
+def _echo_replay(where: str, w: Any, record: Any, span: Any, same: bool) -> None:
+    typer.echo(f"[replay] {where}")
+    if span is None:
+        typer.echo(f"[replay] the window did not recur: {record.status.value}: {record.diagnosis}")
+        return
+    verdict = "identical" if same else "DIFFERENT (the run is not deterministic)"
+    if not same and record.engine != w.engine:
+        # Each engine counts the firmware's spans its own way (docs/renode.md): no determinism check.
+        verdict = f"DIFFERENT from the run recorded on {w.engine} (replayed on {record.engine})"
+    typer.echo(
+        f"[replay] replayed: instructions {span.begin:,} .. {span.end:,} = {span.instructions:,} "
+        f"instructions: {verdict} (window starts {span.begin - w.begin:+,} instructions from the recorded run)"
+    )
 
 
 def replay(
@@ -94,6 +109,8 @@ def replay(
         "seed": w.seed,
         "index": w.index,
         "span": w.span,
+        "engine": record.engine,
+        "recorded_engine": w.engine,
         "recorded": {"begin": w.begin, "end": w.end, "instructions": w.instructions},
         "replayed": None if span is None else {"begin": span.begin, "end": span.end, "instructions": span.instructions},
         "identical": same,
@@ -103,13 +120,5 @@ def replay(
     if json_out:
         typer.echo(json.dumps(payload, indent=2))
     else:
-        typer.echo(f"[replay] {where}")
-        if span is None:
-            typer.echo(f"[replay] the window did not recur: {record.status.value}: {record.diagnosis}")
-        else:
-            verdict = "identical" if same else "DIFFERENT (the run is not deterministic)"
-            typer.echo(
-                f"[replay] replayed: instructions {span.begin:,} .. {span.end:,} = {span.instructions:,} "
-                f"instructions: {verdict} (window starts {span.begin - w.begin:+,} instructions from the recorded run)"
-            )
+        _echo_replay(where, w, record, span, same)
     raise typer.Exit(EXIT_OK if same else EXIT_FAILED)

@@ -11,7 +11,8 @@ def measure_summary(record: Any) -> dict[str, dict[str, Any]]:
     """Per measured function: calls, min, median, max and total instructions, and their exactness. The counts are
     differences of the engine's instruction counter at entry and return, so they are as exact as the engine's
     counts (`instructions_exact`); otherwise each call is within twice the engine's bound."""
-    exact = bool(getattr(record, "measurements_exact", record.instructions_exact))
+    measured_exact = getattr(record, "measurements_exact", None)
+    exact = bool(record.instructions_exact if measured_exact is None else measured_exact)
     precision = 0 if exact else 2 * int(record.instructions_precision or 0)
     out: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(m.function for m in record.measurements):

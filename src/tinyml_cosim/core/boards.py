@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -85,6 +86,52 @@ class Timers(_Strict):
 class Peripheral(_Strict):
     base: int
     registers: dict[str, int] = {}
+
+
+class SensorWiring(_Strict):
+    """A sensor on the board's PCB: which part, on which bus, at which address, its interrupt pins to which GPIOs.
+
+    Engines with a model of the part put it there (Renode: engines/renode/sensors.py); the binary does not change.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the scenario sensor it plays (scenario sensors[].id)")
+    part: str = Field(min_length=1, description="a part in sensors/parts (lis2dw12, ...)")
+    bus: str = Field(description="the MCU's bus, as the engine names it: i2c1, spi2")
+    address: int | None = Field(None, description="7-bit I2C address (0x08..0x77); none on SPI")
+    interrupts: dict[str, str] = Field({}, description="part pin -> MCU GPIO, e.g. {INT1: PA0}")
+
+    @field_validator("bus")
+    @classmethod
+    def _bus_name(cls, v: str) -> str:
+        if not re.fullmatch(r"(i2c|spi)[1-9]", v):
+            raise ValueError(f"{v!r} is not an I2C or SPI bus; write i2c<n> or spi<n>, e.g. i2c1")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _seven_bit(cls, v: int | None) -> int | None:
+        if v is not None and not 0x08 <= v <= 0x77:
+            raise ValueError(f"0x{v:X} is not a 7-bit I2C device address (0x08..0x77)")
+        return v
+
+    @field_validator("interrupts")
+    @classmethod
+    def _gpio_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for pin, gpio in v.items():
+            if not re.fullmatch(r"P[A-K](1[0-5]|[0-9])", gpio):
+                raise ValueError(f"{pin}: {gpio!r} is not a GPIO pin; write it as P<port><0-15>, e.g. PA0")
+        if len(set(v.values())) != len(v):
+            raise ValueError("two pins of the part are wired to the same GPIO")
+        return v
+
+    @model_validator(mode="after")
+    def _address_fits_bus(self) -> SensorWiring:
+        if self.bus.startswith("i2c"):
+            if self.address is None:
+                raise ValueError(f"address: an I2C sensor on {self.bus} needs its 7-bit address (0x08..0x77)")
+        elif self.address is not None:
+            raise ValueError(f"address: {self.bus} is an SPI bus; an SPI sensor has no address (leave it out)")
+        return self
 
 
 class Compiler(_Strict):
@@ -191,6 +238,8 @@ class Board(_Strict):
     timers: Timers
     peripherals: dict[str, Peripheral] = {}
     engines: Engines
+    # Off-chip wiring for engines that model the sensors: no effect on the binary, so out of the build-key dump.
+    sensors: list[SensorWiring] = Field([], exclude=True)
     # Estimates silicon latency of inference spans only; it does not change the binary, so it is excluded from
     # dumps (tinyml_cosim/build.py hashes model_dump_json() into the build key).
     silicon: Silicon | None = Field(None, exclude=True)
@@ -212,6 +261,12 @@ class Board(_Strict):
             raise ValueError(f"fpu {self.fpu} needs -mfloat-abi=hard in compiler.cflags")
         if not self.fpu and "-mfloat-abi=hard" in flags:
             raise ValueError("a core without FPU cannot use -mfloat-abi=hard")
+        ids = [w.id for w in self.sensors]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"sensors: each id must be unique, got {', '.join(ids)}")
+        places = [(w.bus, w.address) for w in self.sensors if w.address is not None]
+        if len(set(places)) != len(places):
+            raise ValueError("sensors: two sensors share a bus and an address")
         if self.silicon and self.silicon.core and self.silicon.core != self.core:
             raise ValueError(
                 f"silicon.core {self.silicon.core} differs from the board's core {self.core}: "

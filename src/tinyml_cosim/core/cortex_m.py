@@ -17,6 +17,8 @@ NVIC_IPR = (0xE000E400, 0xE000E4F0)
 
 # --- exceptions (B1.5.2): number -> name; numbers 16 and up are external interrupts IRQ0.. ---
 NMI, HARD_FAULT, MEM_MANAGE, BUS_FAULT, USAGE_FAULT = 2, 3, 4, 5, 6
+# The exceptions a fault (or NMI) enters: engines stop at their handlers' entry.
+FAULT_VECTORS = (NMI, HARD_FAULT, MEM_MANAGE, BUS_FAULT, USAGE_FAULT)
 SVCALL, DEBUG_MONITOR, PENDSV, SYSTICK = 11, 12, 14, 15
 FIRST_IRQ = 16
 EXCEPTION_NAMES = {

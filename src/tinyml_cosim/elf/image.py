@@ -217,6 +217,12 @@ def _boot_vectors(elf: ELFFile, board: Board) -> list[int]:
     return []
 
 
+def boot_vectors(path: Path, board: Board) -> list[int]:
+    """The system entries of the vector table `path` puts at the boot address (see _boot_vectors)."""
+    with open(path, "rb") as fh:
+        return _boot_vectors(ELFFile(fh), board)
+
+
 def check_vectors(image: FirmwareImage, board: Board, vectors: list[int]) -> list[str]:
     """The vector table the core boots from, checked: a reset vector that cannot run is refused (BadInput); an even
     (non-Thumb) or out-of-memory fault handler and an initial SP outside RAM are warnings, one line each.

@@ -113,6 +113,7 @@ class Ending:
     # (PC, address) of writes to flash the engine saw (QEMU drops them; engines/qemu/flashwatch.py), first first.
     flash_writes: list[tuple[int, int | None]] = field(default_factory=list)  # address None: not decoded
     message: str = ""  # what the engine itself said (stderr, log), trimmed
+    note: str = ""  # a modelling gap of the engine that bears on this ending: the diagnosis appends it
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,12 @@ class Engine(abc.ABC):
     # Appended to the diagnosis when a stalled firmware polls a peripheral register this engine does not model,
     # e.g. the name of an engine that does ("; use --engine ..."); empty when there is nothing better to suggest.
     unmodelled_peripheral_advice: ClassVar[str] = ""
+
+    @classmethod
+    def event_count_precision(cls, board: Board) -> int:
+        """± bound on the instruction counts the firmware itself reports (its events and spans, read from its
+        timer); 0 where that timer counts retired instructions exactly."""
+        return 0
 
     def __init__(self, board: Board, workdir: Path | None = None) -> None:
         self.board = board
@@ -196,6 +203,12 @@ class Engine(abc.ABC):
         every call and return.
         """
         raise EngineError(MEASURE_UNSUPPORTED.format(engine=self.name))
+
+    def feed_sensors(self, scenario: Path, seed: int | None) -> None:
+        """Before start(): let the scenario's virtual sensors reach the emulated sensor peripherals the board file
+        wires (`sensors:`), for firmware that reads its sensors with the vendor's driver. Engines without sensor
+        models ignore it; there the firmware reads the scenario through the data channel."""
+        return None
 
     def halted_by_fault(self) -> bool:
         """Whether the engine has stopped the CPU at a fault handler's entry (foreign firmware); run() then ends."""

@@ -1,10 +1,13 @@
 """The one way an engine starts and stops its emulator, so none outlives us: on normal exit, on SIGTERM, on Ctrl-C,
 and even when the host is SIGKILLed.
 
-Every emulator (QEMU, Renode and the dotnet/mono process it execs, a GDB server) is started by `popen`:
+Every emulator (QEMU, Renode and the mono/dotnet process its launcher script runs, a GDB server) is started by `popen`:
 - in its own session and process group, so `kill_group` reaches its helpers and a Ctrl-C in the user's terminal
   reaches only the host, which then stops it in order;
 - with PR_SET_PDEATHSIG, so Linux kills it when the host dies without a chance to clean up;
+- watched by a guard (`/bin/sh`, one per emulator, in a session of its own) that SIGKILLs the emulator's whole
+  process group when the host dies: PDEATHSIG reaches only the process we start, and launcher scripts such as
+  Renode's (`/bin/sh` running `mono Renode.exe` as a child, not through exec) leave the real emulator without it;
 - registered, so `kill_all` (at exit, and from the SIGTERM/SIGHUP handlers) stops whatever is still running.
 """
 
@@ -25,8 +28,14 @@ from typing import Any
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 TERMINATE_GRACE_S = 3.0  # how long an emulator may take to exit on SIGTERM before the group is SIGKILLed
 
+# The guard waits for end of file on its stdin, whose write end only the host holds (a pipe, close-on-exec): the
+# kernel closes it when the host dies however it dies, and the guard then kills the group. On a normal stop the host
+# SIGKILLs the guard itself. It ignores the signals a terminal or a dying session would send it.
+GUARD_SCRIPT = "trap '' INT HUP TERM QUIT; read -r _; kill -s KILL -- -\"$1\" 2>/dev/null"
+
 _lock = threading.Lock()
 _live: set[subprocess.Popen] = set()
+_guards: dict[subprocess.Popen, subprocess.Popen] = {}  # emulator -> its guard
 
 
 def _die_with_parent() -> None:
@@ -62,8 +71,29 @@ def popen(
         env=environment,
         **kwargs,
     )
+    try:
+        guard = _start_guard(proc.pid)
+    except BaseException:
+        kill_group(proc, grace_s=0)
+        raise
     register(proc)
+    with _lock:
+        _guards[proc] = guard
     return proc
+
+
+def _start_guard(pgid: int) -> subprocess.Popen:
+    """The watcher that kills process group `pgid` when the host dies (see GUARD_SCRIPT).
+
+    Its own session, so a Ctrl-C in the user's terminal does not reach it; no PDEATHSIG, since it must outlive us.
+    """
+    return subprocess.Popen(
+        ["/bin/sh", "-c", GUARD_SCRIPT, "cosim-guard", str(pgid)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def register(proc: subprocess.Popen) -> None:
@@ -74,6 +104,32 @@ def register(proc: subprocess.Popen) -> None:
 def unregister(proc: subprocess.Popen) -> None:
     with _lock:
         _live.discard(proc)
+        guard = _guards.pop(proc, None)
+    if guard is not None:
+        # SIGKILL, not end of file: the group is already gone and its number may be reused.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            guard.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            guard.wait(timeout=5)
+        if guard.stdin is not None:
+            with contextlib.suppress(OSError):
+                guard.stdin.close()
+
+
+def _forget_in_forked_child() -> None:
+    """A forked child (a ProcessPoolExecutor worker) does not own its parent's emulators: it must neither kill them
+    at its exit or on SIGTERM, nor keep their guards' pipes open after the parent has died."""
+    global _lock
+    _lock = threading.Lock()  # the parent's may have been held by another thread at the fork
+    for guard in _guards.values():
+        if guard.stdin is not None:
+            with contextlib.suppress(OSError):
+                guard.stdin.close()  # the child's copy only; the parent's end stays open
+    _guards.clear()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_forked_child)
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = TERMINATE_GRACE_S) -> int | None:

@@ -35,8 +35,13 @@ __all__ = ["Verdict", "classify"]
 
 def classify(ending: Ending, events: list[Event], image: FirmwareImage, board: Board, engine: str) -> Verdict:
     terminal = next((e for e in events if e.terminal), None)
-    if terminal is not None:
+    # An access silicon would fault on but the engine let through (Renode logs it and runs on) comes before
+    # whatever the firmware said afterwards: the firmware never saw its BusFault.
+    if terminal is not None and ending.kind != EndKind.OUT_OF_BOUNDS:
         v = _from_event(terminal, image, board, engine)
+        precision = engine_class(engine).event_count_precision(board)
+        if precision:
+            v.instructions_exact, v.instructions_precision = False, precision
     else:
         v = _from_ending(ending, image, board, engine)
     if v.pc_symbol is None and v.pc is not None:
@@ -45,6 +50,8 @@ def classify(ending: Ending, events: list[Event], image: FirmwareImage, board: B
         v.diagnosis += _earlier_polls(ending, image, board, engine)
         v.diagnosis += "".join(f"; {w}" for w in image.warnings)
     v.diagnosis += _flash_writes(ending, image, engine)
+    if ending.note:
+        v.diagnosis += f"; {ending.note}"
     return v
 
 

@@ -111,6 +111,11 @@ class RunRecord(Verdict, ReadableOrder):
     wall_seconds: float | None = None
     data_requests: int = 0
     measurements: list[Measurement] = Field(default_factory=list)
+    measurements_exact: bool | None = Field(
+        None,
+        description="whether the per-call counts of `measurements` are exact: they are the engine's counter at the "
+        "stops it makes at entry and return, exact even where the firmware's own counts are not; None: no --measure",
+    )
     stack_used: int | None = Field(
         None,
         description="stack high-water mark in bytes, for firmware whose stack the engine painted (own firmware "

@@ -25,7 +25,9 @@ from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.core.provenance import file_sha256
 from tinyml_cosim.core.run_limits import default_timeout_s
-from tinyml_cosim.protocol.frames import Event
+from tinyml_cosim.elf.image import load_image
+from tinyml_cosim.engines.registry import needs_mailbox
+from tinyml_cosim.protocol.frames import MAILBOX_DOORBELL_SYMBOL, Event
 from tinyml_cosim.run.debug import DebugSession
 from tinyml_cosim.run.record import RunRecord, Span
 from tinyml_cosim.run.session import RunRequest, run_firmware
@@ -124,12 +126,19 @@ def replay_window(
     w: Window, engine: str | None = None, timeout_s: float | None = None
 ) -> tuple[RunRecord, Span | None]:
     """Run the recorded seed from boot to just past the window's end; the window's span in the new run."""
+    engine = engine or w.engine
+    if needs_mailbox(engine) and not load_image(w.elf, load_board(w.board)).has_symbol(MAILBOX_DOORBELL_SYMBOL):
+        # The replay must run the recorded ELF, so the build cannot be changed to suit the engine.
+        raise BadInput(
+            f"{w.run_dir}: recorded on {w.engine} with a firmware without the RAM mailbox that {engine}'s data "
+            f"channel needs; replay it on {w.engine}, or record the scenario with --engine {engine}"
+        )
     scn = load_scenario(w.scenario)
     record = run_firmware(
         RunRequest(
             elf=w.elf,
             board=w.board,
-            engine=engine or w.engine,
+            engine=engine,
             max_instructions=w.budget,
             timeout_s=timeout_s if timeout_s is not None else default_timeout_s(w.budget / record_clock(w.board)),
             data=data_service_for(scn, w.seed),

@@ -126,6 +126,8 @@ def run_firmware(request: RunRequest) -> RunRecord:
             hang_instructions=request.hang_instructions,
             hang_wall_s=request.hang_seconds,
         )
+        if request.scenario is not None:
+            engine.feed_sensors(Path(request.scenario), request.seed)
         calls: list[CallMeasurement] = []
         painted = stack_region(image, board, request.stack_region) if hasattr(engine, "stack_paint") else None
         engine.stack_paint = painted  # type: ignore[attr-defined]
@@ -150,6 +152,7 @@ def run_firmware(request: RunRequest) -> RunRecord:
             record.measurements = [
                 Measurement(function=c.function, begin=c.begin, instructions=c.instructions) for c in calls
             ]
+            record.measurements_exact = True  # Engine.measure's contract: counts at stops, which do not move it
     record.provenance = Provenance(
         elf_sha256=image.sha256, board=board.id, engine=record.engine, engine_version=record.engine_version,
         model_sha256=file_sha256(request.model), scenario_sha256=file_sha256(request.scenario), seed=request.seed,

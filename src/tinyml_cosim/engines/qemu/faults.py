@@ -17,7 +17,7 @@ from tinyml_cosim.core.errors import EngineError
 from tinyml_cosim.engines.base import Ending, EndKind
 from tinyml_cosim.engines.gdbremote import RspClient, RspError
 
-FAULT_VECTORS = (cortex_m.NMI, cortex_m.HARD_FAULT, cortex_m.MEM_MANAGE, cortex_m.BUS_FAULT, cortex_m.USAGE_FAULT)
+FAULT_VECTORS = cortex_m.FAULT_VECTORS
 VTOR = 0xE000ED08
 # After the stop at a fault handler's entry the handler may run this long (whichever comes first) to lock up or
 # print; what is reported stays the state at the entry.

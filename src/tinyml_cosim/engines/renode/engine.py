@@ -3,8 +3,8 @@
 How a run works (docs/renode.md has the long version):
 - the board YAML becomes a platform overlay (platform.overlay_text) and a list of monitor commands
   (platform.setup_commands, also written as cosim.resc);
-- Renode starts as `renode --disable-xwt --plain --hide-analyzers --port <P>` in its own process group; the engine
-  drives it through the monitor socket (monitor.MonitorClient) and reads its log from stdout (logscan.RenodeLog);
+- Renode starts in its own process group; the engine drives it through the robot server's XML-RPC (robotserver.py;
+  `COSIM_RENODE_CONTROL=telnet`: the telnet monitor) and reads its log from stdout (logscan.RenodeLog);
 - USART1 goes to a raw server-socket terminal the engine reads into `self.console`;
 - the data channel is the RAM mailbox, serviced synchronously by a CPU hook (mailbox.py);
 - time advances only in `emulation RunFor` chunks, so budgets stop on Renode's time grain and the CPU is stopped
@@ -21,7 +21,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -31,12 +30,25 @@ from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput, EngineError
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.engines import launcher
-from tinyml_cosim.engines.base import CpuState, Ending, EndKind, Engine, FaultRegisters, RunLimits, which
+from tinyml_cosim.engines.base import (
+    CallMeasurement,
+    CpuState,
+    Ending,
+    EndKind,
+    Engine,
+    FaultRegisters,
+    RunLimits,
+    which,
+)
 from tinyml_cosim.engines.launcher import free_port
+from tinyml_cosim.engines.qemu.polls import CONFINED_BYTES
+from tinyml_cosim.engines.renode.endings import Progress, RenodeEndings, event_ending
 from tinyml_cosim.engines.renode.facts import RENODE_VERSION
+from tinyml_cosim.engines.renode.hooks import hook_one_liner as hook_one_liner_for
 from tinyml_cosim.engines.renode.logscan import RenodeLog
 from tinyml_cosim.engines.renode.mailbox import MailboxServer, hook_file_text, hook_one_liner
-from tinyml_cosim.engines.renode.monitor import MonitorClient, MonitorError, MonitorTimeout, parse_number
+from tinyml_cosim.engines.renode.measure import MeasureHooks
+from tinyml_cosim.engines.renode.monitor import MonitorChannel, MonitorError, MonitorTimeout, parse_number
 from tinyml_cosim.engines.renode.platform import (
     HookSpec,
     overlay_text,
@@ -47,13 +59,16 @@ from tinyml_cosim.engines.renode.platform import (
     setup_commands,
     time_grain,
 )
+from tinyml_cosim.engines.renode.robotserver import Control, connect_control, control_argv, control_channel
+from tinyml_cosim.engines.renode.sensors import SensorFeed, scenario_feeds
+from tinyml_cosim.engines.renode.stops import HookedStops
 from tinyml_cosim.protocol.datachannel import DataService
 from tinyml_cosim.protocol.frames import (
     HOST_CONFIG_SYMBOL,
     MAILBOX_DOORBELL_SYMBOL,
     MAILBOX_SYMBOL,
     TERMINAL_EVENTS,
-    Event,
+    ConfigFlag,
     HostConfig,
     Transport,
 )
@@ -62,6 +77,10 @@ NOT_FOUND = "renode not found on PATH; install Renode 1.16 (e.g. the antmicro/re
 # Event kinds after which the firmware stops making progress by design (it sleeps in WFI when it cannot exit
 # through semihosting, which Renode 1.16 cannot do): the engine ends the run when it sees one.
 END_EVENTS = TERMINAL_EVENTS
+# `cpu MaximumBlockSize`: tlib's translation blocks are cut at this many instructions (default 0x7FF), which bounds
+# how stale a timer read inside a block can be (event_count_precision). Blocks end at branches well before this in
+# most code; unrolled kernels are cut into a few more blocks.
+MAX_BLOCK_SIZE = 64
 _VERSION_RE = re.compile(r"(\d+\.\d+\.\d+)")
 
 
@@ -76,45 +95,25 @@ def renode_binary() -> str | None:
     return which("renode")
 
 
-def renode_argv(binary: str, monitor_port: int) -> list[str]:
-    """No GUI, no colours in the log (stdout), no analyzer windows, monitor on a TCP port (not --console, which
-    would take precedence over --port in CommandLineInterface.PrepareShell)."""
-    return [binary, "--disable-xwt", "--plain", "--hide-analyzers", "--port", str(monitor_port)]
+def renode_argv(binary: str, monitor_port: int, control: Control = "robot", shell_port: int | None = None) -> list[str]:
+    """No GUI, no colours in the log (stdout), no analyzer windows, and the monitor on a TCP port (robotserver.
+    control_argv; not --console, which would take precedence over --port in CommandLineInterface.PrepareShell)."""
+    return [binary, "--disable-xwt", "--plain", "--hide-analyzers", *control_argv(control, monitor_port, shell_port)]
 
 
-def event_ending(event: Event, grain: int) -> Ending:
-    """EXITED from the firmware's own end-of-run event.
-
-    The count is the firmware's (TIM2 time base, printed in the event); on Renode TIM2 advances in steps of one
-    time grain, so it is exact to grain - 1 instructions.
-    """
-    faults = FaultRegisters()
-    if event.kind == "FAULT":
-        faults = FaultRegisters(
-            cfsr=event.int_field("cfsr"),
-            hfsr=event.int_field("hfsr"),
-            mmfar=event.int_field("mmfar"),
-            bfar=event.int_field("bfar"),
-        )
-    return Ending(
-        kind=EndKind.EXITED,
-        instructions=event.instructions,
-        instructions_exact=grain == 1,
-        instructions_precision=grain - 1,
-        exit_code=event.int_field("code") if event.kind == "EXIT" else None,
-        faults=faults,
-        message=f"firmware reported {event.kind}" + "".join(f" {k}={v}" for k, v in event.fields.items()),
-    )
-
-
-class RenodeEngine(Engine):
+class RenodeEngine(Engine, RenodeEndings):
     name: ClassVar[str] = "renode"
     data_transport: ClassVar[Transport] = Transport.MAILBOX  # serviced by a CPU hook on the doorbell write
+    supports_measure: ClassVar[bool] = True  # CPU hooks at entries and return sites (measure.py), no GDB
     # Virtual time per `emulation RunFor`: an EXIT event or a bad access is noticed at the end of its chunk.
-    chunk_seconds: ClassVar[float] = 0.01
+    chunk_seconds: ClassVar[float] = 0.1  # measured 2-3x faster than 10 ms chunks (bench/results/renode_speed.json)
     startup_timeout_s: ClassVar[float] = 120.0  # .NET start-up plus platform load
     command_timeout_s: ClassVar[float] = 60.0
     stall_samples: ClassVar[int] = 5
+    # How far past --max-instructions the host waits for the project's runtime to stop itself (as on QEMU).
+    budget_margin: ClassVar[int] = 1 << 22
+    # A budget's last instructions run in single-step mode (`cpu Step`), which stops on the instruction.
+    step_below: ClassVar[int] = 64
 
     def __init__(self, board: Board, workdir: Path | None = None) -> None:
         super().__init__(board, workdir)
@@ -124,7 +123,7 @@ class RenodeEngine(Engine):
         self.files: dict[str, Path] = {}
         self.banner = ""
         self._proc: subprocess.Popen[bytes] | None = None
-        self._monitor: MonitorClient | None = None
+        self._monitor: MonitorChannel | None = None
         self._monitor_usable = False
         self._busy = False
         self._console_sock: socket.socket | None = None
@@ -135,6 +134,11 @@ class RenodeEngine(Engine):
         self._closed = False
         self._started_emulation = False
         self.log_path = self.workdir / "renode.log"  # Renode's stdout: its log
+        # Wired sensors this run feeds with RESD (engines/renode/sensors.scenario_feeds); set before start().
+        self.sensor_feeds: list[SensorFeed] = []
+        # Semihosting and fault-entry hooks (stops.py): the host answers at the instruction, the count is exact.
+        self._stops: HookedStops | None = None
+        self._debug_session = False  # the host configuration's DEBUG_SESSION flag
 
     # --- capabilities ---
     @classmethod
@@ -167,6 +171,13 @@ class RenodeEngine(Engine):
             self._version = m[1] if m else None
         return self._version
 
+    @classmethod
+    def event_count_precision(cls, board: Board) -> int:
+        """The firmware's TIM2 reads on Renode: virtual time advances in whole grains, and a read inside a
+        translation block sees the count at the block's start (tlib declares a block's instructions at its end),
+        so a reading is up to grain - 1 plus max_block_size - 1 instructions behind the retired count."""
+        return time_grain(board.mips) - 1 + MAX_BLOCK_SIZE - 1
+
     @property
     def systick_ticks_per_instruction(self) -> float:
         # The overlay sets nvic systickFrequency = clock_hz and PerformanceInMips = clock_hz / 1e6.
@@ -194,8 +205,57 @@ class RenodeEngine(Engine):
             raise EngineError(NOT_FOUND)
         self.image = image
         self._gdb_port = gdb_port
+        self._debug_session = bool(config.flags & ConfigFlag.DEBUG_SESSION)
         self.workdir.mkdir(parents=True, exist_ok=True)
         overlay = self._write(f"{self.board.id}-cosim.repl", overlay_text(self.board))
+        hook, config = self._mailbox_hook(image, config, data)
+        # Vendor firmware has no host configuration: nothing is written, exactly as on QEMU.
+        host_config = (image.symbol(HOST_CONFIG_SYMBOL), config.words()) if self._own_runtime(image) else None
+        console_port, monitor_port = free_port(), free_port()
+        commands = setup_commands(
+            self.board,
+            overlay=overlay,
+            elf=image.path,
+            host_config=host_config,
+            console_port=console_port,
+            hook=hook,
+            gdb_port=gdb_port,
+            sensors=self.sensor_feeds,
+        )
+        commands += [f"cpu MaximumBlockSize {MAX_BLOCK_SIZE}", *self._stop_hooks(image)]
+        self._write("cosim.resc", resc_text(self.board, commands))
+        self._spawn(binary, monitor_port)
+        try:
+            proc = self._proc
+            assert proc is not None
+            self._monitor = connect_control(
+                self._control, "127.0.0.1", monitor_port, self.startup_timeout_s, alive=lambda: proc.poll() is None
+            )
+            self._monitor_usable = True
+            self.banner = self._monitor.banner
+            for command in commands:
+                self._execute(command)
+            self._console_sock = socket.create_connection(("127.0.0.1", console_port), timeout=10)
+            self._console_sock.settimeout(None)
+            self._thread(self._read_console, "cosim-renode-console")
+            if host_config is not None:
+                self._check_host_config(*host_config)
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_host_config(self, address: int, words: list[int]) -> None:
+        got = self._number(f"sysbus ReadDoubleWord 0x{address:08X}")
+        if got != words[0]:
+            raise EngineError(
+                f"the host configuration did not land at {HOST_CONFIG_SYMBOL} (0x{address:08x}): read "
+                f"0x{got:08x}, wrote 0x{words[0]:08x}"
+            )
+
+    def _mailbox_hook(
+        self, image: FirmwareImage, config: HostConfig, data: DataService | None
+    ) -> tuple[HookSpec | None, HostConfig]:
+        """The mailbox data channel's hook when the firmware has the mailbox; otherwise the config says NONE."""
         hook = None
         if config.transport == Transport.MAILBOX:
             if not (image.has_symbol(MAILBOX_SYMBOL) and image.has_symbol(MAILBOX_DOORBELL_SYMBOL)):
@@ -214,42 +274,32 @@ class RenodeEngine(Engine):
                 # A build without the mailbox (the default outside Renode builds) and nothing to serve: the firmware
                 # is told it has no data channel, exactly as if it ran without a host.
                 config = dataclasses.replace(config, transport=Transport.NONE)
-        host_config = (image.symbol(HOST_CONFIG_SYMBOL), config.words())
-        console_port, monitor_port = free_port(), free_port()
-        commands = setup_commands(
-            self.board,
-            overlay=overlay,
-            elf=image.path,
-            host_config=host_config,
-            console_port=console_port,
-            hook=hook,
-            gdb_port=gdb_port,
+        return hook, config
+
+    def feed_sensors(self, scenario: Path, seed: int | None) -> None:
+        """The board's wired sensor models (sensors.py) fed from the scenario's samples through a RESD file."""
+        if not self.board.sensors:
+            return
+        from tinyml_cosim.scenario.load import load_scenario  # only runs with wired sensors load scenario code
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        scn = load_scenario(scenario)
+        self.sensor_feeds = scenario_feeds(
+            self.board, scn, scn.seed if seed is None else seed, self.workdir / "sensors"
         )
-        self._write("cosim.resc", resc_text(self.board, commands))
-        self._spawn(binary, monitor_port)
-        try:
-            proc = self._proc
-            assert proc is not None
-            self._monitor = MonitorClient.connect(
-                "127.0.0.1", monitor_port, self.startup_timeout_s, alive=lambda: proc.poll() is None
-            )
-            self._monitor_usable = True
-            self.banner = self._monitor.banner
-            for command in commands:
-                self._execute(command)
-            self._console_sock = socket.create_connection(("127.0.0.1", console_port), timeout=10)
-            self._console_sock.settimeout(None)
-            self._thread(self._read_console, "cosim-renode-console")
-            address, words = host_config
-            got = self._number(f"sysbus ReadDoubleWord 0x{address:08X}")
-            if got != words[0]:
-                raise EngineError(
-                    f"the host configuration did not land at {HOST_CONFIG_SYMBOL} (0x{address:08x}): read "
-                    f"0x{got:08x}, wrote 0x{words[0]:08x}"
-                )
-        except BaseException:
-            self.close()
-            raise
+
+    @staticmethod
+    def _own_runtime(image: FirmwareImage | None) -> bool:
+        return image is not None and image.has_symbol(HOST_CONFIG_SYMBOL)
+
+    def _stop_hooks(self, image: FirmwareImage) -> list[str]:
+        """Semihosting and fault-entry hooks (stops.py); the hook file lands in the work directory."""
+        self._stops = HookedStops(self.board, image, own_runtime=self._own_runtime(image), console=self.console)
+        sites = self._stops.sites()
+        if not sites:
+            return []
+        path = self._write("cosim_hooks.py", self._stops.hook_file())
+        return [f'cpu AddHook 0x{address:08X} "{hook_one_liner_for(path.resolve(), kind)}"' for address, kind in sites]
 
     def _write(self, name: str, text: str) -> Path:
         path = self.workdir / name
@@ -258,10 +308,12 @@ class RenodeEngine(Engine):
         return path
 
     def _spawn(self, binary: str, monitor_port: int) -> None:
-        argv = renode_argv(binary, monitor_port)
+        self._control: Control = control_channel()  # $COSIM_RENODE_CONTROL; BadInput before anything starts
+        argv = renode_argv(binary, monitor_port, self._control, free_port() if self._control == "robot" else None)
         self.files["renode.log"] = self.workdir / "renode.log"
-        # Through the launcher: own process group, so close() kills Renode and the dotnet/mono child it execs and a
-        # Ctrl-C in the user's terminal reaches only us; and PDEATHSIG, so it dies with a killed host.
+        # Through the launcher: own process group, so close() kills Renode and the mono child its launcher script
+        # runs (not exec'd: PDEATHSIG misses it; the launcher's guard kills the group when the host dies) and a
+        # Ctrl-C in the user's terminal reaches only us.
         # Its own TMPDIR: at start-up Renode deletes every $TMPDIR/renode-<pid> directory whose PID is not running,
         # which in the shared /tmp would include other programs' (and other users' Renode runs') folders.
         self._proc = launcher.popen(
@@ -282,11 +334,26 @@ class RenodeEngine(Engine):
     def _read_log(self) -> None:
         proc = self._proc
         assert proc is not None and proc.stdout is not None
-        with open(self.files["renode.log"], "w", encoding="utf-8", errors="replace") as out:
+        # close() may close the pipe under this thread (launcher.kill_group): the log simply ends there.
+        with (
+            open(self.files["renode.log"], "w", encoding="utf-8", errors="replace") as out,
+            contextlib.suppress(ValueError, OSError),
+        ):
             for raw in proc.stdout:
                 line = raw.decode("utf-8", errors="replace")
                 out.write(line)
                 self.log.feed(line)
+
+    def write_console(self, data: bytes) -> None:
+        """Into USART1's receiver through the console's socket terminal (Renode's UART queues the bytes). They arrive
+        while the emulation runs, so the instruction at which the firmware sees them is not fixed run to run."""
+        sock = self._console_sock
+        if sock is None:
+            raise EngineError("Renode's console is not connected (engine not started)")
+        try:
+            sock.sendall(data)
+        except OSError as exc:
+            raise EngineError(f"cannot write to Renode's console UART: {exc}") from None
 
     def _read_console(self) -> None:
         sock = self._console_sock
@@ -301,7 +368,7 @@ class RenodeEngine(Engine):
             self.console.feed(data)
 
     # --- monitor helpers ---
-    def _require_monitor(self) -> MonitorClient:
+    def _require_monitor(self) -> MonitorChannel:
         if self._monitor is None or not self._monitor_usable:
             raise EngineError("the Renode monitor is not available (engine not started, stopped or hung)")
         return self._monitor
@@ -327,6 +394,11 @@ class RenodeEngine(Engine):
 
     def executed_instructions(self) -> int:
         return self._number("cpu ExecutedInstructions")
+
+    def instructions(self) -> int:
+        """Retired instructions, exact: Renode's own count plus the semihosting `bkpt`s the hooks answered (skipped
+        in Renode, retired on QEMU)."""
+        return self.executed_instructions() + (self._stops.skipped if self._stops else 0)
 
     def _run_for(self, cycles: int, wall_timeout: float | None) -> None:
         cycles = round_up_to_grain(cycles, self.board.mips)
@@ -375,67 +447,143 @@ class RenodeEngine(Engine):
         if self._gdb_port is not None:
             return self._run_free(limits)
         deadline = time.monotonic() + limits.timeout_s if limits.timeout_s else None
-        chunk = round_up_to_grain(int(self.chunk_seconds * self.board.clock_hz), self.board.mips)
+        # The budget counts retired instructions (cpu ExecutedInstructions plus answered semihosting calls), as on
+        # QEMU; the hang rule counts virtual time (cpu ElapsedCycles), which also passes while the core sleeps.
+        # The project's runtime stops itself at its budget (BUDGET event) and has its own watchdog on simulated
+        # time: the host's rules are backstops that give it room to speak first (as on QEMU).
+        own = self._own_runtime(self.image)
+        budget = limits.max_instructions
+        # In a debug session (--measure, GDB) the runtime has no service alarm: the host stops it on the instruction.
+        if budget is not None and own and not self._debug_session:
+            budget += self.budget_margin
+        hang = limits.hang_instructions + (1 << 26 if own else 0)
         try:
-            cycles = self.elapsed_cycles()
+            st = Progress(self.elapsed_cycles(), self.instructions(), self._progress(), self.log.mark())
         except (MonitorTimeout, EngineError):
             return self._dead_ending(None)
-        progress = self._progress()
-        progress_at = cycles
-        polled_mark = self.log.mark()
         while True:
-            early = self._early_ending(cycles, deadline)
+            early = self._early_ending(st.count, deadline)
             if early is not None:
                 return early
-            now_progress = self._progress()
-            if now_progress != progress:
-                progress, progress_at, polled_mark = now_progress, cycles, self.log.mark()
-            if limits.max_instructions is not None and cycles >= limits.max_instructions:
-                late = self._settled_ending(cycles)
+            if self._progress() != st.seen:
+                st.moved(self._progress(), self.log.mark())
+            if not own and time.monotonic() - st.active_since >= limits.hang_wall_s:
+                # As on QEMU: quiet for hang_wall_s and the PC in one small loop is a hang, whatever it polls. The
+                # samples are taken between short RunFor steps, so virtual time is not disturbed.
+                stall = self._stall_ending(st.cycles - st.progress_at, st.polled_mark)
+                if max(stall.pc_samples) - min(stall.pc_samples) < CONFINED_BYTES:
+                    stall.hang_wall_s = limits.hang_wall_s
+                    return stall
+                st.active_since = time.monotonic()
+            if budget is not None and st.count >= budget:
+                return self._settled_ending(st.count) or self._budget_ending(st.count, limits.max_instructions or 0)
+            if st.cycles - st.progress_at >= hang:
+                late = self._settled_ending(st.count)
                 if late is not None:
                     return late
-                ending = self._stopped_ending(EndKind.BUDGET, cycles, f"stopped at {cycles} instructions (budget)")
-                # As the QEMU engine: the precision of a budget stop is how far past the budget it landed (< grain).
-                ending.instructions_precision = cycles - limits.max_instructions
-                return ending
-            if cycles - progress_at >= limits.hang_instructions:
-                late = self._settled_ending(cycles)
-                if late is not None:
-                    return late
-                if self._progress() == progress:
-                    return self._stall_ending(cycles, cycles - progress_at, polled_mark)
+                if self._progress() == st.seen:
+                    return self._stall_ending(st.cycles - st.progress_at, st.polled_mark)
                 continue
-            step = chunk
-            if limits.max_instructions is not None:
-                step = min(step, limits.max_instructions - cycles)
-            step = min(step, progress_at + limits.hang_instructions - cycles)
-            wall = None if deadline is None else deadline - time.monotonic() + 5.0
-            try:
+            stopped = self._advance(st, min(self.chunk, st.progress_at + hang - st.cycles), budget, deadline)
+            if stopped is not None:
+                return stopped
+
+    @property
+    def chunk(self) -> int:
+        return round_up_to_grain(int(self.chunk_seconds * self.board.clock_hz), self.board.mips)
+
+    def _advance(self, st: Progress, step: int, budget: int | None, deadline: float | None) -> Ending | None:
+        """One RunFor chunk, or toward the budget: whole grains of time while they fit, halving the distance (answered
+        semihosting calls add to the count without taking time), and `cpu Step` for the last few instructions."""
+        remaining = None if budget is None else budget - st.count
+        if remaining is not None:
+            step = min(step, max(self.grain, remaining // 2 - remaining // 2 % self.grain))
+        wall = None if deadline is None else deadline - time.monotonic() + 5.0
+        try:
+            if remaining is not None and remaining <= self.step_below:
+                self._step(remaining, wall)
+                if self.instructions() == st.count:  # a core that cannot step (halted, sleeping) never gets there
+                    ending = self._stopped_ending(EndKind.BUDGET, st.count, "stopped short of the budget")
+                    ending.instructions_exact, ending.instructions_precision = False, remaining
+                    return ending
+            else:
                 self._run_for(step, wall)
-                cycles = self.elapsed_cycles()
-            except MonitorTimeout:
-                return self._timeout_ending(cycles, "Renode did not finish a RunFor chunk before the wall-clock limit")
-            except MonitorError as exc:
-                return self._dead_ending(cycles, str(exc))
-            except EngineError as exc:
-                return self._dead_ending(cycles, str(exc))
+            st.cycles, st.count = self.elapsed_cycles(), self.instructions()
+        except MonitorTimeout:
+            return self._timeout_ending(st.count, "Renode did not finish a RunFor chunk before the wall-clock limit")
+        except (MonitorError, EngineError) as exc:
+            return self._dead_ending(st.count, str(exc))
+        return None
+
+    def measure(self, limits: RunLimits, functions: dict[str, int]) -> tuple[Ending, list[CallMeasurement]]:
+        """run() with hooks at the functions' entries and return sites (measure.py): exact per-call counts. A GDB
+        server the session opened for measuring stays unused: time is granted in RunFor chunks, as in run()."""
+        if self._proc is None or self._closed or self.image is None:
+            raise EngineError("measure() before start()")
+        calls = MeasureHooks.for_image(
+            self.image.path, self.board, functions, skipped=lambda: self._stops.skipped if self._stops else 0
+        )
+        try:
+            path = self._write("cosim_measure_hooks.py", calls.hook_file())
+            for command in calls.commands(path.resolve()):
+                self._execute(command)
+            self._gdb_port = None  # run() would otherwise run free for a debugger that never comes
+            ending = self.run(limits)
+        finally:
+            calls.close()
+        if calls.error:
+            raise EngineError(f"--measure on Renode: {calls.error}")
+        return ending, calls.calls
 
     def _progress(self) -> tuple[int, int]:
         return (self.console.line_count, self._mailbox.requests if self._mailbox else 0)
 
     def _early_ending(self, cycles: int, deadline: float | None) -> Ending | None:
-        """Endings that do not wait for a limit: the firmware's end event, a bad access, a dead Renode, wall time."""
+        """Endings that do not wait for a limit, in the order they happen: a fault handler's entry and a bad access
+        (after which the firmware may still print its end event or exit: Renode does not stop it), then the
+        firmware's end (semihosting exit or its own end event), a dead Renode, wall time."""
+        stops = self._stops
+        if stops is not None and stops.fault_entry is not None:
+            return stops.fault_entry
+        if stops is not None and stops.error is not None:
+            return self._dead_ending(cycles, f"the semihosting/fault hook failed: {stops.error}")
+        exit_ = stops.exit if stops is not None else None
+        if exit_ is not None or self.console.terminal_event() is not None:
+            self._settle_log()
+        if self.log.first_out_of_bounds() is not None:
+            return self._oob_ending(cycles)
         event = self.console.terminal_event()
         if event is not None:
-            return event_ending(event, self.grain)
-        bad = self.log.first_out_of_bounds()
-        if bad is not None:
-            return self._oob_ending(cycles)
+            return event_ending(event, self.event_count_precision(self.board))
+        if exit_ is not None:
+            code, count = exit_
+            self._settle()
+            return Ending(
+                kind=EndKind.EXITED,
+                instructions=count,
+                instructions_exact=True,
+                exit_code=code,
+                message=f"semihosting exit, code {code}",
+            )
         if self._proc is not None and self._proc.poll() is not None:
             return self._dead_ending(cycles)
         if deadline is not None and time.monotonic() >= deadline:
             return self._timeout_ending(cycles, "wall-clock limit reached")
         return None
+
+    def _settle_log(self) -> None:
+        """Renode's log reaches us through a pipe and a reader thread: an answered monitor command proves Renode has
+        written everything it logged before it, a short wait lets the reader catch up."""
+        with contextlib.suppress(EngineError):
+            self._execute("cpu PC")
+        time.sleep(0.05)
+
+    def _step(self, count: int, wall_timeout: float | None) -> None:
+        """Exactly `count` instructions (less than one time grain) with the core in single-step mode."""
+        timeout = self.command_timeout_s if wall_timeout is None else max(0.5, wall_timeout)
+        self._execute(f"cpu Step {count}", timeout)
+        self._execute("pause", timeout)
+        self._execute("cpu ExecutionMode Continuous", timeout)
 
     def _settle(self, quiet_s: float = 0.05, max_s: float = 0.5) -> None:
         """Console bytes travel UART model -> socket terminal -> TCP -> reader thread after RunFor has returned; wait
@@ -446,89 +594,8 @@ class RenodeEngine(Engine):
 
     def _settled_ending(self, cycles: int) -> Ending | None:
         self._settle()
-        event = self.console.terminal_event()
-        if event is not None:
-            return event_ending(event, self.grain)
-        if self.log.first_out_of_bounds() is not None:
-            return self._oob_ending(cycles)
-        return None
-
-    def _stopped_ending(self, kind: EndKind, cycles: int, message: str) -> Ending:
-        cpu = self.read_cpu()
-        return Ending(
-            kind=kind,
-            instructions=cycles,
-            instructions_exact=True,
-            cpu=cpu,
-            stacked=self.unwind_exception(cpu),
-            message=message,
-        )
-
-    def _stall_ending(self, cycles: int, idle: int, polled_mark: Counter[int]) -> Ending:
-        samples: list[int] = []
-        sample_step = round_up_to_grain(max(self.grain, self.board.clock_hz // 10_000), self.board.mips)
-        for _ in range(self.stall_samples):
-            samples.append(self._number("cpu PC"))
-            self._run_for(sample_step, None)
-        cycles = self.elapsed_cycles()
-        cpu = self.read_cpu()
-        polled = self.log.most_polled_since(polled_mark)
-        return Ending(
-            kind=EndKind.STALLED,
-            instructions=cycles,
-            instructions_exact=True,
-            cpu=cpu,
-            stacked=self.unwind_exception(cpu),
-            faults=self.read_fault_registers(),
-            polled_address=polled,
-            pc_samples=samples,
-            message=f"no console line or data request for {idle} instructions",
-        )
-
-    def _oob_ending(self, cycles: int) -> Ending:
-        bad = self.log.first_out_of_bounds()
-        assert bad is not None
-        cpu: CpuState | None = None
-        faults = FaultRegisters()
-        with contextlib.suppress(EngineError):
-            now = self.read_cpu()
-            # The PC that matters is the accessing instruction's, from the log line; Renode ran on to the end of
-            # the chunk, so LR/SP/xPSR are those at the stop.
-            cpu = CpuState(pc=bad.pc, lr=now.lr, sp=now.sp, xpsr=now.xpsr)
-            faults = self.read_fault_registers()
-        return Ending(
-            kind=EndKind.OUT_OF_BOUNDS,
-            instructions=cycles,
-            instructions_exact=False,
-            # The access happened inside the last RunFor chunk; Renode does not stop on it.
-            instructions_precision=round_up_to_grain(int(self.chunk_seconds * self.board.clock_hz), self.board.mips),
-            cpu=cpu,
-            faults=faults,
-            bad_address=bad.address,
-            pc_samples=[bad.pc],
-            message=f"{bad.describe()} (Renode: {bad.line.strip()})",
-        )
-
-    def _timeout_ending(self, cycles: int | None, why: str) -> Ending:
-        cpu = None
-        if self._monitor_usable:
-            with contextlib.suppress(EngineError):
-                cpu = self.read_cpu()
-        return Ending(kind=EndKind.TIMEOUT, instructions=cycles, cpu=cpu, message=why)
-
-    def _dead_ending(self, cycles: int | None, why: str = "") -> Ending:
-        proc = self._proc
-        code = proc.poll() if proc else None
-        if proc is not None and code is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = proc.wait(timeout=2)
-        tail = "\n".join(self.log.recent(15))
-        head = f"Renode exited with status {code}" if code is not None else "Renode stopped answering"
-        return Ending(
-            kind=EndKind.CRASH,
-            instructions=cycles,
-            message=f"{head}{': ' + why if why else ''}\n{tail}".strip(),
-        )
+        self._settle_log()
+        return self._early_ending(cycles, None)
 
     def _run_free(self, limits: RunLimits) -> Ending:
         """With a GDB server the debugger may halt the CPU at any time, so time cannot be granted in RunFor chunks:
@@ -552,7 +619,7 @@ class RenodeEngine(Engine):
                     return self._stopped_ending(EndKind.BUDGET, self.elapsed_cycles(), "budget (free-running)")
                 if cycles - progress_at >= limits.hang_instructions:
                     self._execute("pause")
-                    return self._stall_ending(cycles, cycles - progress_at, self.log.mark())
+                    return self._stall_ending(cycles - progress_at, self.log.mark())
                 time.sleep(0.1)
         finally:
             if self._monitor_usable and self._proc is not None and self._proc.poll() is None:
@@ -583,6 +650,8 @@ class RenodeEngine(Engine):
                 self._console_sock.close()
         if self._mailbox is not None:
             self._mailbox.close()
+        if self._stops is not None:
+            self._stops.close()
         for t in self._threads:
             t.join(timeout=2)
         self.console.close()

@@ -88,6 +88,13 @@ MONITOR_COMMANDS = _facts(
         'public void StartGdbServer(int port, bool autostartEmulation = true, string cpuCluster = "")',
     ),
     Fact(
+        "emulation SetGlobalQuantum",
+        INFRA,
+        "src/Emulator/Extensions/UserInterface/MonitorTimeExtensions.cs",
+        "public static void SetGlobalQuantum(this Emulation @this, TimeInterval quantum) (sets the quantum of every "
+        "time source; a string argument is parsed as seconds by TimeInterval's converter)",
+    ),
+    Fact(
         "emulation SetGlobalAdvanceImmediately",
         INFRA,
         "src/Emulator/Extensions/UserInterface/MonitorTimeExtensions.cs",
@@ -153,6 +160,26 @@ MONITOR_COMMANDS = _facts(
         INFRA,
         "src/Emulator/Peripherals/Peripherals/CPU/BaseCPU.cs",
         "public uint PerformanceInMips { get; set; } (integer; instructions per virtual microsecond)",
+    ),
+    Fact(
+        "cpu MaximumBlockSize",
+        INFRA,
+        "src/Emulator/Peripherals/Peripherals/CPU/TranslationCPU.cs",
+        "public int MaximumBlockSize { get => TlibGetMaximumBlockSize(); set => TlibSetMaximumBlockSize(value); } "
+        "(DefaultMaximumBlockSize = 0x7FF)",
+    ),
+    Fact(
+        "cpu Step",
+        INFRA,
+        "src/Emulator/Peripherals/Peripherals/CPU/BaseCPU.cs",
+        "public ulong Step(int count = 1): sets ExecutionMode = SingleStep, starts the emulation if needed, "
+        "executes `count` instructions and returns the PC",
+    ),
+    Fact(
+        "cpu ExecutionMode",
+        INFRA,
+        "src/Emulator/Peripherals/Peripherals/CPU/BaseCPU.cs",
+        "public ExecutionMode ExecutionMode { get; set; } (enum ExecutionMode { Continuous, SingleStep })",
     ),
     Fact(
         "cpu VectorTableOffset",

@@ -3,6 +3,8 @@
 The monitor is an AntShell line editor behind a telnet-mode socket (renode_facts.MONITOR_WIRE): it negotiates with
 IAC bytes, echoes what it is sent, colours its prompt and its errors with ANSI sequences, and prints a new prompt
 when a command has finished. One command is in flight at a time; the reply is everything up to the next prompt.
+The engine uses it with `COSIM_RENODE_CONTROL=telnet`; by default it talks to the robot server (robotserver.py),
+whose client shares this module's reply and error types (MonitorChannel, MonitorReply, MonitorError, MonitorTimeout).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tinyml_cosim.core.errors import EngineError
 from tinyml_cosim.engines.renode.facts import ERROR_COLOUR, RESET_COLOUR
@@ -37,7 +40,7 @@ class MonitorError(EngineError):
 
 
 class MonitorTimeout(EngineError):
-    """No prompt came back in time: the command is still running (or Renode hangs)."""
+    """A command did not return in time (no prompt, no XML-RPC answer): it is still running, or Renode hangs."""
 
 
 class TelnetFilter:
@@ -86,6 +89,21 @@ class MonitorReply:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+class MonitorChannel(Protocol):
+    """What the engine needs from a way into Renode's monitor: this module's telnet client or the robot server's
+    XML-RPC client (robotserver.RobotServerClient). Both raise MonitorError for a refused command and MonitorTimeout
+    when a command does not return in time (the channel is unusable afterwards)."""
+
+    banner: str
+    transcript: list[str]
+
+    def execute(self, command: str, timeout: float = 30.0, check: bool = True) -> MonitorReply: ...
+
+    def number(self, command: str, timeout: float = 30.0) -> int: ...
+
+    def close(self) -> None: ...
 
 
 def parse_reply(command: str, raw: str) -> MonitorReply:

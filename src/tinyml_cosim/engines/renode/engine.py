@@ -184,8 +184,8 @@ class RenodeEngine(Engine, RenodeEndings):
         return 1.0
 
     def transport(self) -> HostConfig:
-        # No SEMIHOSTING_EXIT: Renode 1.16.1's Arm semihosting handles only SYS_WRITEC/SYS_WRITE0/SYS_READC
-        # (renode_facts.SEMIHOSTING); SYS_EXIT_EXTENDED returns 0 and the firmware would run on.
+        # No SEMIHOSTING_EXIT: the project's firmware prints its EXIT event (it carries the count) and sleeps; the
+        # hooks would answer SYS_EXIT_EXTENDED as for vendor firmware (Renode itself returns 0, facts.SEMIHOSTING).
         return HostConfig(self.data_transport, flags=0)
 
     # --- life cycle ---

@@ -106,7 +106,7 @@ class RenodeEngine(Engine, RenodeEndings):
     data_transport: ClassVar[Transport] = Transport.MAILBOX  # serviced by a CPU hook on the doorbell write
     supports_measure: ClassVar[bool] = True  # CPU hooks at entries and return sites (measure.py), no GDB
     # Virtual time per `emulation RunFor`: an EXIT event or a bad access is noticed at the end of its chunk.
-    chunk_seconds: ClassVar[float] = 0.1  # measured 2-3x faster than 10 ms chunks (bench/results/renode_speed.json)
+    chunk_seconds: ClassVar[float] = 0.1  # 2-3x the MIPS of 10 ms; not a 1 ms quantum: docs/renode.md, Speed
     startup_timeout_s: ClassVar[float] = 120.0  # .NET start-up plus platform load
     command_timeout_s: ClassVar[float] = 60.0
     stall_samples: ClassVar[int] = 5

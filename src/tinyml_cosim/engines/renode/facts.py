@@ -88,13 +88,6 @@ MONITOR_COMMANDS = _facts(
         'public void StartGdbServer(int port, bool autostartEmulation = true, string cpuCluster = "")',
     ),
     Fact(
-        "emulation SetGlobalQuantum",
-        INFRA,
-        "src/Emulator/Extensions/UserInterface/MonitorTimeExtensions.cs",
-        "public static void SetGlobalQuantum(this Emulation @this, TimeInterval quantum) (sets the quantum of every "
-        "time source; a string argument is parsed as seconds by TimeInterval's converter)",
-    ),
-    Fact(
         "emulation SetGlobalAdvanceImmediately",
         INFRA,
         "src/Emulator/Extensions/UserInterface/MonitorTimeExtensions.cs",

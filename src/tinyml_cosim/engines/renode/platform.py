@@ -222,9 +222,6 @@ def _path(p: Path) -> str:
     return "@" + text.replace(" ", "\\ ")
 
 
-GLOBAL_QUANTUM = "0.001"
-
-
 def setup_commands(
     board: Board,
     *,
@@ -247,9 +244,6 @@ def setup_commands(
         *sensor_commands(board, sensors),
         # Renode would otherwise sleep to keep virtual time behind host time; a co-simulation runs flat out.
         "emulation SetGlobalAdvanceImmediately true",
-        # A 1 ms quantum (default 100 us): fewer synchronisations per RunFor; measured 3-5x the MIPS with 100 ms
-        # chunks and the same counts and console (bench/results/renode_speed.json). One CPU: nothing to keep in step.
-        f'emulation SetGlobalQuantum "{GLOBAL_QUANTUM}"',
         f"emulation SetSeed {seed}",
         # The time model: one instruction per clock at f_clk. PerformanceInMips is an integer (board enforces MHz).
         f"cpu PerformanceInMips {board.mips}",

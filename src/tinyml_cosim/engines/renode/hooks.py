@@ -160,6 +160,16 @@ class _CosimNetConnection(object):
         return ''.join([chr(buf[i]) for i in range(got)])
 
 
+def cosim_recv(sock, n):
+    data = b''
+    while len(data) < n:
+        part = sock.recv(n - len(data))
+        if not part:
+            raise IOError('tinyml-cosim closed the connection')
+        data += part
+    return data
+
+
 def cosim_connect(port):
     if _cosim_socket is None:
         return _CosimNetConnection(port)
@@ -203,16 +213,6 @@ def _cosim_conn():
     return sock
 
 
-def _cosim_recv(sock, n):
-    data = b''
-    while len(data) < n:
-        part = sock.recv(n - len(data))
-        if not part:
-            raise IOError('tinyml-cosim closed the hook connection')
-        data += part
-    return data
-
-
 def _cosim_reg(value):
     return RegisterValue.Create(UInt64(value), 32) if RegisterValue is not None else value
 
@@ -227,14 +227,14 @@ def cosim_stop(cpu, machine, pc, kind):
     hello = struct.pack('<4scIQ17I', b'CSHK', kind, pc, int(cpu.ExecutedInstructions), *(regs + [xpsr]))
     sock.sendall(hello)
     while True:
-        op, a, b = struct.unpack('<cII', _cosim_recv(sock, 9))
+        op, a, b = struct.unpack('<cII', cosim_recv(sock, 9))
         if op == b'R':
             values = [int(v) for v in bus.ReadBytes(a, b)]
             sock.sendall(struct.pack('<%dB' % len(values), *values))
         elif op == b'L':
             sock.sendall(struct.pack('<I', int(bus.ReadDoubleWord(a)) & 0xffffffff))
         elif op == b'W':
-            data = _cosim_recv(sock, b)
+            data = cosim_recv(sock, b)
             for i in range(b):
                 bus.WriteByte(a + i, ord(data[i:i + 1]))
         else:

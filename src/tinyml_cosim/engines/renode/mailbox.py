@@ -114,16 +114,6 @@ COSIM_HEADER = {header}
 _cosim_conn = [None]
 
 
-def _cosim_recv_exact(sock, n):
-    data = b''
-    while len(data) < n:
-        part = sock.recv(n - len(data))
-        if not part:
-            raise IOError('tinyml-cosim closed the mailbox connection')
-        data += part
-    return data
-
-
 def cosim_ring(machine):
     bus = machine.SystemBus
     base = COSIM_MAILBOX
@@ -139,8 +129,8 @@ def cosim_ring(machine):
         sock = cosim_connect(COSIM_PORT)
         _cosim_conn[0] = sock
     sock.sendall(struct.pack('<4sII', b'CSMB', length, capacity) + raw)
-    n = struct.unpack('<I', _cosim_recv_exact(sock, 4))[0]
-    reply = _cosim_recv_exact(sock, n) if n else b''
+    n = struct.unpack('<I', cosim_recv(sock, 4))[0]
+    reply = cosim_recv(sock, n) if n else b''
     out = base + COSIM_HEADER + capacity
     full = n - n % 4
     for off in range(0, full, 4):

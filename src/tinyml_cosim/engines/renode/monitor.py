@@ -139,6 +139,15 @@ def parse_number(output: str) -> int:
     return int(m[1], 0)
 
 
+def finish_reply(transcript: list[str], command: str, reply: MonitorReply, check: bool) -> MonitorReply:
+    """Every channel's last step: keep the command in the last-50 transcript, and raise on the monitor's error."""
+    transcript.append(f"{command} -> {reply.output[:200]!r}")
+    del transcript[:-50]
+    if check and reply.errors:
+        raise MonitorError(f"Renode refused `{command}`: {' / '.join(reply.errors)}")
+    return reply
+
+
 class MonitorClient:
     """One connection to the monitor. Not thread-safe: the engine owns it."""
 
@@ -205,11 +214,7 @@ class MonitorClient:
         # Only "\n": the editor treats both \r and \n as Enter, so "\r\n" would run an empty second command.
         self._sock.sendall(command.encode() + b"\n")
         reply = self.read_reply(command, timeout)
-        self.transcript.append(f"{command} -> {reply.output[:200]!r}")
-        del self.transcript[:-50]
-        if check and reply.errors:
-            raise MonitorError(f"Renode refused `{command}`: {' / '.join(reply.errors)}")
-        return reply
+        return finish_reply(self.transcript, command, reply, check)
 
     def number(self, command: str, timeout: float = 30.0) -> int:
         return parse_number(self.execute(command, timeout).output)

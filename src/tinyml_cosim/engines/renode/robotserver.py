@@ -26,9 +26,9 @@ from tinyml_cosim.engines.renode.facts import Fact
 from tinyml_cosim.engines.renode.monitor import (
     MonitorChannel,
     MonitorClient,
-    MonitorError,
     MonitorReply,
     MonitorTimeout,
+    finish_reply,
     parse_number,
     strip_ansi,
 )
@@ -198,11 +198,7 @@ class RobotServerClient:
         if "\n" in command or "\r" in command:
             raise ValueError("one monitor command per line")
         reply = self._run(command, timeout)
-        self.transcript.append(f"{command} -> {reply.output[:200]!r}")
-        del self.transcript[:-50]
-        if check and reply.errors:
-            raise MonitorError(f"Renode refused `{command}`: {' / '.join(reply.errors)}")
-        return reply
+        return finish_reply(self.transcript, command, reply, check)
 
     def number(self, command: str, timeout: float = 30.0) -> int:
         return parse_number(self.execute(command, timeout).output)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cosim_testing import needs_qemu
-from foreign import FOREIGN_DIR, build_foreign
+from foreign import COMMON_DIR, FOREIGN_DIR, build_foreign
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.robot.firmware import fault_kinds, same_function
@@ -63,8 +63,10 @@ def test_a_failing_build_fails_with_the_compiler_output(tmp_path: Path, monkeypa
 
 def test_every_foreign_firmware_is_vendor_way() -> None:
     """Own start-up (a vector table), own linker script, a Makefile taking OUT=, and nothing of this project's."""
-    for d in sorted(p for p in FOREIGN_DIR.iterdir() if p.is_dir()):
+    for d in sorted(p for p in FOREIGN_DIR.iterdir() if p.is_dir() and p != COMMON_DIR):
         make = (d / "Makefile").read_text()
+        if "/rules.mk" in make or "/bare.mk" in make:  # the shared build rules (common/) are its Makefile's too
+            make += (COMMON_DIR / "rules.mk").read_text()
         assert "$(OUT)" in make, d
         scripts = list(d.glob("*.ld"))
         assert scripts, f"{d.name}: no linker script of its own"

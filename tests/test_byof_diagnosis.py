@@ -110,6 +110,29 @@ def test_earlier_polls_named_with_callers_when_the_run_ends_in_error_handler() -
     assert v.diagnosis.endswith("a register qemu may not model; use --engine renode")
 
 
+def test_a_budget_that_runs_out_while_or_after_polling_names_the_poll() -> None:
+    elf = build_foreign("hal_clock_timeout")
+    board = load_board(BOARD)
+    image = load_image(elf, board)
+    oscconfig, _ = image.function_range("HAL_RCC_OscConfig")
+    gettick, _ = image.function_range("HAL_GetTick")
+    stuck, _ = image.function_range("Error_Handler")
+    polls = [(oscconfig + 0x18, 0x40023800)]
+    # held in HAL_GetTick, called from the polling loop (LR in HAL_RCC_OscConfig): still polling
+    while_polling = Ending(EndKind.BUDGET, instructions=8, instructions_exact=True, recent_polls=polls,
+                           cpu=CpuState(gettick + 2, (oscconfig + 0x20) | 1, 0x2001FFE8, 0))  # fmt: skip
+    v = classify(while_polling, [], image, board, "qemu")
+    assert v.status == Status.BUDGET_REACHED
+    assert "; the budget ran out while the firmware was polling RCC_CR (0x40023800) at 0x" in v.diagnosis
+    assert "called from SystemClock_Config ← main" in v.diagnosis and v.diagnosis.endswith("use --engine renode")
+    after = Ending(EndKind.BUDGET, instructions=8, instructions_exact=True, recent_polls=polls,
+                   cpu=CpuState(stuck + 2, 0x08000001, 0x2001FFF0, 0))  # fmt: skip
+    v = classify(after, [], image, board, "qemu")
+    assert "; earlier the firmware polled RCC_CR (0x40023800) at 0x" in v.diagnosis
+    assert "in HAL_RCC_OscConfig+0x18 (main.c:" in v.diagnosis and v.diagnosis.endswith("use --engine renode")
+    assert "polled" not in classify(Ending(EndKind.BUDGET, instructions=8), [], image, board, "qemu").diagnosis
+
+
 def test_no_poll_hint_for_a_clean_exit() -> None:
     image = load_image(build_foreign("hal_clock_timeout"), load_board(BOARD))
     ending = Ending(EndKind.EXITED, instructions=5, exit_code=0, recent_polls=[(0x08000100, 0x40023800)])
@@ -167,3 +190,19 @@ def test_hal_clock_timeout_names_rcc_and_the_caller_chain() -> None:
     assert r.status == Status.HANG and r.pc_symbol is not None and r.pc_symbol.startswith("Error_Handler")
     assert "RCC_CR" in r.diagnosis and "0x40023800" in r.diagnosis
     assert "SystemClock_Config ← main" in r.diagnosis
+
+
+@needs_qemu
+@pytest.mark.parametrize(
+    ("limit", "said"),
+    [
+        ({"max_instructions": 2_000_000}, "the budget ran out while the firmware was polling RCC_CR (0x40023800)"),
+        # 0.06 s simulated (10,080,000 instructions) is past HAL's 100 ms timeout: the firmware is in Error_Handler
+        ({"duration_s": 0.06}, "earlier the firmware polled RCC_CR (0x40023800)"),
+    ],
+)
+def test_hal_clock_timeout_with_a_budget_names_rcc_and_the_caller_chain(limit: dict, said: str) -> None:
+    r = run(build_foreign("hal_clock_timeout"), **limit)
+    assert r.status == Status.BUDGET_REACHED and r.instructions_exact
+    assert said in r.diagnosis and "in HAL_RCC_OscConfig+0x18 (main.c:" in r.diagnosis
+    assert "called from SystemClock_Config ← main" in r.diagnosis and r.diagnosis.endswith("use --engine renode")

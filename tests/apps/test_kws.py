@@ -188,7 +188,15 @@ def timeline(scenario: Path) -> list[tuple[float, float, str]]:
 @needs_toolchain
 def test_normal_scenario_passes_and_matches_the_host_pipeline(tmp_path: Path) -> None:
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / "normal.yaml", out=tmp_path / "rep"))
-    assert outcome.exit_code == 0, [c.message for c in outcome.report.checks if c.status.value == "fail"]
+    failed = [c for c in outcome.report.checks if c.status.value == "fail"]
+    # The cycle model (issue 15) puts the own-kernel build's longest inference at about 222 ms of its 240 ms stride
+    # on an STM32F405 at 168 MHz; at the band's upper end (the model's measured error against silicon) it does not
+    # fit. That is the one expectation that fails, on the safe side, and the report says why; CMSIS-NN fits.
+    assert [c.id for c in failed] == ["timing.deadline_ms"], [c.message for c in failed]
+    t = outcome.report.timing
+    assert t is not None and t.time_basis == "estimated cycles" and t.deadline_checked_ms is not None
+    assert (t.time_ms["observed_maximum"].value or 0) < 240 < t.deadline_checked_ms
+    assert "estimated cycles" in failed[0].message and "upper end" in failed[0].message
     rec = RunRecord.model_validate_json((tmp_path / "rep" / "run-seed101.json").read_text())
     assert marks(rec, "window_ms") == [(pytest.approx(0, abs=0.01), 992)]
     assert marks(rec, "debounce_ms")[0][1] == 480

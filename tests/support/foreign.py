@@ -2,7 +2,9 @@
 Makefile, nothing from this project) for the tests that run them.
 
 Each firmware directory holds a plain Makefile that takes `OUT=<dir>` and writes `<dir>/<name>.elf` (or exactly
-one `*.elf`). Builds are content-keyed — a hash of every file in the firmware's directory, the make variables and the
+one `*.elf`); most share the start-up and build rules of tests/firmware/foreign/common/ (startup.c, rules.mk), which
+make finds through FOREIGN_COMMON (given here, so that a copy of a firmware's folder elsewhere builds too). Builds
+are content-keyed — a hash of every file in the firmware's directory and in common/, the make variables and the
 toolchain — under core.resources.build_dir()/foreign/, reused when present, and serialised per key with a file lock
 so that parallel test workers never build the same firmware twice or read a half-written ELF.
 """
@@ -21,6 +23,7 @@ import pytest
 from tinyml_cosim.core import resources
 
 FOREIGN_DIR = Path(__file__).resolve().parent.parent / "firmware" / "foreign"
+COMMON_DIR = FOREIGN_DIR / "common"  # shared start-up and make rules (not a firmware: it has no Makefile)
 
 
 class ToolchainMissing(RuntimeError):
@@ -40,9 +43,10 @@ def _toolchain() -> str:
 
 def _key(src: Path, make_vars: dict[str, str], toolchain: str) -> str:
     h = hashlib.sha256(toolchain.encode())
-    for f in sorted(p for p in src.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(src)).encode())
-        h.update(f.read_bytes())
+    for root, tag in ((src, ""), (COMMON_DIR, "common/")):
+        for f in sorted(p for p in root.rglob("*") if p.is_file()):
+            h.update((tag + str(f.relative_to(root))).encode())
+            h.update(f.read_bytes())
     for name, value in sorted(make_vars.items()):
         h.update(f"{name}={value}\n".encode())
     return h.hexdigest()[:12]
@@ -91,7 +95,7 @@ def make_foreign(name: str, **make_vars: str) -> Path:
         tmp = out.with_name(out.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        cmd = ["make", "--no-print-directory", "-C", str(src), f"OUT={tmp}"]
+        cmd = ["make", "--no-print-directory", "-C", str(src), f"OUT={tmp}", f"FOREIGN_COMMON={COMMON_DIR}"]
         cmd += [f"{k}={v}" for k, v in sorted(make_vars.items())]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:

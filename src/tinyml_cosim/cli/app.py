@@ -144,6 +144,14 @@ def run(
             "stack symbols or the vector table's initial SP)",
         ),
     ] = None,
+    cycles: Annotated[
+        bool,
+        typer.Option(
+            "--cycles/--no-cycles",
+            help="estimate silicon cycles of the exact binary with the board's cycle model beside the exact "
+            "instruction counts (QEMU; an estimate, never the time base). Scenarios: COSIM_CYCLES=off",
+        ),
+    ] = True,
     seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
     replay: Annotated[
         Path | None, typer.Option("--replay", help="scenario only: re-evaluate the recorded runs of a report directory")
@@ -189,7 +197,7 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     request = {"elf": elf, "board": board, "engine": engine, "max_instructions": max_instructions,
                "duration_s": duration, "timeout_s": timeout, "hang_instructions": hang_instructions,
-               "hang_seconds": hang_seconds, "measure": tuple(measure or ())}  # fmt: skip
+               "hang_seconds": hang_seconds, "measure": tuple(measure or ()), "cycles": cycles}  # fmt: skip
     if stack_region is not None:
         from tinyml_cosim.elf.stack_region import parse_region  # lazy: see CORE_COMMANDS
 

@@ -17,6 +17,7 @@ def measure_summary(record: Any) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(m.function for m in record.measurements):
         counts = [m.instructions for m in record.measurements if m.function == name]
+        cycles = [m.cycles for m in record.measurements if m.function == name]
         out[name] = {
             "calls": len(counts),
             "min": min(counts),
@@ -25,13 +26,42 @@ def measure_summary(record: Any) -> dict[str, dict[str, Any]]:
             "total": sum(counts),
             "exact": exact,
             "precision": precision,
+            "cycles": _cycle_stats(cycles),
         }
     return out
 
 
+def _cycle_stats(cycles: list[int | None]) -> dict[str, int] | None:
+    """Estimated cycles per call, when every call has them."""
+    if not cycles or any(c is None for c in cycles):
+        return None
+    known = [int(c or 0) for c in cycles]
+    return {"min": min(known), "median": statistics.median_low(known), "max": max(known), "total": sum(known)}
+
+
+def cycles_line(record: Any) -> str | None:
+    """`[cycles]`: the cycle model's estimate of the whole run, labelled as one, or why there is none."""
+    c = getattr(record, "cycles", None)
+    if c is None:
+        why = getattr(record, "cycles_missing", None)
+        return f"[cycles] no estimate: {why}" if why else None
+    ms = c.total / record.clock_hz * 1000
+    line = (
+        f"[cycles] estimated {c.total:,} cycles ({ms:.4g} ms at {record.clock_hz / 1e6:g} MHz), band {c.low:,} .. "
+        f"{c.high:,}, over the {c.instructions:,} instructions QEMU executed (an estimate; instruction counts are "
+        f"exact); {c.model}; {c.validation}"
+    )
+    if c.unknown_instructions:
+        line += f"; {c.unknown_instructions:,} executed instructions without a timing counted at 1 cycle"
+    return line + "".join(f"; problem: {p}" for p in c.problems)
+
+
 def run_extra_lines(record: Any, summary: dict[str, dict[str, Any]]) -> list[str]:
-    """The `[stack]` and `[measure]` lines of the text output."""
+    """The `[stack]`, `[cycles]` and `[measure]` lines of the text output."""
     out = []
+    cl = cycles_line(record)
+    if cl:
+        out.append(cl)
     if record.stack_used is not None or record.stack_used_source:
         used = f"{record.stack_used:,} B" if record.stack_used is not None else "unknown"
         out.append(f"[stack] high-water mark {used} ({record.stack_used_source})")
@@ -40,5 +70,11 @@ def run_extra_lines(record: Any, summary: dict[str, dict[str, Any]]) -> list[str
         out.append(
             f"[measure] {name}: {m['calls']} calls, instructions per call min {m['min']:,} median {m['median']:,} "
             f"max {m['max']:,}, total {m['total']:,} ({label} retired instructions, entry through return)"
+            + (
+                f"; estimated cycles per call min {m['cycles']['min']:,} median {m['cycles']['median']:,} max "
+                f"{m['cycles']['max']:,}, total {m['cycles']['total']:,} (cycle model estimate)"
+                if m.get("cycles")
+                else ""
+            )
         )
     return out

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tinyml_cosim.core import resources
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.memory_system import CycleModel
 from tinyml_cosim.core.yamlfile import load_named_model
 
 PLATFORMS_DIR = Path(os.environ.get("COSIM_PLATFORMS", resources.PLATFORMS_DIR))
@@ -243,6 +244,9 @@ class Board(_Strict):
     # Estimates silicon latency of inference spans only; it does not change the binary, so it is excluded from
     # dumps (tinyml_cosim/build.py hashes model_dump_json() into the build key).
     silicon: Silicon | None = Field(None, exclude=True)
+    # The memory system's timing for the cycle model (core/memory_system.py, used by tinyml_cosim.cycles).
+    # It estimates cycles beside the instruction time and does not change the binary: out of the build-key dump.
+    cycle_model: CycleModel | None = Field(None, exclude=True)
 
     @field_validator("clock_hz")
     @classmethod
@@ -272,6 +276,15 @@ class Board(_Strict):
                 f"silicon.core {self.silicon.core} differs from the board's core {self.core}: "
                 "a factor is per core, calibrate on silicon with this core"
             )
+        if self.cycle_model is not None:
+            cm = self.cycle_model
+            if cm.core != self.core:
+                raise ValueError(f"cycle_model.core {cm.core} differs from the board's core {self.core}")
+            flash = self.memory.flash
+            if not any(a.origin <= flash.origin and flash.end <= a.origin + a.size for a in cm.flash):
+                raise ValueError(
+                    f"cycle_model.flash must cover the board's flash 0x{flash.origin:08X}..0x{flash.end:08X}"
+                )
         return self
 
     @property

@@ -78,6 +78,13 @@ def _skip(code: bytes, size: int, offset: int, _user: object) -> int:
 
 
 @cache
+def thumb_disassembler() -> capstone.Cs:
+    """Capstone for Thumb-2 on an M-profile core, with details, skipping what it cannot decode by the length of its
+    first halfword (shared by the stack analysis and the cycle model)."""
+    return _thumb()
+
+
+@cache
 def _thumb() -> capstone.Cs:
     cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
     cs.detail = True

@@ -114,6 +114,9 @@ class Ending:
     flash_writes: list[tuple[int, int | None]] = field(default_factory=list)  # address None: not decoded
     message: str = ""  # what the engine itself said (stderr, log), trimmed
     note: str = ""  # a modelling gap of the engine that bears on this ending: the diagnosis appends it
+    # The engine's count is the run's total even where the firmware's events carry one (its own counter runs on
+    # virtual time, which debugger stops move on QEMU: a --measure run); `count_source` says where it was read.
+    count_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class CallMeasurement:
     function: str
     begin: int  # the engine's instruction count at entry
     instructions: int  # entry through return, including any exception handler taken meanwhile
+    # Estimated cycles of the call (the cycle plugin's running total at the two stops), where the engine has one.
+    cycles: int | None = None
 
 
 class Engine(abc.ABC):

@@ -1,6 +1,6 @@
 """report.html: one self-contained page (no external files, plots embedded as base64 PNG): the verdict table, the
 signal with ground truth and decisions over time, the instruction-count histogram, memory bars against the limits,
-the run fingerprints and the console log."""
+the estimated cycles per layer (cycle model), the run fingerprints and the console log."""
 
 from __future__ import annotations
 
@@ -81,6 +81,29 @@ def plot_histogram(p: PlotData, basis: str) -> str | None:
     return _png(fig)
 
 
+def plot_layers(r: Report) -> str | None:
+    """Estimated cycles per layer of the longest inference, stacked by where they go (cycle model)."""
+    layers = r.timing.layers if r.timing is not None else []
+    if not layers:
+        return None
+    parts = sorted({k for lay in layers for k in lay.parts})
+    colours = {k: colormaps["tab10"](i % 10) for i, k in enumerate(parts)}
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.subplots()
+    x = np.arange(len(layers))
+    bottom = np.zeros(len(layers))
+    for k in parts:
+        v = np.asarray([lay.parts.get(k, 0) for lay in layers], dtype=float)
+        ax.bar(x, v, bottom=bottom, color=colours[k], label=k)
+        bottom += v
+    ax.set_xticks(x, [f"{lay.index}" for lay in layers], fontsize=7)
+    ax.set_xlabel("layer (index in the longest inference)")
+    ax.set_ylabel("estimated cycles")
+    ax.set_title("where the cycles go, per layer (cycle model estimate; instructions are exact, cycles estimated)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(fig)
+
+
 def plot_memory(r: Report) -> str:
     m = r.memory
     fig = Figure(figsize=(9, 2.6))
@@ -142,6 +165,7 @@ def render_html(r: Report, p: PlotData) -> str:
         "signal": _safe_png(plot_signal(p)) if r.decisions is not None else None,
         "histogram": _safe_png(plot_histogram(p, r.timing.time_basis)) if r.timing is not None else None,
         "memory": _safe_png(plot_memory(r)),
+        "layers": _safe_png(plot_layers(r)),
     }
     m = r.memory
     return _ENV.get_template("report.html.j2").render(
@@ -150,6 +174,7 @@ def render_html(r: Report, p: PlotData) -> str:
         plots=plots,
         verdict_class={"pass": "pass", "fail": "fail", "error": "fail"}[r.verdict],
         components=sorted(set(m.components_flash) | set(m.components_ram)),
+        layer_parts=sorted({k for lay in (r.timing.layers if r.timing else []) for k in lay.parts}),
         failed=[line for x in r.runs for line in failed_run_lines(x)],
     )
 

@@ -12,12 +12,21 @@ def _timing_properties(report: Report) -> list[tuple[str, str]]:
     t = report.timing
     if t is None:
         return []
-    out = [("time_basis", t.time_basis), ("silicon_factor", t.factor_summary or t.factor_provenance)]
+    out: list[tuple[str, str]] = [("time_basis", t.time_basis)]
+    if t.cycles is None:  # the documented fallback: the board's factor
+        out.append(("silicon_factor", t.factor_summary or t.factor_provenance))
     if t.cycles_per_instruction is not None:
         out.append(("cycles_per_instruction", f"{t.cycles_per_instruction:g}"))
     if t.factor_band is not None:
         out.append(("cycles_per_instruction_band", f"{t.factor_band[0]:g} .. {t.factor_band[1]:g}"))
     out.append(("factor_source", t.factor_provenance))
+    if t.cycles is not None:
+        omax = t.cycles["observed_maximum"].value
+        out.append(("estimated_cycles_observed_maximum", "unknown" if omax is None else f"{omax:.0f}"))
+        if t.cycle_band is not None:
+            out.append(("estimated_cycles_band", f"x{t.cycle_band[0]:.3f} .. x{t.cycle_band[1]:.3f}"))
+        out.append(("cycle_model", t.cycle_model))
+        out.append(("cycle_validation", t.cycle_validation))
     return out
 
 

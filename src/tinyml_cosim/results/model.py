@@ -76,10 +76,20 @@ class DecisionReport(BaseModel):
     false_alarm_times: dict[str, list[float]] = Field(description="seed -> simulated times of false alarms")
 
 
+class LayerCycles(BaseModel):
+    """One layer of the longest inference: its exact instructions and estimated cycles, and where they go."""
+
+    index: int
+    name: str
+    instructions: int
+    cycles: int
+    parts: dict[str, int] = Field(default_factory=dict, description="cycles by category (loads, ALU/MAC, waits ...)")
+
+
 class TimingReport(BaseModel):
     span: str
     inferences: int
-    time_basis: Literal["instruction time", "calibrated cycles"]
+    time_basis: Literal["instruction time", "calibrated cycles", "estimated cycles"]
     kernels: str = Field("ref", description="kernel set whose silicon factor applies (expect.timing.kernels)")
     cycles_per_instruction: float | None = Field(
         description="silicon cycles per emulated instruction (board file silicon block); None: instruction time"
@@ -89,7 +99,14 @@ class TimingReport(BaseModel):
     factor_summary: str = Field("", description="factor, source and band in one line, as every report prints it")
     clock_hz: int
     instructions: dict[str, Metric] = Field(description="min, median, p99, observed_maximum (instructions)")
-    time_ms: dict[str, Metric] = Field(description="the same converted to milliseconds (at the factor)")
+    cycles: dict[str, Metric] | None = Field(
+        None, description="estimated cycles per inference (cycle model): min, median, p99, observed_maximum"
+    )
+    cycle_band: tuple[float, float] | None = Field(None, description="the estimate's band as ratios (low, high)")
+    cycle_model: str = Field("", description="core timing tables and memory system the estimate used, with sources")
+    cycle_validation: str = Field("", description="the model's measured error against silicon")
+    layers: list[LayerCycles] = Field(default_factory=list, description="per layer of the longest inference")
+    time_ms: dict[str, Metric] = Field(description="the same in ms (estimated cycles, factor or instructions)")
     time_ms_band: dict[str, tuple[float, float]] | None = Field(
         None, description="the same at the band's low and high end (calibrated only)"
     )

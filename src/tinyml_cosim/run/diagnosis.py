@@ -38,9 +38,11 @@ def classify(ending: Ending, events: list[Event], image: FirmwareImage, board: B
     # An access silicon would fault on but the engine let through (Renode logs it and runs on) comes before
     # whatever the firmware said afterwards: the firmware never saw its BusFault.
     if terminal is not None and ending.kind != EndKind.OUT_OF_BOUNDS:
-        v = _from_event(terminal, image, board, engine)
+        v = _from_event(terminal, image, board, engine, ending.instructions if ending.count_source else None)
         precision = engine_class(engine).event_count_precision(board)
-        if precision:
+        if ending.count_source:
+            v.diagnosis += f" ({ending.count_source}; the event said {terminal.instructions:,})"
+        elif precision:
             v.instructions_exact, v.instructions_precision = False, precision
     else:
         v = _from_ending(ending, image, board, engine)
@@ -49,6 +51,8 @@ def classify(ending: Ending, events: list[Event], image: FirmwareImage, board: B
     if v.status in _TROUBLE:
         v.diagnosis += _earlier_polls(ending, image, board, engine)
         v.diagnosis += "".join(f"; {w}" for w in image.warnings)
+    elif v.status == Status.BUDGET_REACHED:  # a budget that ran out during (or after) HAL's wait says what it waited on
+        v.diagnosis += _earlier_polls(ending, image, board, engine)
     v.diagnosis += _flash_writes(ending, image, engine)
     if ending.note:
         v.diagnosis += f"; {ending.note}"
@@ -120,7 +124,17 @@ def _earlier_polls(ending: Ending, image: FirmwareImage, board: Board, engine: s
         )
     advice = _unmodelled_advice(engine)
     tail = f": a register {engine} may not model{advice}" if advice else ""
+    cpu = ending.cpu
+    if ending.kind == EndKind.BUDGET and cpu is not None and _in_function_of(image, polls[-1][0], cpu.pc, cpu.lr):
+        return f"; the budget ran out while the firmware was polling {', after polling '.join(said)}{tail}"
     return f"; earlier the firmware polled {', then before that '.join(said)}{tail}"
+
+
+def _in_function_of(image: FirmwareImage, poll_pc: int, pc: int, lr: int) -> bool:
+    """Whether the CPU stands in the polling loop's function, or in a leaf it calls (HAL_GetTick): PC or LR there."""
+    poll = image.symbolize(poll_pc)
+    here = [image.symbolize(a) for a in (pc, lr)]
+    return poll is not None and any(h is not None and h.split("+", 1)[0] == poll.split("+", 1)[0] for h in here)
 
 
 def _engine_gap(address: int | None, board: Board, engine: str) -> str:
@@ -170,8 +184,9 @@ def _fault_text(f: FaultRegisters) -> str:
     return f"{regs} ({'; '.join(parts)})" if parts else regs
 
 
-def _from_event(e: Event, image: FirmwareImage, board: Board, engine: str) -> Verdict:
-    t = e.instructions
+def _from_event(e: Event, image: FirmwareImage, board: Board, engine: str, count: int | None = None) -> Verdict:
+    """The firmware's own word; `count`: the engine's total where the event's own count is not valid."""
+    t = e.instructions if count is None else count
     at = f"after {t:,} instructions ({board.seconds(t):.6f} s simulated)"
     if e.kind == "EXIT":
         code = e.int_field("code")

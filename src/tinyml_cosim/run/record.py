@@ -40,6 +40,10 @@ class Span(BaseModel):
     depth: int
     begin: int
     end: int
+    cycles: int | None = Field(
+        None, description="estimated silicon cycles of the span (cycle model; an estimate, never the time base)"
+    )
+    cycle_parts: dict[str, int] | None = Field(None, description="the span's estimated cycles by category")
 
     @property
     def instructions(self) -> int:
@@ -52,6 +56,34 @@ class Measurement(BaseModel):
     function: str
     begin: int
     instructions: int
+    cycles: int | None = Field(None, description="estimated silicon cycles of the call (cycle model), or None")
+
+
+class FunctionCycles(BaseModel):
+    name: str
+    instructions: int
+    cycles: int
+
+
+class CycleSummary(BaseModel):
+    """The cycle model's estimate for the whole run (tinyml_cosim.cycles): silicon cycles of the exact binary on
+    the board's core and memory system. Simulated time stays instructions / f_clk; this is an estimate beside it."""
+
+    total: int = Field(description="estimated cycles of every instruction the run executed")
+    low: int = Field(description="the same with every uncertain instruction at its fewest cycles")
+    high: int = Field(description="the same at its most (divide operands, branch refill, validation error)")
+    instructions: int = Field(description="instructions the plugin saw (equals the engine's exact count)")
+    categories: dict[str, int] = Field(description="cycles by category: loads/stores, ALU/MAC, branches, waits ...")
+    unknown_instructions: int = Field(0, description="executed instructions the model has no timing for (1 cycle)")
+    model: str = Field(description="core timing tables and the board's memory system, with their sources")
+    validation: str = Field("", description="how well the model predicted silicon (bench/results/timing_validation)")
+    functions: list[FunctionCycles] = Field(default_factory=list, description="the costliest functions")
+    spans_exact: bool = Field(
+        False, description="whether span cycles are taken at the span's own counter reads (else nearest snapshot)"
+    )
+    problems: list[str] = Field(
+        default_factory=list, description="why the model's recomputation and the plugin's running total disagree"
+    )
 
 
 def accuracy_text(exact: bool, precision: int) -> str:
@@ -111,6 +143,8 @@ class RunRecord(Verdict, ReadableOrder):
     wall_seconds: float | None = None
     data_requests: int = 0
     measurements: list[Measurement] = Field(default_factory=list)
+    cycles: CycleSummary | None = Field(None, description="the cycle model's estimate, when it ran")
+    cycles_missing: str | None = Field(None, description="why the run has no (or a partial) cycle estimate")
     measurements_exact: bool | None = Field(
         None,
         description="whether the per-call counts of `measurements` are exact: they are the engine's counter at the "

@@ -52,6 +52,8 @@ class RunRequest:
     console_input: tuple[tuple[int, bytes], ...] = ()
     # `--stack-region START:SIZE`: the stack the engine paints for firmware that paints none (engines.qemu.paint).
     stack_region: tuple[int, int] | None = None
+    # The cycle model's estimate beside the exact counts (run.cycle_estimate), where board and engine have one.
+    cycles: bool = True
 
 
 def host_config(engine: Engine, request: RunRequest, budget: int | None, debug: bool = False) -> HostConfig:
@@ -131,6 +133,10 @@ def run_firmware(request: RunRequest) -> RunRecord:
         calls: list[CallMeasurement] = []
         painted = stack_region(image, board, request.stack_region) if hasattr(engine, "stack_paint") else None
         engine.stack_paint = painted  # type: ignore[attr-defined]
+        # lazy: numpy and capstone load only for a run that estimates cycles (tests/test_startup.py)
+        from tinyml_cosim.run import cycle_estimate
+
+        cycle_plan, cycles_missing = cycle_estimate.attach(engine, image, board, request.cycles)
         if request.measure:
             functions = measured_functions(image, request.measure)
             # Stopping at every call moves the firmware's clock (not the instruction count): watchdog off.
@@ -145,14 +151,18 @@ def run_firmware(request: RunRequest) -> RunRecord:
             ending = engine.run(limits)
         # Inside the `with`: the engine's log goes with its work directory when it closes.
         record = make_record(engine, image, board, ending, budget, time.monotonic() - started, request.data)
+        record.cycles_missing = cycles_missing
         if painted is not None:
             record.stack_used, record.stack_used_source = _painted_high_water(engine, painted)
         if request.measure:
             record.timing_valid = False
             record.measurements = [
-                Measurement(function=c.function, begin=c.begin, instructions=c.instructions) for c in calls
+                Measurement(function=c.function, begin=c.begin, instructions=c.instructions, cycles=c.cycles)
+                for c in calls
             ]
             record.measurements_exact = True  # Engine.measure's contract: counts at stops, which do not move it
+        if cycle_plan is not None:  # before the `with` ends: the profile lives in the engine's work directory
+            cycle_estimate.finish(cycle_plan, record, board, cycle_estimate.validation_text(board))
     record.provenance = Provenance(
         elf_sha256=image.sha256, board=board.id, engine=record.engine, engine_version=record.engine_version,
         model_sha256=file_sha256(request.model), scenario_sha256=file_sha256(request.scenario), seed=request.seed,
@@ -188,6 +198,9 @@ def _painted_high_water(engine: Engine, region: StackRegion) -> tuple[int | None
     """The high-water mark of the stack the engine painted, read while the emulator still holds the stopped CPU;
     a firmware that ended the emulator itself (semihosting exit) leaves nothing to read."""
     where = f"painted by the engine: 0x{region.start:08x}..0x{region.top:08x} ({region.source})"
+    at_exit = getattr(engine, "stack_used_at_exit", None)  # QEMU: read on the exit's bkpt 0xab, before it quit
+    if not engine.is_alive() and at_exit is not None:
+        return at_exit, f"{where}; read at the semihosting exit (CPU stopped on its bkpt 0xab, nothing added)"
     if not engine.is_alive():
         return None, f"{where}; not read: the emulator had ended with the firmware"
     try:

@@ -1,13 +1,14 @@
 """Baselines: compare a scenario report with an earlier one (`--baseline OLD/report.json`). Instruction counts per
-inference (median and observed maximum) and memory (flash, RAM, stack high-water mark) that grew by more than the
-threshold (default 2 %) fail; an improvement or growth within the threshold passes. Every delta is in the report."""
+inference (median and observed maximum), the cycle model's estimated cycles per inference (where either report has
+them) and memory (flash, RAM, stack high-water mark) that grew by more than the threshold (default 2 %) fail; an
+improvement or growth within the threshold passes. Every delta is in the report."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.results.model import BaselineDelta, BaselineReport, Report
+from tinyml_cosim.results.model import BaselineDelta, BaselineReport, Metric, Report
 from tinyml_cosim.verdicts.expect import Check, CheckStatus, fmt_value
 
 DEFAULT_THRESHOLD_PCT = 2.0
@@ -31,17 +32,31 @@ def quantities(r: Report) -> list[tuple[str, str, float | None]]:
     t = r.timing
     instr = t.instructions if t is not None else {}
 
-    def iv(key: str) -> float | None:
-        m = instr.get(key)
+    cycles = (t.cycles if t is not None else None) or {}
+
+    def iv(key: str, of: dict[str, Metric] = instr) -> float | None:
+        m = of.get(key)
         return m.value if m is not None else None
 
     m = r.memory
     return [
         ("baseline.instructions.median", "instructions", iv("median")),
         ("baseline.instructions.observed_maximum", "instructions", iv("observed_maximum")),
+        ("baseline.cycles.median", "cycles", iv("median", cycles)),
+        ("baseline.cycles.observed_maximum", "cycles", iv("observed_maximum", cycles)),
         ("baseline.memory.flash", "bytes", float(m.flash_used)),
         ("baseline.memory.ram", "bytes", float(m.ram_used)),
         ("baseline.memory.stack", "bytes", float(m.stack_used) if m.stack_used is not None else None),
+    ]
+
+
+def _pairs(new: Report, old: Report) -> list[tuple[str, str, float | None, float | None]]:
+    """(id, unit, now, baseline) of every quantity to compare; estimated cycles only where either run had them."""
+    old_q = {i: v for i, _, v in quantities(old)}
+    return [
+        (id, unit, value, old_q.get(id))
+        for id, unit, value in quantities(new)
+        if not (unit == "cycles" and value is None and old_q.get(id) is None)
     ]
 
 
@@ -58,9 +73,7 @@ def compare(new: Report, old: Report, path: str, threshold_pct: float = DEFAULT_
         notes.append(f"inference span {old.timing.span!r} in the baseline, {new.timing.span!r} now")
     deltas: list[BaselineDelta] = []
     checks: list[Check] = []
-    old_q = {i: v for i, _, v in quantities(old)}
-    for id, unit, value in quantities(new):
-        base = old_q.get(id)
+    for id, unit, value, base in _pairs(new, old):
         limit = base * (1 + threshold_pct / 100) if base is not None else None
         if base is None or value is None:
             status = CheckStatus.WARN

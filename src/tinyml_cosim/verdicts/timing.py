@@ -1,11 +1,15 @@
 """Inference time: the exact instruction count of every inference span, and the CPU budget of every window.
 
-Counts are retired instructions (the engines' one time model), never cycles. A time in seconds is
-instructions × cycles_per_instruction / f_clk when the board file's `silicon:` block states a calibrated
-instructions-to-cycles factor for the run's kernel set (`expect.timing.kernels`, default ref; with its source and
-band), otherwise instructions / f_clk ("instruction time"), and the report says which. The factor estimates silicon
-latency of inference spans only; CPU load stays in instruction time.
-The largest count is the *observed maximum* over the inputs this run saw, not a worst-case execution time.
+Counts are retired instructions (the engines' one time model). A silicon latency comes, in this order, from:
+1. the cycle model (tinyml_cosim.cycles) when it ran: every inference span carries its estimated cycles for the
+   exact binary on the board's core and memory system, with the band the model's uncertain instructions and its
+   validation against silicon give ("estimated cycles"; time = cycles / f_clk);
+2. otherwise, as a documented fallback, the board's `silicon:` instructions-to-cycles factor for the run's kernel set
+   (`expect.timing.kernels`) — a factor borrowed from other code, with its band ("calibrated cycles");
+3. otherwise instructions / f_clk ("instruction time").
+The report says which. Estimates concern inference spans only; CPU load stays in instruction time, and simulated
+time is always instructions / f_clk. The largest count is the *observed maximum* over the inputs this run saw,
+not a worst-case execution time.
 """
 
 from __future__ import annotations
@@ -62,6 +66,31 @@ class CycleFactor:
         )
 
 
+@dataclass(frozen=True)
+class CycleBasis:
+    """The cycle model's estimate of one run: the band as ratios to the estimate, and where model and band come from."""
+
+    low_ratio: float
+    high_ratio: float
+    model: str
+    validation: str
+
+    def describe(self) -> str:
+        return (
+            f"estimated cycles (cycle model of the exact binary: {self.model}); band x{self.low_ratio:.3f} .. "
+            f"x{self.high_ratio:.3f} of the estimate (deadlines checked at the upper end, the unsafe side); "
+            f"{self.validation or 'not validated against silicon for this board'}"
+        )
+
+
+def cycle_basis(record: RunRecord) -> CycleBasis | None:
+    """The run's cycle band, when the cycle model ran and every span got its cycles."""
+    c = record.cycles
+    if c is None or c.total <= 0:
+        return None
+    return CycleBasis(c.low / c.total, c.high / c.total, c.model, c.validation)
+
+
 def cycle_factor(board: Board, kernels: str = "ref") -> CycleFactor:
     """The board's calibrated factor for `kernels` from its `silicon:` block; instruction time when the board has
     no silicon data (it says why) or none for this kernel set."""
@@ -99,14 +128,35 @@ class TimingResult:
     period_s: float | None
     period_source: str
     windows: list[WindowLoad]
+    cycles: list[int] | None = None  # estimated cycles per inference (cycle model), parallel to counts
+    cycle_basis: CycleBasis | None = None
 
     @property
     def n(self) -> int:
         return len(self.counts)
 
+    @property
+    def estimated(self) -> bool:
+        return self.cycles is not None and self.cycle_basis is not None
+
+    @property
+    def basis(self) -> str:
+        return "estimated cycles" if self.estimated else self.factor.basis
+
+    def describe(self) -> str:
+        if self.cycle_basis is not None and self.estimated:
+            return self.cycle_basis.describe()
+        return self.factor.describe()
+
+    def cycle_seconds(self, cycles: float, at: str = "factor") -> float:
+        """Estimated cycles to seconds at the board clock (`at`: factor = the estimate, low or high end of the band)."""
+        b = self.cycle_basis
+        ratio = {"factor": 1.0, "low": b.low_ratio if b else 1.0, "high": b.high_ratio if b else 1.0}[at]
+        return cycles * ratio / self.clock_hz
+
     def seconds(self, instructions: float, at: str = "factor") -> float:
         """Instructions to seconds: instruction time, or silicon time at the factor (`at`: factor, low or high
-        end of its band)."""
+        end of its band). With the cycle model, `cycle_seconds` (cycles are per span)."""
         f = self.factor
         if not f.calibrated:
             return instructions / self.clock_hz
@@ -117,13 +167,15 @@ class TimingResult:
     def observed_max_index(self) -> int | None:
         return int(np.argmax(self.counts)) if self.counts else None
 
-    def stats(self) -> dict[str, float | int | None]:
-        if not self.counts:
+    def stats(self, of: str = "instructions") -> dict[str, float | int | None]:
+        """min, median, p99 and observed maximum of the instruction counts (or, `of="cycles"`, of the estimates)."""
+        values = self.counts if of == "instructions" else (self.cycles or [])
+        if not values:
             return {"min": None, "median": None, "p99": None, "observed_maximum": None}
-        a = np.asarray(self.counts)
+        a = np.asarray(values)
         return {
             "min": int(a.min()),
-            "median": float(median(self.counts)),
+            "median": float(median(values)),
             "p99": float(np.percentile(a, 99, method="higher")),
             "observed_maximum": int(a.max()),
         }
@@ -153,9 +205,13 @@ def evaluate_timing(
     else:
         period, source = None, "unknown (fewer than two inferences)"
     windows = window_loads(record.spans, spans, period, record.clock_hz) if period else []
+    basis = cycle_basis(record)
+    cycles = [s.cycles for s in spans]
+    estimated = basis is not None and bool(spans) and all(c is not None for c in cycles)
     return TimingResult(
-        cfg.span, counts, ends, record.clock_hz, cycle_factor(board, cfg.kernels), period, source, windows
-    )
+        cfg.span, counts, ends, record.clock_hz, cycle_factor(board, cfg.kernels), period, source, windows,
+        cycles=[int(c or 0) for c in cycles] if estimated else None, cycle_basis=basis if estimated else None,
+    )  # fmt: skip
 
 
 def window_loads(all_spans: list[Span], inferences: list[Span], period_s: float, clock_hz: int) -> list[WindowLoad]:

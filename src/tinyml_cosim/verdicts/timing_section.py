@@ -3,11 +3,11 @@ band, CPU load, and the deadline checked on the unsafe side."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tinyml_cosim.core.boards import Board
-from tinyml_cosim.results.model import Metric, TimingReport
+from tinyml_cosim.results.model import LayerCycles, Metric, TimingReport
 from tinyml_cosim.run.record import SeedRun
 from tinyml_cosim.verdicts.expect import Check, Comparison, check, parse_comparison
 from tinyml_cosim.verdicts.seeds import metric_check, over_seeds
@@ -20,38 +20,31 @@ def timing_section(
 ) -> tuple[TimingReport, list[Check], list[TimingResult]]:
     results = [evaluate_timing(r.record, board, spec.timing_cfg, window_s) for r in runs]
     first, f = results[0], results[0].factor
+    estimated = all(res.estimated for res in results)
     instr, time_ms = _inference_metrics(results)
+    cycles = _cycle_metrics(results) if estimated else None
     at = _observed_maximum_at(runs, results)
     load_metric, load_at = _cpu_load(runs, results)
-    band_ms: dict[str, tuple[float, float]] | None = None
-    if f.calibrated and f.band is not None:
-        band_ms = {
-            k: (first.seconds(m.value, "low") * 1000, first.seconds(m.value, "high") * 1000)
-            for k, m in instr.items()
-            if m.value is not None
-        }
-    # The deadline is checked on the unsafe side: the observed maximum at the band's upper end.
-    omax_instr = instr["observed_maximum"].value
-    deadline_at = first.seconds(omax_instr, "high") * 1000 if omax_instr is not None else None
-    deadline_basis = (
-        f"observed maximum at the factor band's upper end ({f.band[1]:g} cycles/instruction, the unsafe side)"
-        if f.calibrated and f.band
-        else "observed maximum in instruction time (no silicon factor)"
-    )
+    time_ms, band_ms, deadline_at, deadline_basis = _times(first, instr, cycles, time_ms)
     margin = None
     if spec.deadline_ms is not None and deadline_at is not None:
         margin = (spec.deadline_ms - deadline_at) / spec.deadline_ms * 100
     report = TimingReport(
         span=first.span,
         inferences=sum(res.n for res in results),
-        time_basis=f.basis,
+        time_basis=first.basis if estimated else f.basis,
         kernels=f.kernels,
-        cycles_per_instruction=f.value,
-        factor_band=f.band,
+        cycles_per_instruction=None if estimated else f.value,
+        factor_band=None if estimated else f.band,
         factor_provenance=f.provenance,
-        factor_summary=f.describe(),
+        factor_summary=first.describe() if estimated else f.describe(),
         clock_hz=first.clock_hz,
         instructions=instr,
+        cycles=cycles,
+        cycle_band=(first.cycle_basis.low_ratio, first.cycle_basis.high_ratio) if first.cycle_basis else None,
+        cycle_model=first.cycle_basis.model if first.cycle_basis and estimated else "",
+        cycle_validation=first.cycle_basis.validation if first.cycle_basis and estimated else "",
+        layers=_layer_table(runs[0]) if estimated else [],
         time_ms=time_ms,
         time_ms_band=band_ms,
         observed_maximum_at=at,
@@ -65,6 +58,81 @@ def timing_section(
         cpu_load_max_at=load_at,
     )
     return report, _timing_checks(spec, report, first, instr, load_metric), results
+
+
+def _times(
+    first: TimingResult, instr: dict[str, Metric], cycles: dict[str, Metric] | None, time_ms: dict[str, Metric]
+) -> tuple[dict[str, Metric], dict[str, tuple[float, float]] | None, float | None, str]:
+    """Times, their band and the time the deadline is checked with (the observed maximum at the band's upper end,
+    the unsafe side): from the cycle estimate when it ran, else the board's factor, else instruction time."""
+    f = first.factor
+    if cycles is not None:
+        band = _band_ms(cycles, first.cycle_seconds)
+        omax_cycles = cycles["observed_maximum"].value
+        deadline_at = first.cycle_seconds(omax_cycles, "high") * 1000 if omax_cycles is not None else None
+        b = first.cycle_basis
+        ratio = f"x{b.high_ratio:.3f}" if b else "the band"
+        basis = f"observed maximum of the estimated cycles at the band's upper end ({ratio}, the unsafe side)"
+        return _cycle_time_metrics(first, cycles), band, deadline_at, basis
+    band_ms = _band_ms(instr, first.seconds) if f.calibrated and f.band is not None else None
+    omax_instr = instr["observed_maximum"].value
+    deadline_at = first.seconds(omax_instr, "high") * 1000 if omax_instr is not None else None
+    basis = (
+        f"observed maximum at the factor band's upper end ({f.band[1]:g} cycles/instruction, the unsafe side)"
+        if f.calibrated and f.band
+        else "observed maximum in instruction time (no cycle model, no silicon factor)"
+    )
+    return time_ms, band_ms, deadline_at, basis
+
+
+def _band_ms(metrics: dict[str, Metric], seconds: Callable[[float, str], float]) -> dict[str, tuple[float, float]]:
+    """Each statistic at the band's low and high end, in milliseconds."""
+    return {k: (seconds(m.value, "low") * 1000, seconds(m.value, "high") * 1000) for k, m in metrics.items()
+            if m.value is not None}  # fmt: skip
+
+
+def _cycle_metrics(results: list[TimingResult]) -> dict[str, Metric]:
+    """min, median, p99 and observed maximum of the estimated cycles per inference over the seeds."""
+    stats = [res.stats("cycles") for res in results]
+    out: dict[str, Metric] = {}
+    for key in ("min", "median", "p99", "observed_maximum"):
+        vals = [s[key] for s in stats]
+        if key == "min":
+            known = [float(v) for v in vals if v is not None]
+            out[key] = Metric(value=min(known) if known else None, unit="cycles", aggregate="min", per_seed=vals)
+        else:
+            out[key] = over_seeds([float(v) if v is not None else None for v in vals], "max", "cycles")
+    return out
+
+
+def _cycle_time_metrics(first: TimingResult, cycles: dict[str, Metric]) -> dict[str, Metric]:
+    """The estimated cycles as milliseconds at the board clock."""
+    return {
+        k: Metric(
+            value=first.cycle_seconds(m.value) * 1000 if m.value is not None else None,
+            unit="ms",
+            aggregate=m.aggregate,
+            per_seed=[first.cycle_seconds(v) * 1000 if v is not None else None for v in m.per_seed],
+        )
+        for k, m in cycles.items()
+    }
+
+
+def _layer_table(run: SeedRun) -> list[LayerCycles]:
+    """Per layer of the observed-maximum inference of the first seed: the `layer` spans nested in it (model_runner's
+    profile mode), with where the cycles go. Empty when the firmware marks no layers."""
+    spans = run.record.spans
+    inferences = [s for s in spans if s.name == "inference" and s.cycles is not None]
+    if not inferences:
+        return []
+    worst = max(inferences, key=lambda s: s.cycles or 0)
+    layers = [s for s in spans if s.depth > worst.depth and worst.begin <= s.begin and s.end <= worst.end]
+    return [
+        LayerCycles(index=i, name=s.name, instructions=s.instructions, cycles=int(s.cycles or 0),
+                    parts=dict(s.cycle_parts or {}))
+        for i, s in enumerate(layers)
+        if s.cycles is not None
+    ]  # fmt: skip
 
 
 def _inference_metrics(results: list[TimingResult]) -> tuple[dict[str, Metric], dict[str, Metric]]:
@@ -149,7 +217,17 @@ def _deadline_check(
         return c
     where = f"seed {at['seed']} inference #{at['index']} at {at['time_s']:.4f} s"
     margin = report.deadline_margin_pct
-    if f.calibrated and f.band:
+    if report.cycles is not None and first.cycle_basis is not None:
+        b, omax_cycles = first.cycle_basis, report.cycles["observed_maximum"].value or 0
+        lo = first.cycle_seconds(omax_cycles, "low") * 1000
+        c.message = (
+            f"timing.deadline_ms: observed maximum {omax_cycles:,.0f} estimated cycles = {omax_ms:.4g} ms at "
+            f"{first.clock_hz / 1e6:g} MHz (band {lo:.4g} .. {deadline_at:.4g} ms); checked at the band's upper end "
+            f"(the unsafe side) {deadline_at:.4g} ms vs deadline {deadline_ms:g} ms: margin {margin:.1f} %; "
+            f"instructions of the longest inference {at['instructions']:,} ({where}); model: {b.model}; "
+            f"{b.validation or 'not validated against silicon for this board'}"
+        )
+    elif f.calibrated and f.band:
         lo = first.seconds(omax_instr, "low") * 1000
         c.message = (
             f"timing.deadline_ms: observed maximum {at['instructions']} instructions ({where}) = "
@@ -171,10 +249,16 @@ def _inference_ms_check(comp: Comparison, res: TimingResult, omax: Metric, why: 
     """inference_ms against the observed maximum; with a silicon factor at the band's unsafe end for the comparison
     (upper end for < and <=, lower end for > and >=, the factor itself for == and !=)."""
     at = {"<": "high", "<=": "high", ">": "low", ">=": "low"}.get(comp.op, "factor")
+    side = {"high": "the band's upper end", "low": "the band's lower end", "factor": "the estimate"}[at]
+    if res.estimated:
+        cmax = max(res.cycles or [0])
+        c = check("timing.inference_ms", "timing", comp, res.cycle_seconds(cmax, at) * 1000, "ms", why_missing=why)
+        c.message += f" (observed maximum {cmax:,} estimated cycles at {side}; {res.describe()})"
+        return c
     value = res.seconds(omax.value, at) * 1000 if omax.value is not None else None
     c = check("timing.inference_ms", "timing", comp, value, "ms", why_missing=why)
     if value is not None and res.factor.calibrated:
-        side = {"high": "the band's upper end", "low": "the band's lower end", "factor": "the factor"}[at]
+        side = side.replace("the estimate", "the factor")
         c.message += f" (observed maximum {int(omax.value or 0)} instructions at {side}; {res.factor.describe()})"
     elif value is not None:
         c.message += f" (instruction time: {res.factor.provenance})"

@@ -37,11 +37,11 @@ from tinyml_cosim.engines.base import (
     which,
 )
 from tinyml_cosim.engines.gdbremote import RspClient, RspError
-from tinyml_cosim.engines.qemu import faults, flashwatch, plugin
+from tinyml_cosim.engines.qemu import exitsites, faults, flashwatch, plugin, stallprobe
 from tinyml_cosim.engines.qemu.consolesplit import QEMU_OWN_RE, ConsoleSplitter
 from tinyml_cosim.engines.qemu.paint import StackRegion, paint_args
 from tinyml_cosim.engines.qemu.plugin import PluginCounter, PluginState
-from tinyml_cosim.engines.qemu.polls import CONFINED_BYTES, RECENT_POLLS, UNIMP_RE, PollWatch, loop_load_address
+from tinyml_cosim.engines.qemu.polls import RECENT_POLLS, PollWatch, device_bases
 from tinyml_cosim.engines.qemu.psp import read_psp
 from tinyml_cosim.engines.qemu.qmp import QmpClient, QmpDisconnected, QmpError
 from tinyml_cosim.protocol.datachannel import DataService
@@ -49,8 +49,7 @@ from tinyml_cosim.protocol.frames import HOST_CONFIG_SYMBOL, ConfigFlag, HostCon
 from tinyml_cosim.protocol.framing import serve_frames
 
 QEMU_BINARY = os.environ.get("COSIM_QEMU", "qemu-system-arm")
-_REG_RE = re.compile(r"\b(R\d\d|XPSR)=([0-9a-fA-F]{8})")
-_MTREE_RE = re.compile(r"^\s*([0-9a-f]{8,16})-([0-9a-f]{8,16}) \(prio -?\d+, i/o\): (\S+)", re.MULTILINE)
+_REG_RE = stallprobe.REG_RE
 # With sleep=off virtual time only moves while instructions retire or timers are due: a core asleep in WFI with
 # nothing pending never advances it, so "no progress" must also be measured in wall time.
 FROZEN_WALL_S = 5.0
@@ -78,6 +77,9 @@ class QemuEngine(Engine):
     # The stack region the engine paints before reset for firmware that paints none itself (engines.qemu.paint);
     # set by the caller before start(), read back with paint.high_water at the end.
     stack_paint: StackRegion | None = None
+    # More plugins for QEMU's command line (the cycle model's, run.cycle_estimate): they observe, never steer.
+    plugin_args: tuple[str, ...] = ()
+    cycle_profile: Path | None = None  # that plugin's profile file: `measure` reads its running total at stops
 
     def __init__(self, board, workdir=None) -> None:
         super().__init__(board, workdir)
@@ -103,11 +105,18 @@ class QemuEngine(Engine):
         self._fault_handlers: dict[int, str] = {}
         self._fault_stopped = False
         self.stray_stops: list[int] = []  # PCs of traps of the fault stub at no fault handler (diagnostics)
+        # Semihosting exit sites with a breakpoint (exitsites.py): what QEMU takes with it when it quits is read
+        # there, with the CPU stopped on the exit's bkpt (count, painted stack); stops there that were no exit.
+        self._exit_sites: set[int] = set()
+        self.exit_instructions: int | None = None
+        self.stack_used_at_exit: int | None = None
+        self.exit_site_stops = 0
+        self.hang_probes = 0  # looks of the wall-clock hang rule at where the CPU runs (stallprobe.py)
         self._poll_watch: PollWatch | None = None
         self.recent_polls: list[tuple[int, int]] = []  # (pc, register) the firmware was seen polling, newest last
         self._console_lock = threading.Lock()
         self._stderr_path = self.workdir / "qemu.stderr"
-        self._log_path = self.workdir / "qemu.log"  # -D: only while _polled_address turns `log unimp` on
+        self._log_path = self.workdir / "qemu.log"  # -D: the poll watch's and the stall probe's log
         # QEMU's own messages (errors, warnings, a lockup's register dump) go to stderr.
         self.log_path = self._stderr_path
 
@@ -155,6 +164,7 @@ class QemuEngine(Engine):
                 os.mkfifo(self.workdir / name)
         argv += self._count_args(image, config)
         argv += paint_args(image, self.board, self.stack_paint)
+        argv += list(self.plugin_args)
         self._argv = argv
         # Foreign firmware may print to newlib's stderr (":tt" opened for append: QEMU's own stderr). One pipe for
         # QEMU's stdout and stderr keeps that text in order with the rest; QEMU's own lines are taken out of it
@@ -179,6 +189,8 @@ class QemuEngine(Engine):
             self._fault_rsp = RspClient.unix(str(self.workdir / "gdb.sock"))
             self._fault_handlers = faults.arm_fault_breakpoints(self, self._fault_rsp)
             flashwatch.watch_flash(self._fault_rsp, self.board)  # QEMU drops writes to flash silently: report them
+            if self.stack_paint is not None:  # the painted stack is read at the exit, before QEMU quits
+                exitsites.arm(self, self._fault_rsp)
         if not image.has_symbol(HOST_CONFIG_SYMBOL):
             self._poll_watch = PollWatch(self)
         if data is not None and config.transport == Transport.SEMIHOSTING:
@@ -423,6 +435,10 @@ class QemuEngine(Engine):
                 pc = rsp.registers()[15] & ~1
             except (RspError, OSError, TimeoutError, ValueError):
                 pc = None
+            if pc is not None and pc in self._exit_sites:
+                exitsites.at_exit_site(self, rsp)
+                rsp.cont()
+                continue
             if pc is not None and pc not in self._fault_handlers:
                 self.stray_stops.append(pc)  # a trap at no fault handler: not a fault, go on
                 rsp.cont()
@@ -539,9 +555,9 @@ class QemuEngine(Engine):
                 with contextlib.suppress(QemuExited):
                     self._poll_watch.scan(now)
             if not self._own_runtime() and now - active_since >= limits.hang_wall_s:
-                pcs, active_since = self._confined_pcs(), now  # still working, just quiet: look again later
-                if pcs:
-                    return self._stop_and_describe(EndKind.STALLED, pcs=pcs, wall_s=limits.hang_wall_s)
+                pcs, active_since = stallprobe.confined_pcs(self), now  # still working, just quiet: look again later
+                if pcs:  # the PCs at the end are sampled with the CPU stopped (the run ends: nothing to disturb)
+                    return self._stop_and_describe(EndKind.STALLED, wall_s=limits.hang_wall_s)
             if budget is not None and icount >= budget + self._budget_margin():
                 return self._stop_and_describe(EndKind.BUDGET, budget=budget)
             if icount - idle_since >= self._stall_threshold(limits) or now - frozen_since > FROZEN_WALL_S:
@@ -571,16 +587,11 @@ class QemuEngine(Engine):
         rsp = RspClient("127.0.0.1", self._gdb_port)
         entries = {addr & ~1: name for name, addr in functions.items()}
         returns: dict[int, int] = {}  # return address -> pending calls returning there
-        frames: list[tuple[str, int, int, int]] = []  # function, icount at entry, SP at entry, return address
+        frames: list[tuple[str, int, int, int, int | None]] = []  # function, icount, SP, return address, cycles
         calls: list[CallMeasurement] = []
         started = time.monotonic()
         try:
-            for addr in entries:
-                rsp.set_breakpoint(addr)
-            if not self._own_runtime():  # foreign firmware: stop at its fault handlers too, as run() does
-                self._fault_handlers = {
-                    a: n for a, n in faults.arm_fault_breakpoints(self, rsp).items() if a not in entries
-                }
+            self._arm_measure(rsp, entries)
             while True:
                 stop = self._continue_until_stop(rsp, limits, started)
                 if stop is None:  # a limit: the CPU is stopped; describe it like run() would
@@ -590,17 +601,21 @@ class QemuEngine(Engine):
                     return self._stop_and_describe(kind, budget=budget), calls
                 if stop.exited:
                     assert self._proc is not None
-                    return self._ended_by_itself(self._proc.wait(timeout=10)), calls
+                    return exitsites.exited_while_measuring(self, self._proc.wait(timeout=10)), calls
                 regs = rsp.registers()
                 pc, sp, lr = regs[15] & ~1, regs[13], regs[14]
                 if pc in self._fault_handlers:
                     return faults.after_fault_entry(self, rsp, self._stop_and_describe(EndKind.FAULT)), calls
-                icount = self.instructions()
+                if pc in self._exit_sites and pc not in entries and pc not in returns:
+                    exitsites.at_exit_site(self, rsp)
+                    continue
+                icount, cycles = self.instructions(), plugin.running_cycles(self.cycle_profile)
                 if limits.max_instructions is not None and icount >= limits.max_instructions:
                     return self._stop_and_describe(EndKind.BUDGET, budget=limits.max_instructions), calls
                 while frames and frames[-1][3] == pc and sp >= frames[-1][2]:
-                    name, begin, _sp, ret = frames.pop()
-                    calls.append(CallMeasurement(name, begin, icount - begin))
+                    name, begin, _sp, ret, c0 = frames.pop()
+                    spent = cycles - c0 if cycles is not None and c0 is not None else None
+                    calls.append(CallMeasurement(name, begin, icount - begin, spent))
                     returns[ret] -= 1
                     if not returns[ret]:
                         del returns[ret]
@@ -608,7 +623,7 @@ class QemuEngine(Engine):
                             rsp.remove_breakpoint(ret)
                 if pc in entries:
                     ret = lr & ~1
-                    frames.append((entries[pc], icount, sp, ret))
+                    frames.append((entries[pc], icount, sp, ret, cycles))
                     if ret not in returns and ret not in entries:
                         rsp.set_breakpoint(ret)
                     returns[ret] = returns.get(ret, 0) + 1
@@ -618,6 +633,14 @@ class QemuEngine(Engine):
                     rsp.set_breakpoint(pc)
         finally:
             rsp.close()
+
+    def _arm_measure(self, rsp: RspClient, entries: dict[int, str]) -> None:
+        for addr in entries:
+            rsp.set_breakpoint(addr)
+        if not self._own_runtime():  # foreign firmware: stop at its fault handlers too, as run() does
+            handlers = faults.arm_fault_breakpoints(self, rsp)
+            self._fault_handlers = {a: n for a, n in handlers.items() if a not in entries}
+        exitsites.arm(self, rsp)  # the exact total (and the painted stack) are read on the exit's bkpt
 
     def _continue_until_stop(self, rsp: RspClient, limits: RunLimits, started: float):
         """`c`, then wait for the stop while watching the budget and the wall clock; None when a limit hit."""
@@ -693,7 +716,12 @@ class QemuEngine(Engine):
         except QemuExited:
             assert self._proc is not None
             return self._ended_by_itself(self._proc.wait())
-        ending = Ending(EndKind.BUDGET, instructions=held.count, instructions_exact=True, cpu=cpu)
+        if self._poll_watch is not None:
+            with contextlib.suppress(QemuExited):
+                self._poll_watch.final(cpu.pc)  # the polls logged since the last scan
+        ending = Ending(
+            EndKind.BUDGET, instructions=held.count, instructions_exact=True, cpu=cpu, recent_polls=self.recent_polls
+        )
         ending.instructions_precision = held.count - budget  # 0 unless run() was asked another budget than start()
         return ending
 
@@ -750,6 +778,8 @@ class QemuEngine(Engine):
             self._qmp_cmd("stop")
             icount = self.instructions()
             cpu = self.read_cpu()
+            if self._poll_watch is not None and kind == EndKind.BUDGET:
+                self._poll_watch.final(cpu.pc)  # the polls logged since the last scan
         except QemuExited:
             assert self._proc is not None
             return self._ended_by_itself(self._proc.wait())
@@ -763,28 +793,9 @@ class QemuEngine(Engine):
             ending.stacked = self.unwind_exception(cpu)
             ending.faults = self._safe_fault_registers()
             if cpu.ipsr == 0:
-                ending.pc_samples = pcs or self._sample_pcs()
-                ending.polled_address = self._polled_address()
-                modelled = ending.polled_address is None
-                if modelled:
-                    ending.polled_address = self._polled_register(ending.pc_samples)
-                if ending.polled_address is not None:
-                    self._note_poll(cpu.pc, ending.polled_address)
-                    ending.polled_modelled = modelled
+                stallprobe.describe_loop(self, ending, pcs)
                 ending.hang_wall_s = wall_s
         return ending
-
-    def _confined_pcs(self) -> list[int] | None:
-        """Silent for hang_wall_s wall seconds: a hang if the PC stays in a small loop, polled register or not (a
-        USART RX poll reads a register QEMU models, so the unimplemented-device log is silent). The PCs when it
-        does, with the CPU stopped; None, and running again, when it does not. Caveat, measured: the stops move
-        the virtual clock (timer interrupts come sooner), so a quiet firmware that is not stuck has its timing
-        perturbed from here on; see the report on issue #14."""
-        pcs = self._sample_pcs()
-        if max(pcs) - min(pcs) < CONFINED_BYTES:
-            return pcs
-        self._qmp_cmd("cont")
-        return None
 
     def _note_poll(self, pc: int, address: int) -> None:
         poll = (pc & ~1, address)
@@ -793,70 +804,14 @@ class QemuEngine(Engine):
         self.recent_polls.append(poll)
         del self.recent_polls[:-RECENT_POLLS]
 
-    def _polled_register(self, pcs: list[int]) -> int | None:
-        """The peripheral register the stalled loop at `pcs` reads, decoded from its instructions (polls.py)."""
-        if not pcs or self.image is None:
-            return None
-        low = min(pcs) & ~1
-        begin = low - CONFINED_BYTES
-        symbol = self.image.symbolize(low)
-        if symbol is not None:
-            func_start = self.image.function_range(symbol.split("+")[0])[0]
-            if begin <= func_start <= low:
-                begin = func_start  # decode from an instruction boundary
-        try:
-            code = self.read_memory(begin, (max(pcs) & ~1) + CONFINED_BYTES - begin)
-            named = dict(_REG_RE.findall(self._hmp("info registers")))
-            regs = [int(named[f"R{i:02d}"], 16) for i in range(16)]
-        except (EngineError, KeyError):
-            return None
-        return loop_load_address(code, begin, pcs, regs)
+    def _device_bases(self) -> dict[str, int]:
+        return device_bases(self._hmp("info mtree -f"))
 
     def _safe_fault_registers(self) -> FaultRegisters:
         try:
             return self.read_fault_registers()
         except EngineError:
             return FaultRegisters()
-
-    def _sample_pcs(self, samples: int = 8) -> list[int]:
-        """Let the CPU run a moment between samples: a tight loop shows the same few PCs."""
-        pcs = []
-        for _ in range(samples):
-            self._qmp_cmd("cont")
-            time.sleep(0.001)
-            self._qmp_cmd("stop")
-            pcs.append(self.read_cpu().pc)
-        return pcs
-
-    def _polled_address(self) -> int | None:
-        """Turn on QEMU's unimplemented-device log for a moment: a firmware waiting on RCC shows up there."""
-        with contextlib.suppress(OSError):
-            self._log_path.unlink()
-        self._hmp(f"logfile {self._log_path}")
-        self._hmp("log unimp")
-        # Run for a fixed number of instructions rather than a fixed wall time, so a loaded machine (CI) still
-        # lets the loop go round often enough to show up in the log.
-        start, deadline = self.instructions(), time.monotonic() + 1.0
-        self._qmp_cmd("cont")
-        while self.instructions() - start < 200_000 and time.monotonic() < deadline:
-            time.sleep(0.002)
-        self._qmp_cmd("stop")
-        self._hmp("log none")
-        try:
-            with open(self._log_path, errors="replace") as fh:
-                lines = [next(fh, "") for _ in range(2000)]
-        except OSError:
-            return None
-        reads = [m for m in (UNIMP_RE.match(ln) for ln in lines) if m and m["op"] == "read"]
-        if not reads:
-            return None
-        device, offset = reads[-1]["dev"], int(reads[-1]["off"], 16)
-        base = self._device_bases().get(device)
-        return None if base is None else base + offset
-
-    def _device_bases(self) -> dict[str, int]:
-        text = self._hmp("info mtree -f")
-        return {name: int(start, 16) for start, _end, name in _MTREE_RE.findall(text)}
 
     def _drain(self) -> None:
         for t in self._threads:

@@ -80,17 +80,18 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def plugin_path() -> Path:
-    """The built plugin, compiled on first use into the build directory, keyed by source and header."""
+def plugin_path(source: Path = SOURCE) -> Path:
+    """The built plugin (`source`: a plugin C file, by default icount.c), compiled on first use into the build
+    directory as lib<stem>-<key>.so, keyed by source and header."""
     include = find_header()
     if include is None:
         raise EngineError(unavailable_reason() or f"{HEADER} not found")
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         raise EngineError("no host C compiler (gcc) to build the exact-count QEMU plugin")
-    key = hashlib.sha256(SOURCE.read_bytes() + (include / HEADER).read_bytes()).hexdigest()[:12]
+    key = hashlib.sha256(source.read_bytes() + (include / HEADER).read_bytes()).hexdigest()[:12]
     out_dir = resources.build_dir() / "qemu-plugin"
-    target = out_dir / f"libicount-{key}.so"
+    target = out_dir / f"lib{source.stem}-{key}.so"
     if target.is_file():
         return target
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -99,10 +100,10 @@ def plugin_path() -> Path:
         if not target.is_file():
             tmp = target.with_suffix(f".{os.getpid()}.tmp")
             cmd = [cc, "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-I", str(include), "-o", str(tmp),
-                   str(SOURCE)]  # fmt: skip
+                   str(source)]  # fmt: skip
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
-                raise EngineError(f"cannot build the QEMU plugin {SOURCE.name}: {proc.stderr.strip()[-2000:]}")
+                raise EngineError(f"cannot build the QEMU plugin {source.name}: {proc.stderr.strip()[-2000:]}")
             os.replace(tmp, target)
     return target
 
@@ -151,6 +152,25 @@ class PluginCounter:
         if self._map is not None:
             self._map.close()
             self._map = None
+
+
+CYCLES_MAGIC = b"cosimcy1"  # cycles.c's profile page (cycleplugin.py reads the rest; numpy there)
+
+
+def running_cycles(path: Path | None) -> int | None:
+    """The plugin's running cycle total (header word 8), for a stopped CPU: a call's cycles are the difference at
+    its entry and return stops. Transfers are charged when the next block starts, so each difference lacks the
+    return's branch refill (1..3 cycles) and nothing else. None without a profile."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9 * 8)
+    except OSError:
+        return None
+    if len(head) < 9 * 8 or head[:8] != CYCLES_MAGIC:
+        return None
+    return int.from_bytes(head[64:72], "little")
 
 
 # --- fetching the header (make qemu-plugin-header) ---

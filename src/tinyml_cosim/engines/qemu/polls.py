@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from typing import Any
 
 # A stalled PC that stays within this many bytes is one loop (a poll, `b .`, `while (1) {}`).
@@ -17,6 +18,19 @@ POLL_READS = 16
 POLL_QUIET_S = 1.0
 POLL_SCAN_BYTES = 1 << 20
 TRACE_RE = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+# The hang probe's look at where the CPU runs: the exec trace over this many instructions, at least this many
+# trace lines (a loop QEMU chains to itself logs once per icount slice, <= 65,535 instructions), within this long.
+SAMPLE_INSTRUCTIONS = 200_000
+SAMPLE_LINES = 8
+SAMPLE_WALL_S = 1.0
+
+
+_MTREE_RE = re.compile(r"^\s*([0-9a-f]{8,16})-([0-9a-f]{8,16}) \(prio -?\d+, i/o\): (\S+)", re.MULTILINE)
+
+
+def device_bases(mtree: str) -> dict[str, int]:
+    """Device name -> base address, from the monitor's `info mtree -f`."""
+    return {name: int(start, 16) for start, _end, name in _MTREE_RE.findall(mtree)}
 
 
 UNIMP_RE = re.compile(
@@ -33,22 +47,46 @@ class PollWatch:
     QEMU's `log unimp` is on from the start; when one register has been read POLL_READS times, `exec` tracing is
     turned on until a trace line of the loop shows its PC, then all logging pauses for POLL_QUIET_S (a poll writes
     a log line per read). Logging never stops the CPU, so counts and timer interrupts stay where they were (a QMP
-    `stop` does not: it moves the virtual clock to the next timer deadline)."""
+    `stop` does not: it moves the virtual clock to the next timer deadline). The hang probe reads where the CPU
+    runs from the same log (`sample_pcs`), for the same reason."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, flags: str = "unimp") -> None:
         self._engine, self._path = engine, engine._log_path
         self._offset, self._next_scan, self._resume_at = 0, 0.0, 0.0
         self._tracing: int | None = None  # the register whose loop PC is wanted
         self._counts: dict[tuple[str, int], int] = {}
         self._bases: dict[str, int] | None = None
-        self._reopen("unimp")
+        self._flags = flags
+        self._reopen(flags)
+
+    def _log(self, flags: str) -> None:
+        self._flags = flags
+        self._engine._hmp(f"log {flags}")
 
     def _reopen(self, flags: str) -> None:
         with contextlib.suppress(OSError):
             self._path.unlink()
         self._offset = 0
         self._engine._hmp(f"logfile {self._path}")
-        self._engine._hmp(f"log {flags}")
+        self._log(flags)
+
+    def sample_pcs(self) -> list[int]:
+        """Where the CPU runs, without stopping it: the start PCs of the translation blocks QEMU's exec trace shows
+        over the next SAMPLE_INSTRUCTIONS instructions (a QMP `stop` would move the virtual clock and with it the
+        firmware's timer interrupts). Empty when nothing ran meanwhile (the CPU stopped at a breakpoint). The
+        trace's other lines go through the poll watch as in `scan`."""
+        self._read_and_note(time.monotonic())  # what is already there is not part of the sample
+        wanted = {f for f in self._flags.split(",") if f != "none"} | {"exec"}
+        self._engine._hmp(f"log {','.join(sorted(wanted))}")
+        start, deadline = self._engine.instructions(), time.monotonic() + SAMPLE_WALL_S
+        size = self._path.stat().st_size if self._path.exists() else 0
+        while time.monotonic() < deadline:
+            time.sleep(0.002)
+            enough = self._engine.instructions() - start >= SAMPLE_INSTRUCTIONS
+            if enough and self._path.exists() and self._path.stat().st_size - size >= 100 * SAMPLE_LINES:
+                break
+        self._engine._hmp(f"log {self._flags}")
+        return self._read_and_note(time.monotonic())
 
     def scan(self, now: float) -> None:
         if now < self._next_scan:
@@ -60,19 +98,25 @@ class PollWatch:
                 self._counts.clear()
                 self._reopen("unimp")
             return
+        self._read_and_note(now)
+
+    def _read_and_note(self, now: float) -> list[int]:
+        """Read the log's new lines: note polls from them; the trace PCs among them."""
         try:
             with open(self._path, "rb") as fh:
                 fh.seek(self._offset)
                 data = fh.read(POLL_SCAN_BYTES)
         except OSError:
-            return
+            return []
         end = data.rfind(b"\n") + 1
         self._offset += end
         last_trace: int | None = None
+        traced: list[int] = []
         for line in data[:end].decode(errors="replace").splitlines():
             trace = TRACE_RE.match(line)
             if trace:
                 last_trace = int(trace[1], 16)
+                traced.append(last_trace)
                 continue
             m = UNIMP_RE.match(line)
             if not m or m["op"] != "read":
@@ -80,18 +124,29 @@ class PollWatch:
             address = self._address(m["dev"], int(m["off"], 16))
             if address is None:
                 continue
-            if self._tracing == address and last_trace is not None:
+            if self._tracing == address and last_trace is not None and not self._resume_at:
                 self._engine._note_poll(last_trace, address)
                 self._tracing, self._resume_at = None, now + POLL_QUIET_S
-                self._engine._hmp("log none")
-                return
+                self._log("none")
+                continue
             key = (m["dev"], address)
             self._counts[key] = self._counts.get(key, 0) + 1
-            if self._tracing is None and self._counts[key] >= POLL_READS:
+            if self._tracing is None and self._counts[key] >= POLL_READS and not self._resume_at:
                 self._tracing = address
-                self._engine._hmp("log unimp,exec")
+                self._log("unimp,exec")
         if len(data) == POLL_SCAN_BYTES and self._tracing is None:
-            self._reopen("unimp")  # a flood we are not reading: start the file afresh rather than let it grow
+            self._reopen(self._flags)  # a flood we are not reading: start the file afresh rather than let it grow
+        return traced
+
+    def final(self, pc: int | None) -> None:
+        """At the end of a run (the CPU stopped or held at `pc`): what the log holds since the last scan, now; a
+        register polled often enough whose loop the exec trace had no time to show is noted at `pc`."""
+        self._next_scan = 0.0
+        if not self._resume_at:
+            self.scan(self._next_scan)
+        if self._tracing is not None and pc is not None:
+            self._engine._note_poll(pc, self._tracing)
+            self._tracing = None
 
     def _address(self, device: str, offset: int) -> int | None:
         if self._bases is None:

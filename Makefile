@@ -15,9 +15,16 @@ PYTEST_ARGS ?=
 # `cosim` on its own builds into $COSIM_BUILD_DIR, else the per-user cache directory (~/.cache/tinyml-cosim/build).
 export COSIM_BUILD_DIR ?= $(CURDIR)/build
 
-.PHONY: setup apt venv lock demo test test-long lint format bench clean
+.PHONY: setup apt venv plugin-header lock demo test test-long lint format bench clean
 
-setup: apt venv
+setup: apt venv plugin-header
+
+# The QEMU plugins' header (exact counts of foreign firmware, the cycle model): fetched once into the per-user cache
+# (`qemu-plugin-header` below). A machine that cannot reach Debian's source packages runs without both plugins: runs
+# say so (counts labelled approximate, no cycle estimate) and the tests that need them skip with the reason.
+plugin-header: venv
+	@$(MAKE) --no-print-directory qemu-plugin-header >/dev/null || \
+	  echo "note: QEMU's qemu-plugin.h is unavailable: foreign counts are approximate, no cycle estimates (make qemu-plugin-header)"
 
 # Debian packages, only those missing, without recommends. Root runs apt directly; others go through sudo.
 apt:

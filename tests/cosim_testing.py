@@ -22,6 +22,13 @@ needs_qemu = pytest.mark.skipif(
 needs_toolchain = pytest.mark.skipif(not HAVE_ARM_GCC, reason="needs arm-none-eabi-gcc (run `make setup`)")
 
 
+def cycles_unavailable() -> str | None:
+    """Why QEMU runs get no cycle estimate on this machine (no qemu-plugin.h, no gcc), or None."""
+    from tinyml_cosim.engines.qemu import plugin  # lazy: the test modules that do not need it stay light
+
+    return plugin.unavailable_reason()
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (children, grandchildren, ...); none when `pid` is gone."""
     try:

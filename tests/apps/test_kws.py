@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import yaml
 from cosim_dsp.fft import hann_q15, rfft_power_q15
-from cosim_testing import needs_qemu, needs_toolchain
+from cosim_testing import cycles_unavailable, needs_qemu, needs_toolchain
 from hostc import DSP_INCLUDE, build_shared, dsp_sources, load_shared
 
 from tinyml_cosim.build.firmware import build
@@ -189,14 +189,17 @@ def timeline(scenario: Path) -> list[tuple[float, float, str]]:
 def test_normal_scenario_passes_and_matches_the_host_pipeline(tmp_path: Path) -> None:
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / "normal.yaml", out=tmp_path / "rep"))
     failed = [c for c in outcome.report.checks if c.status.value == "fail"]
-    # The cycle model (issue 15) puts the own-kernel build's longest inference at about 222 ms of its 240 ms stride
-    # on an STM32F405 at 168 MHz; at the band's upper end (the model's measured error against silicon) it does not
-    # fit. That is the one expectation that fails, on the safe side, and the report says why; CMSIS-NN fits.
-    assert [c.id for c in failed] == ["timing.deadline_ms"], [c.message for c in failed]
-    t = outcome.report.timing
-    assert t is not None and t.time_basis == "estimated cycles" and t.deadline_checked_ms is not None
-    assert (t.time_ms["observed_maximum"].value or 0) < 240 < t.deadline_checked_ms
-    assert "estimated cycles" in failed[0].message and "upper end" in failed[0].message
+    if cycles_unavailable() is None:
+        # The cycle model (issue 15) puts the own-kernel build's longest inference at about 222 ms of its 240 ms
+        # stride on an STM32F405 at 168 MHz; at the band's upper end (the model's measured error against silicon)
+        # it does not fit. That is the one expectation that fails, on the safe side, and the report says why.
+        assert [c.id for c in failed] == ["timing.deadline_ms"], [c.message for c in failed]
+        t = outcome.report.timing
+        assert t is not None and t.time_basis == "estimated cycles" and t.deadline_checked_ms is not None
+        assert (t.time_ms["observed_maximum"].value or 0) < 240 < t.deadline_checked_ms
+        assert "estimated cycles" in failed[0].message and "upper end" in failed[0].message
+    else:  # no cycle plugin on this machine: the documented fallback (the board's factor); every expectation holds
+        assert failed == [], [c.message for c in failed]
     rec = RunRecord.model_validate_json((tmp_path / "rep" / "run-seed101.json").read_text())
     assert marks(rec, "window_ms") == [(pytest.approx(0, abs=0.01), 992)]
     assert marks(rec, "debounce_ms")[0][1] == 480

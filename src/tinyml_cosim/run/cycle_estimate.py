@@ -75,7 +75,10 @@ def attach(engine: Engine, image: FirmwareImage, board: Board, wanted: bool) -> 
     why = unavailable(board, engine.name) if wanted else "not asked for (--no-cycles)"
     if why is not None:
         return None, why
-    cp = plan(image, board, engine.workdir)
+    try:
+        cp = plan(image, board, engine.workdir)
+    except Exception as exc:  # the estimate is an addition: a model failure must not cost the run
+        return None, f"the cycle model could not read {image.path.name}: {type(exc).__name__}: {exc}"
     engine.plugin_args = tuple(cp.qemu_args())  # type: ignore[attr-defined]  # QemuEngine's
     engine.cycle_profile = cp.profile  # type: ignore[attr-defined]
     return cp, None
@@ -210,8 +213,12 @@ def finish(cp: CyclePlan, record: RunRecord, board: Board, validation: str = "")
     except EngineError as exc:
         record.cycles_missing = str(exc)
         return None
-    est = estimate(profile, cp.static, record.clock_hz)
-    exact = _cost_spans(record, cp.static, profile)
+    try:
+        est = estimate(profile, cp.static, record.clock_hz)
+        exact = _cost_spans(record, cp.static, profile)
+    except Exception as exc:  # as in attach(): the verdict stands without its estimate
+        record.cycles_missing = f"the cycle estimate failed: {type(exc).__name__}: {exc}"
+        return None
     low, high = _validated_band(board, est.cycles, *est.band)
     record.cycles = CycleSummary(
         total=est.cycles,

@@ -81,7 +81,8 @@ NOT_REBUILT = [
     {
         "name": "TF v2.3.1 exactly (all models)",
         "reason": "the tag's tree is not in the code index and tensorflow/tensorflow is too big to fetch; the rows "
-        "use TF v2.3.0's generated mbed project (bench/timing_validation/README.md lists what v2.3.1 changed)",
+        "use TF v2.3.0's generated mbed project (v2.3.1 was the security release: per-tensor index checks in "
+        "kernel_util.h and friends, no inner-loop work)",
     },
     {
         "name": "reference-kernel builds (TFLM v2.3 without cmsis-nn)",

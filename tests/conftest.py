@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 
 from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import load_board
+
+# The cycle plugin costs up to 2x QEMU's wall time: the tier runs it where a test asks for it (RunRequest(cycles=True),
+# or COSIM_CYCLES unset by the test: tests/test_cycles_run.py, the keyword spotter's deadline), keeping `make test`
+# within its budget. `COSIM_CYCLES=on make test` runs every QEMU test with it.
+os.environ.setdefault("COSIM_CYCLES", "off")
 
 
 @pytest.fixture(scope="session")

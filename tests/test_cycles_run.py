@@ -52,7 +52,8 @@ def test_demo_estimate_is_consistent_deterministic_and_leaves_counts_alone(firmw
 
 @needs_qemu
 @needs_plugin
-def test_model_runner_layers_are_costed_and_add_up(tmp_path: Path) -> None:
+def test_model_runner_layers_are_costed_and_add_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(cycle_estimate.CYCLES_ENV, raising=False)  # the default: on
     from test_model_runner_qemu import _model  # the MLPerf Tiny models, skipped when ../shared is absent
 
     from tinyml_cosim.orchestrate.model_check import build_runner, run_runner, seeded_input
@@ -73,9 +74,11 @@ def test_model_runner_layers_are_costed_and_add_up(tmp_path: Path) -> None:
 
 def test_runs_without_the_model_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
     f405 = load_board("stm32f405")
+    monkeypatch.delenv(cycle_estimate.CYCLES_ENV, raising=False)
     assert "engine renode has none" in (cycle_estimate.unavailable(f405, "renode") or "")
     monkeypatch.setenv(cycle_estimate.CYCLES_ENV, "off")
     assert cycle_estimate.unavailable(f405, "qemu") == "COSIM_CYCLES=off"
+    assert cycle_estimate.unavailable(f405, "qemu", forced=True) != "COSIM_CYCLES=off"  # --cycles wins
     assert cycle_estimate.validation_text(load_board("stm32f205")).startswith("not validated")
 
 
@@ -85,8 +88,8 @@ def test_measured_calls_carry_estimated_cycles_from_the_same_stops() -> None:
     from foreign import build_foreign
 
     elf = build_foreign("cpp_virtual")
-    rec = run_firmware(RunRequest(elf=elf, board="stm32f405", measure=("Dispatch",), timeout_s=120))
-    again = run_firmware(RunRequest(elf=elf, board="stm32f405", measure=("Dispatch",), timeout_s=120))
+    rec = run_firmware(RunRequest(elf=elf, board="stm32f405", measure=("Dispatch",), timeout_s=120, cycles=True))
+    again = run_firmware(RunRequest(elf=elf, board="stm32f405", measure=("Dispatch",), timeout_s=120, cycles=True))
     calls = rec.measurements
     assert calls and all(m.cycles is not None for m in calls)
     assert [m.cycles for m in calls] == [m.cycles for m in again.measurements]  # deterministic
@@ -95,3 +98,27 @@ def test_measured_calls_carry_estimated_cycles_from_the_same_stops() -> None:
     plain = run_firmware(RunRequest(elf=elf, board="stm32f405", measure=("Dispatch",), timeout_s=120, cycles=False))
     assert [m.instructions for m in plain.measurements] == [m.instructions for m in calls]  # counts untouched
     assert all(m.cycles is None for m in plain.measurements)
+
+
+@needs_qemu
+@needs_plugin
+def test_a_scenario_report_carries_the_estimate_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default (COSIM_CYCLES unset): report.json, junit.xml and report.html of a scenario on estimated cycles."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from tinyml_cosim.orchestrate.scenario_runs import ScenarioRunRequest, run_scenario
+
+    monkeypatch.delenv(cycle_estimate.CYCLES_ENV, raising=False)
+    scenario = Path(__file__).parent / "data" / "scenarios" / "verdicts" / "shake_pass.yaml"
+    out = tmp_path / "rep"
+    assert run_scenario(ScenarioRunRequest(scenario, out=out)).exit_code == 0
+    t = json.loads((out / "report.json").read_text())["timing"]
+    assert t["time_basis"] == "estimated cycles" and t["cycles_per_instruction"] is None
+    cmax = t["cycles"]["observed_maximum"]["value"]
+    assert cmax >= t["instructions"]["observed_maximum"]["value"]
+    assert t["deadline_checked_ms"] == pytest.approx(cmax * t["cycle_band"][1] / 168e6 * 1e3)
+    props = {p.get("name"): p.get("value") for p in ET.parse(out / "junit.xml").getroot().iter("property")}
+    assert props["time_basis"] == "estimated cycles" and props["estimated_cycles_observed_maximum"] == f"{cmax:.0f}"
+    page = (out / "report.html").read_text()
+    assert "estimated cycles per inference (cycle model of this exact binary" in page

@@ -184,22 +184,30 @@ def timeline(scenario: Path) -> list[tuple[float, float, str]]:
     return [(s["start_s"], s["end_s"], s["label"]) for s in data["timeline"]]
 
 
+def only_the_estimated_deadline_fails(outcome) -> None:  # type: ignore[no-untyped-def]
+    """Every expectation of a keyword-spotter scenario holds but, on estimated cycles, the deadline.
+
+    The cycle model (issue 15) puts the own-kernel build's longest inference at about 222 ms of its 240 ms stride on
+    an STM32F405 at 168 MHz; at the band's upper end (the model's measured error against silicon) it does not fit:
+    that check fails, on the safe side, and says why. Without the cycle plugin on the machine the documented
+    fallback (the board's factor) applies and every expectation holds."""
+    failed = [c for c in outcome.report.checks if c.status.value == "fail"]
+    if cycles_unavailable() is not None:
+        assert failed == [], [c.message for c in failed]
+        return
+    assert [c.id for c in failed] == ["timing.deadline_ms"], [c.message for c in failed]
+    t = outcome.report.timing
+    assert t is not None and t.time_basis == "estimated cycles" and t.deadline_checked_ms is not None
+    assert (t.time_ms["observed_maximum"].value or 0) < 240 < t.deadline_checked_ms
+    assert "estimated cycles" in failed[0].message and "upper end" in failed[0].message
+
+
 @needs_qemu
 @needs_toolchain
-def test_normal_scenario_passes_and_matches_the_host_pipeline(tmp_path: Path) -> None:
+def test_normal_scenario_passes_and_matches_the_host_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COSIM_CYCLES", raising=False)  # the default: the cycle model runs where it can
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / "normal.yaml", out=tmp_path / "rep"))
-    failed = [c for c in outcome.report.checks if c.status.value == "fail"]
-    if cycles_unavailable() is None:
-        # The cycle model (issue 15) puts the own-kernel build's longest inference at about 222 ms of its 240 ms
-        # stride on an STM32F405 at 168 MHz; at the band's upper end (the model's measured error against silicon)
-        # it does not fit. That is the one expectation that fails, on the safe side, and the report says why.
-        assert [c.id for c in failed] == ["timing.deadline_ms"], [c.message for c in failed]
-        t = outcome.report.timing
-        assert t is not None and t.time_basis == "estimated cycles" and t.deadline_checked_ms is not None
-        assert (t.time_ms["observed_maximum"].value or 0) < 240 < t.deadline_checked_ms
-        assert "estimated cycles" in failed[0].message and "upper end" in failed[0].message
-    else:  # no cycle plugin on this machine: the documented fallback (the board's factor); every expectation holds
-        assert failed == [], [c.message for c in failed]
+    only_the_estimated_deadline_fails(outcome)
     rec = RunRecord.model_validate_json((tmp_path / "rep" / "run-seed101.json").read_text())
     assert marks(rec, "window_ms") == [(pytest.approx(0, abs=0.01), 992)]
     assert marks(rec, "debounce_ms")[0][1] == 480
@@ -314,7 +322,7 @@ def test_cortex_m3_board_keeps_up_and_decides_the_same() -> None:
 @needs_toolchain
 def test_heldout_accuracy_matches_the_model_card(tmp_path: Path) -> None:
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / "heldout.yaml", out=tmp_path / "rep"))
-    assert outcome.exit_code == 0, [c.message for c in outcome.report.checks if c.status.value == "fail"]
+    only_the_estimated_deadline_fails(outcome)
     rec = RunRecord.model_validate_json((tmp_path / "rep" / "run-seed102.json").read_text())
     ds = [(d.t_s, d.cls) for d in decisions_from_record(rec)]
     score = stream_sim.utterance_accuracy(ds, timeline(SCENARIOS / "heldout.yaml"))
@@ -334,7 +342,7 @@ def test_heldout_accuracy_matches_the_model_card(tmp_path: Path) -> None:
 @pytest.mark.parametrize("scenario", ["drift.yaml", "long.yaml"])
 def test_long_scenarios_pass(tmp_path: Path, scenario: str) -> None:
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / scenario, out=tmp_path / "rep"))
-    assert outcome.exit_code == 0, [c.message for c in outcome.report.checks if c.status.value == "fail"]
+    only_the_estimated_deadline_fails(outcome)
 
 
 @pytest.mark.long

@@ -145,13 +145,14 @@ def run(
         ),
     ] = None,
     cycles: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--cycles/--no-cycles",
             help="estimate silicon cycles of the exact binary with the board's cycle model beside the exact "
-            "instruction counts (QEMU; an estimate, never the time base). Scenarios: COSIM_CYCLES=off",
+            "instruction counts (QEMU; an estimate, never the time base). Default: on unless COSIM_CYCLES=off "
+            "(which scenarios follow)",
         ),
-    ] = True,
+    ] = None,
     seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
     replay: Annotated[
         Path | None, typer.Option("--replay", help="scenario only: re-evaluate the recorded runs of a report directory")

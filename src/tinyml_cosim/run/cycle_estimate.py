@@ -49,10 +49,15 @@ class CyclePlan:
     def qemu_args(self) -> list[str]:
         return cycleplugin.qemu_args(self.costs, self.profile)
 
+    def finish(self, record: RunRecord, board: Board) -> CycleEstimate | None:
+        """After the run, before the engine's directory goes: the estimate into the record (module `finish`)."""
+        return finish(self, record, board, validation_text(board))
 
-def unavailable(board: Board, engine_name: str) -> str | None:
-    """Why this run gets no cycle estimate, or None."""
-    if os.environ.get(CYCLES_ENV, "").lower() in ("0", "off", "no", "false"):
+
+def unavailable(board: Board, engine_name: str, forced: bool = False) -> str | None:
+    """Why this run gets no cycle estimate, or None. `forced`: asked for explicitly (`--cycles`), whatever
+    $COSIM_CYCLES says."""
+    if not forced and os.environ.get(CYCLES_ENV, "").lower() in ("0", "off", "no", "false"):
         return f"{CYCLES_ENV}=off"
     if board.cycle_model is None:
         return f"board {board.id} has no cycle_model block"
@@ -70,9 +75,12 @@ def plan(image: FirmwareImage, board: Board, workdir: Path) -> CyclePlan:
     return CyclePlan(static, memory_system(board), costs, profile)
 
 
-def attach(engine: Engine, image: FirmwareImage, board: Board, wanted: bool) -> tuple[CyclePlan | None, str | None]:
-    """Give the engine the cycles plugin when the run wants it and can have it: (plan, None) or (None, why not)."""
-    why = unavailable(board, engine.name) if wanted else "not asked for (--no-cycles)"
+def attach(
+    engine: Engine, image: FirmwareImage, board: Board, wanted: bool | None
+) -> tuple[CyclePlan | None, str | None]:
+    """Give the engine the cycles plugin when the run wants it and can have it: (plan, None) or (None, why not).
+    `wanted`: True asked for, False refused (`--no-cycles`), None the default (on unless COSIM_CYCLES=off)."""
+    why = unavailable(board, engine.name, forced=bool(wanted)) if wanted is not False else "not asked for (--no-cycles)"
     if why is not None:
         return None, why
     try:

@@ -52,8 +52,9 @@ class RunRequest:
     console_input: tuple[tuple[int, bytes], ...] = ()
     # `--stack-region START:SIZE`: the stack the engine paints for firmware that paints none (engines.qemu.paint).
     stack_region: tuple[int, int] | None = None
-    # The cycle model's estimate beside the exact counts (run.cycle_estimate), where board and engine have one.
-    cycles: bool = True
+    # The cycle model's estimate beside the exact counts (run.cycle_estimate), where board and engine have one:
+    # True asked for, False refused, None the default (on unless $COSIM_CYCLES=off).
+    cycles: bool | None = None
 
 
 def host_config(engine: Engine, request: RunRequest, budget: int | None, debug: bool = False) -> HostConfig:
@@ -133,10 +134,7 @@ def run_firmware(request: RunRequest) -> RunRecord:
         calls: list[CallMeasurement] = []
         painted = stack_region(image, board, request.stack_region) if hasattr(engine, "stack_paint") else None
         engine.stack_paint = painted  # type: ignore[attr-defined]
-        # lazy: numpy and capstone load only for a run that estimates cycles (tests/test_startup.py)
-        from tinyml_cosim.run import cycle_estimate
-
-        cycle_plan, cycles_missing = cycle_estimate.attach(engine, image, board, request.cycles)
+        cycle_plan, cycles_missing = _attach_cycles(engine, image, board, request.cycles)
         if request.measure:
             functions = measured_functions(image, request.measure)
             # Stopping at every call moves the firmware's clock (not the instruction count): watchdog off.
@@ -162,7 +160,7 @@ def run_firmware(request: RunRequest) -> RunRecord:
             ]
             record.measurements_exact = True  # Engine.measure's contract: counts at stops, which do not move it
         if cycle_plan is not None:  # before the `with` ends: the profile lives in the engine's work directory
-            cycle_estimate.finish(cycle_plan, record, board, cycle_estimate.validation_text(board))
+            cycle_plan.finish(record, board)
     record.provenance = Provenance(
         elf_sha256=image.sha256, board=board.id, engine=record.engine, engine_version=record.engine_version,
         model_sha256=file_sha256(request.model), scenario_sha256=file_sha256(request.scenario), seed=request.seed,
@@ -170,6 +168,13 @@ def run_firmware(request: RunRequest) -> RunRecord:
     )  # fmt: skip
     record.fingerprint = record.provenance.fingerprint
     return record
+
+
+def _attach_cycles(engine: Engine, image: FirmwareImage, board: Board, wanted: bool | None) -> tuple[Any, str | None]:
+    """The cycle plugin for this run (run.cycle_estimate.attach): (plan, None) or (None, why not)."""
+    from tinyml_cosim.run import cycle_estimate  # lazy: numpy and capstone only for a run that estimates cycles
+
+    return cycle_estimate.attach(engine, image, board, wanted)
 
 
 def _send_due_input(engine: Engine, request: RunRequest, lines: int) -> None:

@@ -1,6 +1,6 @@
 """The 16 instruction classes the cost table names and the QEMU cycles plugin keeps one cycle counter for.
 
-The ids are part of the cost-table format (docs: /work/briefs/s5/cycles_design.md, `class <id> <name>` lines), so a
+The ids are part of the cost-table format (docs/cycles.md "File formats", `class <id> <name>` lines), so a
 class is never renumbered; 15 is the plugin's "not in the table" class.
 """
 
@@ -30,7 +30,7 @@ class InsnClass(IntEnum):
 
 CLASS_NAMES: dict[int, str] = {c.value: c.name.lower() for c in InsnClass}
 
-# Flags of a cost-table `insn` line (design file): which dynamic effects the plugin must watch for.
+# Flags of a cost-table `insn` line (docs/cycles.md): which dynamic effects the plugin must watch for.
 FLAG_LOAD = 1  # reads memory (a flash read goes through the ART data cache)
 FLAG_STORE = 2
 FLAG_TRANSFER = 4  # may transfer control: taken_extra applies when it does

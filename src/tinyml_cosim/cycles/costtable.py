@@ -1,5 +1,5 @@
-"""The cost table the QEMU cycles plugin reads (format: the issue-15 design, `cosim-cycles-costs 1`): the memory
-system's parameters for the board, the class names, and one `insn` line per decoded instruction.
+"""The cost table the QEMU cycles plugin reads (format: docs/cycles.md "File formats", `cosim-cycles-costs 1`): the
+memory system's parameters for the board, the class names, and one `insn` line per decoded instruction.
 
 Numbers are written in hex with a 0x prefix (addresses, sizes) or decimal (counts, cycles); `#` starts a comment.
 """

@@ -17,7 +17,7 @@ import numpy as np
 from tinyml_cosim.cycles.classes import CATEGORY_OF_CLASS, InsnClass
 from tinyml_cosim.cycles.decode import StaticCode
 
-# Profile flags (design file, header word 6).
+# Profile flags (docs/cycles.md: header word 6).
 FLAG_INSNS_FULL, FLAG_SNAPSHOTS_FULL = 1, 2
 
 

@@ -2,8 +2,8 @@
 
 The plugin counts what a Cortex-M cycle estimate needs from the executed stream (execution counts, taken
 transfers, exception entries, flash fetch / ART cache stalls, flash data loads, snapshots at timebase reads) into a
-file-backed mapping; `read_profile` reads it while QEMU runs or after it is gone. The layout is the one of issue 15's
-design (cost table in, profile out); the arithmetic on it lives in the cycles/ package. It is built like the
+file-backed mapping; `read_profile` reads it while QEMU runs or after it is gone. The layout is in docs/cycles.md
+("File formats": cost table in, profile out); the arithmetic on it lives in the cycles/ package. It is built like the
 exact-count plugin (plugin.py: header lookup, content-keyed build) and can be loaded beside it.
 """
 

@@ -1,7 +1,7 @@
 /*
  * Cycle profile for QEMU 7.2 (system mode, one vCPU, -icount shift=0), as a TCG plugin: the dynamic half of the
  * Cortex-M cycle estimate of issue 15. Interface (cost table in, profile file out): docs in
- * /work/briefs/s5/cycles_design.md, mirrored by engines/qemu/cycleplugin.py and the cycles/ package.
+ * docs/cycles.md ("File formats"), mirrored by engines/qemu/cycleplugin.py and the cycles/ package.
  *
  * Arguments: costs=PATH (the cost table), profile=PATH (the mapped output file), insns=N (insn table capacity,
  * default 1<<20), snapshots=N (snapshot capacity, default 1<<18), decode=0 (no load decoding, see Data loads:
@@ -98,7 +98,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 /* F_KEEP: a timebase read whose every snapshot is kept (a span's own read: never merged as polling). */
 enum { F_LOAD = 1, F_STORE = 2, F_BRANCH = 4, F_WIDE = 8, F_KEEP = 16 };
 
-/* Header words, u64, little-endian (the design file's page 0). */
+/* Header words, u64, little-endian (docs/cycles.md: the profile's page 0). */
 enum {
     H_MAGIC, H_VERSION, H_N_INSNS, H_INSN_CAP, H_N_SNAPS, H_SNAP_CAP, H_FLAGS, H_INSTRUCTIONS, H_CYCLES, H_TAKEN,
     H_FETCH_STALL, H_DATA_STALL, H_EXC_ENTRIES, H_EXC_CYCLES, H_IC_HITS, H_IC_MISSES, H_DC_HITS, H_DC_MISSES,

@@ -122,3 +122,22 @@ def test_a_scenario_report_carries_the_estimate_everywhere(tmp_path: Path, monke
     assert props["time_basis"] == "estimated cycles" and props["estimated_cycles_observed_maximum"] == f"{cmax:.0f}"
     page = (out / "report.html").read_text()
     assert "estimated cycles per inference (cycle model of this exact binary" in page
+
+
+@needs_qemu
+@needs_plugin
+def test_model_check_profile_costs_every_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_model_runner_qemu import _model
+
+    from tinyml_cosim.orchestrate.model_check import check_model
+
+    monkeypatch.delenv(cycle_estimate.CYCLES_ENV, raising=False)
+    report = check_model(_model("ad01_int8"), load_board("stm32f405"), vectors=1, profile=True)
+    assert report["bit_exact"] and report["cycles_missing"] is None and "TRM" in str(report["cycle_model"])
+    rows = report["layers_profile"]
+    assert isinstance(rows, list) and len(rows) == 10  # AD01: ten FULLY_CONNECTED layers
+    assert all(r["operator"] == "FULLY_CONNECTED" for r in rows)
+    for r in rows:
+        assert r["instructions"] <= r["estimated_cycles"] == sum(r["cycle_parts"].values())
+    (per_inference,) = report["estimated_cycles_per_inference"]  # type: ignore[misc]
+    assert sum(r["estimated_cycles"] for r in rows) <= per_inference * 1.01  # layer spans hold the kernels' work

@@ -104,6 +104,23 @@ def _human_check(r: dict[str, object]) -> None:
     typer.echo(f"  arena {r['arena_bytes']} bytes (TFLM {r['tflm_arena_bytes']}), model flash {r['flash_bytes_model']}")
     if r["first_mismatch"]:
         typer.echo(f"  first mismatch: {json.dumps(r['first_mismatch'])}")
+    cyc = r.get("estimated_cycles_per_inference")
+    if isinstance(cyc, list) and cyc:
+        typer.echo(f"  estimated cycles per inference: {min(cyc):,} .. {max(cyc):,} (cycle model: {r['cycle_model']})")
+    elif r.get("cycles_missing"):
+        typer.echo(f"  estimated cycles: none ({r['cycles_missing']})")
+    rows = r.get("layers_profile")
+    if isinstance(rows, list):
+        typer.echo("  layer  operator              instructions  est. cycles  largest part")
+        for row in rows:
+            parts = row.get("cycle_parts") or {}
+            top = max(parts.items(), key=lambda kv: kv[1]) if parts else ("-", 0)
+            est = row.get("estimated_cycles")
+            est_text = f"{est:>11,}" if isinstance(est, int) else f"{'-':>11}"
+            typer.echo(
+                f"  {row['layer']:>5}  {str(row['operator'])[:20]:<20}  {row['instructions']:>12,}  {est_text}  "
+                f"{top[0]} {top[1]:,}"
+            )
     if r["run_status"] != "exited":
         typer.echo(f"  run: {r['run_diagnosis']}")
 
@@ -116,6 +133,14 @@ def check(
     vectors: Annotated[int, typer.Option("--vectors", help="number of seeded inputs")] = 20,
     seed: SeedOpt = 0,
     kernels: KernelsOpt = "ref",
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            help="one more run of the first input, every layer in its own span: per layer its exact instructions and "
+            "estimated cycles (cycle model) and where they go",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run N seeded inputs through the compiled model in the emulator and compare byte for byte with the golden
@@ -126,7 +151,9 @@ def check(
 
     launcher.install_signal_handlers()
     try:
-        report = check_model(model, load_board(board), kernels=kernels, vectors=vectors, seed=seed, engine=engine)
+        report = check_model(
+            model, load_board(board), kernels=kernels, vectors=vectors, seed=seed, engine=engine, profile=profile
+        )
     except CosimError as exc:
         raise _fail(exc) from None
     if json_out:

@@ -27,6 +27,7 @@ from tinyml_cosim.nn.compiler import CompiledModel
 from tinyml_cosim.nn.golden import run_tflm, tflm_available
 from tinyml_cosim.nn.prepare import prepare_model
 from tinyml_cosim.nn.reference import run_numpy
+from tinyml_cosim.orchestrate.model_profile import cycle_fields, layer_profile
 from tinyml_cosim.protocol.datachannel import DataService, ReadResult
 from tinyml_cosim.protocol.frames import NO_MORE
 from tinyml_cosim.run.record import RunRecord
@@ -278,9 +279,11 @@ def check_model(
     seed: int = 0,
     engine: str | None = None,
     extra_cflags: list[str] | None = None,
+    profile: bool = False,
 ) -> dict[str, object]:
     """Compile, build, run `vectors` seeded inputs in the emulator and compare each output byte for byte with the
-    golden. The report is the JSON contract of `cosim model check`."""
+    golden. The report is the JSON contract of `cosim model check`. `profile`: one more run of the first input with
+    every layer in its own span: per layer its exact instructions and (cycle model) estimated cycles."""
     if vectors < 1:
         raise BadInput(f"--vectors must be at least 1, got {vectors}")
     rb = build_runner(path, board, kernels, extra_cflags)
@@ -346,6 +349,8 @@ def check_model(
         "instructions_per_inference": res.instructions,
         "instructions_per_mac": round(res.instructions[0] / cm.total_macs, 3) if res.instructions else None,
         "kernel_fallbacks": res.marks.get("nn_fallbacks"),
+        **cycle_fields(res.record),
+        "layers_profile": layer_profile(rb, board, xs[0], engine) if profile else None,
         "run_status": res.record.status.value,
         "run_diagnosis": res.record.diagnosis,
         "elf": str(rb.elf),

@@ -29,6 +29,7 @@ from tinyml_cosim.elf.image import elf_symbols
 from tinyml_cosim.elf.stack_region import high_water
 from tinyml_cosim.engines.base import Ending, EndKind
 from tinyml_cosim.engines.gdbremote import RspClient, RspError
+from tinyml_cosim.engines.qemu.polls import cs_regs, thumb_decoder
 
 SYS_EXIT, SYS_EXIT_EXTENDED = 0x18, 0x20
 EXIT_REASONS = (SYS_EXIT, SYS_EXIT_EXTENDED)
@@ -176,8 +177,8 @@ def r0_values(code: bytes, begin: int, site: int) -> set[int | None] | int:
         src = insn.operands[-1] if len(insn.operands) == 2 and insn.mnemonic.startswith("mov") else None
         if src is not None and src.type == arm.ARM_OP_IMM:
             value: set[int | None] = {src.imm & 0xFFFFFFFF}
-        elif src is not None and src.type == arm.ARM_OP_REG and src.reg in _cs_to_number():
-            value = reaching(p, _cs_to_number()[src.reg])
+        elif src is not None and src.type == arm.ARM_OP_REG and src.reg in cs_regs():
+            value = reaching(p, cs_regs()[src.reg])
         else:
             return {None}
         conditional = insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)
@@ -189,7 +190,7 @@ def r0_values(code: bytes, begin: int, site: int) -> set[int | None] | int:
 @functools.lru_cache(maxsize=16)
 def _decoded(code: bytes, begin: int) -> list[Any]:
     """One function's instructions, decoded once for all its semihosting calls (rdimon's _write has four)."""
-    return list(_thumb().disasm(code, begin))
+    return list(thumb_decoder().disasm(code, begin))
 
 
 def _ends_flow(insn: Any) -> bool:
@@ -205,23 +206,6 @@ def _ends_flow(insn: Any) -> bool:
     return _reg_number(15) in insn.regs_access()[1]  # pop {..., pc}, ldr pc, mov pc
 
 
-@functools.cache
-def _thumb() -> Any:
-    from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs  # heavy: see r0_values
-
-    cs = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS)
-    cs.detail = True
-    return cs
-
-
-@functools.cache
-def _cs_to_number() -> dict[int, int]:
-    from capstone import arm  # heavy: see r0_values
-
-    regs = {getattr(arm, f"ARM_REG_R{i}"): i for i in range(13)}
-    return {**regs, arm.ARM_REG_SP: 13, arm.ARM_REG_LR: 14, arm.ARM_REG_PC: 15}
-
-
 def _reg_number(number: int) -> int:
     """capstone's id of r<number>."""
-    return next(cs for cs, n in _cs_to_number().items() if n == number)
+    return next(cs for cs, n in cs_regs().items() if n == number)

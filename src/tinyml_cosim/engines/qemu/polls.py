@@ -164,7 +164,7 @@ def loop_load_address(code: bytes, begin: int, pcs: list[int], regs: list[int]) 
     from capstone import arm  # heavy (~75 ms): only a stalled foreign firmware needs the decoder
 
     low, high = min(pcs) & ~1, (max(pcs) & ~1) + 2
-    insns = list(_thumb_decoder().disasm(code, begin))
+    insns = list(thumb_decoder().disasm(code, begin))
     loop_start, loop_end = low, high
     for insn in insns:
         if low <= insn.address <= high + 4 and insn.group(arm.ARM_GRP_JUMP) and insn.operands:
@@ -175,7 +175,7 @@ def loop_load_address(code: bytes, begin: int, pcs: list[int], regs: list[int]) 
         if not loop_start <= insn.address <= loop_end or not insn.mnemonic.startswith("ldr"):
             continue
         for op in insn.operands:
-            base = _cs_regs().get(op.mem.base) if op.type == arm.ARM_OP_MEM and op.mem.index == 0 else None
+            base = cs_regs().get(op.mem.base) if op.type == arm.ARM_OP_MEM and op.mem.index == 0 else None
             if base is None or base == 15:
                 continue
             address = (regs[base] + op.mem.disp) & 0xFFFFFFFF
@@ -185,7 +185,8 @@ def loop_load_address(code: bytes, begin: int, pcs: list[int], regs: list[int]) 
 
 
 @functools.cache
-def _thumb_decoder() -> Any:
+def thumb_decoder() -> Any:
+    """Capstone for Thumb-2 on an M-profile core, with details (shared with exitsites.py)."""
     from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs  # heavy: see loop_load_address
 
     cs = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS)
@@ -194,7 +195,7 @@ def _thumb_decoder() -> Any:
 
 
 @functools.cache
-def _cs_regs() -> dict[int, int]:
+def cs_regs() -> dict[int, int]:
     """capstone's register ids -> r0..r15."""
     from capstone import arm  # heavy: see loop_load_address
 

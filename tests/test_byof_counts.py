@@ -3,6 +3,7 @@ fallback without it."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -162,3 +163,32 @@ def test_without_the_plugin_counts_are_labelled_approximate_with_their_bound(mon
     assert budget.instructions_accuracy == ("exact" if over == 0 else f"approximate (±{over:,})")
     result = CliRunner().invoke(app, ["run", "--board", "stm32f405", str(elf)])
     assert result.exit_code == 0 and "[count approximate (±" in result.stderr
+
+
+def _page(path: Path, count: int, state: plugin.PluginState, budget: int) -> None:
+    words = [int.from_bytes(b"cosimic1", "little"), count, int(state), 0x08000100, budget, 0, 0, 0]
+    path.write_bytes(b"".join(w.to_bytes(8, "little") for w in words).ljust(4096, b"\0"))
+
+
+def test_a_hold_pending_at_the_budget_is_waited_for_before_the_host_stops_the_cpu(tmp_path: Path) -> None:
+    # The count reaches the budget one callback before the hold starts: a stop sent in between would hang QEMU.
+    state = tmp_path / "icount.state"
+    _page(state, 500, plugin.PluginState.RUNNING, budget=500)
+    counter = plugin.PluginCounter(state)
+    threading.Timer(0.05, lambda: counter._mapped().__setitem__(slice(16, 24), (1).to_bytes(8, "little"))).start()
+    snap = counter.settle(lambda: True)
+    assert snap is not None and snap.state is plugin.PluginState.HELD and snap.count == 500
+
+
+def test_settling_returns_at_once_below_the_budget_and_gives_up_on_a_cpu_asleep_at_it(tmp_path: Path) -> None:
+    state = tmp_path / "icount.state"
+    _page(state, 499, plugin.PluginState.RUNNING, budget=500)
+    counter = plugin.PluginCounter(state)
+    asked: list[bool] = []
+    assert counter.settle(lambda: asked.append(True) or True, patience_s=60).state is plugin.PluginState.RUNNING
+    assert asked == []  # nothing pending: not even a look at QEMU
+    _page(state, 500, plugin.PluginState.RUNNING, budget=500)
+    counter.close()
+    snap = counter.settle(lambda: True, patience_s=0.1)  # asleep in WFI at the budget: stoppable after patience
+    assert snap is not None and snap.state is plugin.PluginState.RUNNING and snap.count == 500
+    assert counter.settle(lambda: False, patience_s=60).count == 500  # QEMU gone: no wait either

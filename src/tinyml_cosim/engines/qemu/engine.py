@@ -659,6 +659,8 @@ class QemuEngine(Engine):
             over_budget = limits.max_instructions is not None and self.instructions() >= limits.max_instructions
             over_time = limits.timeout_s is not None and time.monotonic() - started >= limits.timeout_s
             if over_budget or over_time:
+                if self._held() is not None:  # the count reached the budget since the check above
+                    return None
                 rsp.interrupt()
                 rsp.wait_stop(timeout=5.0)
                 return None
@@ -705,7 +707,8 @@ class QemuEngine(Engine):
         return self._counter is not None or self._own_runtime()
 
     def _held(self) -> plugin.Snapshot | None:
-        snap = self._counter.snapshot() if self._counter is not None else None
+        alive = lambda: self._proc is not None and self._proc.poll() is None  # noqa: E731
+        snap = self._counter.settle(alive) if self._counter is not None else None  # a hold pending is waited for
         return snap if snap is not None and snap.state == PluginState.HELD else None
 
     def _budget_hold_ending(self, held: plugin.Snapshot, budget: int) -> Ending:

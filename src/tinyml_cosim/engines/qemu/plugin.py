@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -141,6 +143,24 @@ class PluginCounter:
             return None
         _magic, count, state, pc, budget, _release, _precise, _ = _LAYOUT.unpack(m[: _LAYOUT.size])
         return Snapshot(count=count, state=PluginState(state), pc=pc, budget=budget)
+
+    def settle(self, alive: Callable[[], bool], patience_s: float = 2.0) -> Snapshot | None:
+        """The snapshot once no hold is pending. The count reaches the budget when the instruction before it
+        retires; the hold starts in the next instruction's callback, which may first wait for that block to be
+        translated (on a loaded machine, milliseconds). A QMP `stop` or GDB interrupt sent in that window waits for
+        a vCPU that the hold then never gives back, so callers settle first. A CPU asleep in WFI at exactly the
+        budget holds only when an interrupt wakes it: after `patience_s` of an unmoving count it is stoppable."""
+        snap = self.snapshot()
+        deadline = time.monotonic() + patience_s
+        while (
+            snap is not None and snap.state == PluginState.RUNNING and snap.budget and snap.count >= snap.budget
+            and alive() and time.monotonic() < deadline
+        ):  # fmt: skip
+            time.sleep(0.0005)
+            before, snap = snap.count, self.snapshot()
+            if snap is not None and snap.count != before:
+                deadline = time.monotonic() + patience_s
+        return snap
 
     def release(self) -> None:
         """Let a held vCPU run on (it then counts on, without a budget)."""

@@ -165,9 +165,13 @@ def test_without_the_plugin_counts_are_labelled_approximate_with_their_bound(mon
     assert result.exit_code == 0 and "[count approximate (±" in result.stderr
 
 
+def _words(count: int, state: plugin.PluginState, budget: int) -> bytes:
+    """The plugin's shared page as icount.c lays it out (plugin.py's own layout: the test follows it)."""
+    return plugin._LAYOUT.pack(int.from_bytes(plugin._MAGIC, "little"), count, state, 0x08000100, budget, 0, 0, 0)
+
+
 def _page(path: Path, count: int, state: plugin.PluginState, budget: int) -> None:
-    words = [int.from_bytes(b"cosimic1", "little"), count, int(state), 0x08000100, budget, 0, 0, 0]
-    path.write_bytes(b"".join(w.to_bytes(8, "little") for w in words).ljust(4096, b"\0"))
+    path.write_bytes(_words(count, state, budget).ljust(4096, b"\0"))
 
 
 def test_a_hold_pending_at_the_budget_is_waited_for_before_the_host_stops_the_cpu(tmp_path: Path) -> None:
@@ -175,7 +179,8 @@ def test_a_hold_pending_at_the_budget_is_waited_for_before_the_host_stops_the_cp
     state = tmp_path / "icount.state"
     _page(state, 500, plugin.PluginState.RUNNING, budget=500)
     counter = plugin.PluginCounter(state)
-    threading.Timer(0.05, lambda: counter._mapped().__setitem__(slice(16, 24), (1).to_bytes(8, "little"))).start()
+    held = _words(500, plugin.PluginState.HELD, budget=500)
+    threading.Timer(0.05, lambda: counter._mapped().__setitem__(slice(0, len(held)), held)).start()
     snap = counter.settle(lambda: True)
     assert snap is not None and snap.state is plugin.PluginState.HELD and snap.count == 500
 

@@ -707,8 +707,7 @@ class QemuEngine(Engine):
         return self._counter is not None or self._own_runtime()
 
     def _held(self) -> plugin.Snapshot | None:
-        alive = lambda: self._proc is not None and self._proc.poll() is None  # noqa: E731
-        snap = self._counter.settle(alive) if self._counter is not None else None  # a hold pending is waited for
+        snap = self._counter.settle(self.is_alive) if self._counter is not None else None  # waits for a pending hold
         return snap if snap is not None and snap.state == PluginState.HELD else None
 
     def _budget_hold_ending(self, held: plugin.Snapshot, budget: int) -> Ending:

@@ -48,7 +48,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Re-resolve the lock: a fresh venv with the newest releases within pyproject's bounds (the dev extra, which holds
-# robot and golden; not train), frozen into constraints.txt under its header comment. Then `make test` and commit.
+# robot, golden and sweep; not train), frozen into constraints.txt under its header comment. Then `make test` and commit.
 LOCK_VENV := build/venv-lock
 lock:
 	rm -rf $(LOCK_VENV)

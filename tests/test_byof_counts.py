@@ -3,6 +3,7 @@ fallback without it."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -180,8 +181,10 @@ def test_a_hold_pending_at_the_budget_is_waited_for_before_the_host_stops_the_cp
     _page(state, 500, plugin.PluginState.RUNNING, budget=500)
     counter = plugin.PluginCounter(state)
     held = _words(500, plugin.PluginState.HELD, budget=500)
-    threading.Timer(0.05, lambda: counter._mapped().__setitem__(slice(0, len(held)), held)).start()
+    fd = os.open(state, os.O_WRONLY)  # the page changes in place, as the plugin writes it
+    threading.Timer(0.05, lambda: os.pwrite(fd, held, 0)).start()
     snap = counter.settle(lambda: True)
+    os.close(fd)
     assert snap is not None and snap.state is plugin.PluginState.HELD and snap.count == 500
 
 

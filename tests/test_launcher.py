@@ -52,6 +52,40 @@ def test_a_launched_child_dies_when_its_host_is_sigkilled() -> None:
             host.wait()
 
 
+# The host dies once the emulator has been exec'd, before popen returns, and the emulator has no PDEATHSIG (as after
+# a credential change, which clears it, or for an emulator's own children): only a guard that already knows the
+# emulator's process group can stop it -- the guard is armed by the child itself, before its exec.
+HOST_DIES_AT_EXEC = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    from tinyml_cosim.engines import launcher
+    launcher.PR_SET_PDEATHSIG = 0  # prctl(0, ...) fails (ignored): the emulator runs without PDEATHSIG
+    real = subprocess.Popen
+    class DieAtExec(real):
+        def __init__(self, argv, *args, **kwargs):
+            super().__init__(argv, *args, **kwargs)
+            if argv[0] == "sleep":
+                print(self.pid, flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+    launcher.subprocess.Popen = DieAtExec
+    launcher.popen(["sleep", "300"])
+    """
+)
+
+
+def test_an_emulator_without_pdeathsig_dies_with_a_host_killed_at_its_exec() -> None:
+    host = subprocess.Popen([sys.executable, "-c", HOST_DIES_AT_EXEC], stdout=subprocess.PIPE, text=True)
+    assert host.stdout is not None
+    child = int(host.stdout.readline())
+    host.wait(timeout=30)
+    assert host.returncode == -signal.SIGKILL
+    try:
+        assert _wait_gone(child), f"{child} outlived its SIGKILLed host"
+    finally:
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
 def test_kill_group_kills_what_ignores_sigterm() -> None:
     # The leader and its child both ignore SIGTERM (an ignored signal stays ignored across fork and exec).
     proc = launcher.popen(["sh", "-c", "trap '' TERM; sleep 300 & echo $!; wait"], stdout=subprocess.PIPE, text=True)

@@ -87,6 +87,7 @@ class EndKind(str, Enum):
     CRASH = "crash"  # the emulator died on its own
     OUT_OF_BOUNDS = "out_of_bounds"  # the engine refused an access outside the modelled memories (Renode)
     FAULT = "fault"  # the engine stopped the CPU as it entered a fault handler (foreign firmware, at once)
+    REFUSED = "refused"  # the sandbox ended the run at a host operation the firmware asked for (docs/security.md)
 
 
 @dataclass

@@ -21,30 +21,45 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 TERMINATE_GRACE_S = 3.0  # how long an emulator may take to exit on SIGTERM before the group is SIGKILLed
 
-# The guard waits for end of file on its stdin, whose write end only the host holds (a pipe, close-on-exec): the
-# kernel closes it when the host dies however it dies, and the guard then kills the group. On a normal stop the host
-# SIGKILLs the guard itself. It ignores the signals a terminal or a dying session would send it.
-GUARD_SCRIPT = "trap '' INT HUP TERM QUIT; read -r _; kill -s KILL -- -\"$1\" 2>/dev/null"
+# The guard is started before the emulator and reads the emulator's process group from its stdin, whose write end
+# only the host holds (a pipe, close-on-exec); it then waits for end of file there: the kernel closes the pipe when
+# the host dies however it dies, and the guard then kills the group. On a normal stop the host SIGKILLs the guard
+# itself. It ignores the signals a terminal or a dying session would send it. The emulator's child process tells it
+# the group before its exec (`_tied_to_host`), so no emulator ever runs unwatched: PDEATHSIG alone misses an
+# emulator's own children, and Linux clears it on a credential change (a set-user-ID exec).
+GUARD_SCRIPT = "trap '' INT HUP TERM QUIT; read -r pgid || exit 0; read -r _; kill -s KILL -- -\"$pgid\" 2>/dev/null"
 
 _lock = threading.Lock()
 _live: set[subprocess.Popen] = set()
 _guards: dict[subprocess.Popen, subprocess.Popen] = {}  # emulator -> its guard
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGKILL the emulator if the Python process dies, even by SIGKILL.
+def _tied_to_host(guard: subprocess.Popen) -> Callable[[], None]:
+    """preexec_fn: ask Linux to SIGKILL the emulator if the Python process dies, even by SIGKILL, and arm the guard.
 
-    PR_SET_PDEATHSIG is tied to the thread that forked: start emulators from a thread that outlives them.
+    PR_SET_PDEATHSIG is tied to the thread that forked: start emulators from a thread that outlives them. The child
+    tells the guard its process group itself, before its exec (the guard's pipe is still open here; close_fds
+    closes it afterwards), so there is no moment at which the emulator runs and the guard does not know it. A host
+    that died before the PDEATHSIG request took effect has left us a new parent: then there is nothing to run for.
     """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    assert guard.stdin is not None
+    fd, host = guard.stdin.fileno(), os.getpid()
+
+    def setup() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != host:
+            os._exit(1)
+        os.write(fd, f"{os.getpid()}\n".encode())  # start_new_session: our pid is our process group
+
+    return setup
 
 
 def popen(
@@ -64,17 +79,17 @@ def popen(
     if tmpdir is not None:
         Path(tmpdir).mkdir(parents=True, exist_ok=True)
         environment = {**(environment if environment is not None else os.environ), "TMPDIR": str(tmpdir)}
-    proc = subprocess.Popen(
-        argv,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-        env=environment,
-        **kwargs,
-    )
+    guard = _start_guard()
     try:
-        guard = _start_guard(proc.pid)
+        proc = subprocess.Popen(
+            argv,
+            start_new_session=True,
+            preexec_fn=_tied_to_host(guard),
+            env=environment,
+            **kwargs,
+        )
     except BaseException:
-        kill_group(proc, grace_s=0)
+        _stop_guard(guard)
         raise
     register(proc)
     with _lock:
@@ -82,18 +97,29 @@ def popen(
     return proc
 
 
-def _start_guard(pgid: int) -> subprocess.Popen:
-    """The watcher that kills process group `pgid` when the host dies (see GUARD_SCRIPT).
+def _start_guard() -> subprocess.Popen:
+    """The watcher that kills an emulator's process group when the host dies (see GUARD_SCRIPT); the emulator's
+    child process tells it which group (`_tied_to_host`).
 
     Its own session, so a Ctrl-C in the user's terminal does not reach it; no PDEATHSIG, since it must outlive us.
     """
     return subprocess.Popen(
-        ["/bin/sh", "-c", GUARD_SCRIPT, "cosim-guard", str(pgid)],
+        ["/bin/sh", "-c", GUARD_SCRIPT, "cosim-guard"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def _stop_guard(guard: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        guard.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        guard.wait(timeout=5)
+    if guard.stdin is not None:
+        with contextlib.suppress(OSError):
+            guard.stdin.close()
 
 
 def register(proc: subprocess.Popen) -> None:
@@ -106,14 +132,7 @@ def unregister(proc: subprocess.Popen) -> None:
         _live.discard(proc)
         guard = _guards.pop(proc, None)
     if guard is not None:
-        # SIGKILL, not end of file: the group is already gone and its number may be reused.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            guard.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            guard.wait(timeout=5)
-        if guard.stdin is not None:
-            with contextlib.suppress(OSError):
-                guard.stdin.close()
+        _stop_guard(guard)  # SIGKILL, not end of file: the group is already gone and its number may be reused.
 
 
 def _forget_in_forked_child() -> None:

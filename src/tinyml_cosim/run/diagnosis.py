@@ -276,12 +276,20 @@ def _out_of_bounds(v: Verdict, ending: Ending, image: FirmwareImage, board: Boar
     ) + _engine_gap(ending.bad_address, board, engine)
 
 
+def _refused(v: Verdict, ending: Ending, image: FirmwareImage, board: Board, engine: str, when: str) -> None:
+    # The firmware's own doing (it asked the host for something no firmware may have), so a failed run -- status
+    # fault, exit 1 -- not an engine error: the emulator was ended on purpose, by the sandbox.
+    v.status = Status.FAULT
+    v.diagnosis = f"firmware refused by the sandbox {when}: {ending.message}".replace("  ", " ")
+
+
 _BY_KIND = {
     EndKind.EXITED: _exited,
     EndKind.BUDGET: _budget,
     EndKind.LOCKUP: _lockup,
     EndKind.CRASH: _crash,
     EndKind.OUT_OF_BOUNDS: _out_of_bounds,
+    EndKind.REFUSED: _refused,
 }
 
 

@@ -240,6 +240,8 @@ def make_record(engine: Engine, image: FirmwareImage, board: Board, ending, budg
         uses_cosim_runtime=image.has_symbol(HOST_CONFIG_SYMBOL),
     )
     record.engine_log = engine_log_text(engine)
+    if note := getattr(engine, "sandbox_note", None):  # QEMU: "semihosting file access is not confined: ..."
+        record.diagnosis += f"; {note}"
     return record
 
 

@@ -37,7 +37,7 @@ from tinyml_cosim.engines.base import (
     which,
 )
 from tinyml_cosim.engines.gdbremote import RspClient, RspError
-from tinyml_cosim.engines.qemu import exitsites, faults, flashwatch, plugin, stallprobe
+from tinyml_cosim.engines.qemu import exitsites, faults, flashwatch, plugin, sandbox, stallprobe
 from tinyml_cosim.engines.qemu.consolesplit import QEMU_OWN_RE, ConsoleSplitter
 from tinyml_cosim.engines.qemu.paint import StackRegion, paint_args
 from tinyml_cosim.engines.qemu.plugin import PluginCounter, PluginState
@@ -94,6 +94,7 @@ class QemuEngine(Engine):
         # The exact-count plugin's shared page (foreign firmware), and why it is not loaded when it is not.
         self._counter: PluginCounter | None = None
         self.count_plugin_missing: str | None = None
+        self.sandbox_note: str | None = None  # why semihosting file access is not confined (sandbox.py), if it is not
         self._last_poll_t: float | None = None  # wall time of the last QMP count, and the fastest rate seen
         self._peak_rate = 0.0
         self._count_started = time.monotonic()
@@ -165,7 +166,8 @@ class QemuEngine(Engine):
         argv += self._count_args(image, config)
         argv += paint_args(image, self.board, self.stack_paint)
         argv += list(self.plugin_args)
-        self._argv = argv
+        confined = sandbox.confine(argv, self.workdir)  # seccomp, and a mount namespace where one can be made
+        self._argv, self.sandbox_note = confined.argv, confined.note
         # Foreign firmware may print to newlib's stderr (":tt" opened for append: QEMU's own stderr). One pipe for
         # QEMU's stdout and stderr keeps that text in order with the rest; QEMU's own lines are taken out of it
         # again by _ConsoleSplitter. The project's firmware prints nothing there: its stderr stays QEMU's alone.
@@ -173,7 +175,7 @@ class QemuEngine(Engine):
         stderr = subprocess.STDOUT if merged else subprocess.PIPE
         try:
             self._proc = launcher.popen(
-                argv, cwd=self.workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+                self._argv, cwd=self.workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
             )
         except OSError as exc:
             raise EngineError(f"cannot start {QEMU_BINARY}: {exc}") from None
@@ -768,6 +770,8 @@ class QemuEngine(Engine):
             return Ending(EndKind.LOCKUP, **count, cpu=cpu, message="\n".join(lines[fatal:]))
         # QEMU's own errors (not its warnings) on stderr, or death by a signal, mean the emulator failed.
         errors = [ln for ln in stderr.splitlines() if ln.startswith("qemu") and ": warning:" not in ln]
+        if (refused := sandbox.refusal(rc)) is not None:  # a SYS_SYSTEM the seccomp filter ended QEMU at
+            return Ending(EndKind.REFUSED, **count, exit_code=None, message=refused)
         if rc < 0 or (rc != 0 and errors):
             return Ending(EndKind.CRASH, **count, exit_code=None, message=stderr or f"exit status {rc}")
         return Ending(EndKind.EXITED, **exited_count, exit_code=rc, message=stderr)

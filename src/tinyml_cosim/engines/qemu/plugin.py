@@ -13,9 +13,9 @@ $QEMU_PLUGIN_INCLUDE is there, `unavailable_reason()` says why and the engine la
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
-import mmap
 import os
 import re
 import shutil
@@ -119,29 +119,27 @@ def qemu_args(state_file: Path, budget: int | None) -> list[str]:
 
 
 class PluginCounter:
-    """The host's view of the plugin's shared page."""
+    """The host's view of the plugin's shared page, read and written with pread/pwrite rather than mapped: the page
+    lies in the run's directory, where the firmware's semihosting may truncate it (SYS_OPEN mode "w"), and a
+    mapping of a truncated file kills its reader with SIGBUS; a short read is only "no snapshot"."""
 
     def __init__(self, state_file: Path) -> None:
         self.path = state_file
-        self._map: mmap.mmap | None = None
 
-    def _mapped(self) -> mmap.mmap | None:
-        if self._map is None:
-            try:
-                with open(self.path, "r+b") as fh:
-                    if os.fstat(fh.fileno()).st_size < _LAYOUT.size:
-                        return None
-                    self._map = mmap.mmap(fh.fileno(), 4096)
-            except OSError:
-                return None
-        return self._map
+    def _page(self) -> bytes | None:
+        try:
+            with open(self.path, "rb", buffering=0) as fh:  # opened per read: nothing to leak (microseconds)
+                page = fh.read(_LAYOUT.size)
+        except OSError:
+            return None
+        return page if len(page) == _LAYOUT.size else None
 
     def snapshot(self) -> Snapshot | None:
         """None until the plugin has installed itself (QEMU still starting, or the plugin failed to load)."""
-        m = self._mapped()
+        m = self._page()
         if m is None or m[:8] != _MAGIC:
             return None
-        _magic, count, state, pc, budget, _release, _precise, _ = _LAYOUT.unpack(m[: _LAYOUT.size])
+        _magic, count, state, pc, budget, _release, _precise, _ = _LAYOUT.unpack(m)
         return Snapshot(count=count, state=PluginState(state), pc=pc, budget=budget)
 
     def settle(self, alive: Callable[[], bool], patience_s: float = 2.0) -> Snapshot | None:
@@ -164,14 +162,13 @@ class PluginCounter:
 
     def release(self) -> None:
         """Let a held vCPU run on (it then counts on, without a budget)."""
-        m = self._mapped()
-        if m is not None:
-            m[40:48] = (1).to_bytes(8, "little")
+        if self._page() is None:
+            return
+        with contextlib.suppress(OSError), open(self.path, "r+b", buffering=0) as fh:
+            os.pwrite(fh.fileno(), (1).to_bytes(8, "little"), 40)
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        """Nothing stays open between reads (kept for callers of the mapped version)."""
 
 
 CYCLES_MAGIC = b"cosimcy1"  # cycles.c's profile page (cycleplugin.py reads the rest; numpy there)

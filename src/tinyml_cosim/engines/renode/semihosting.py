@@ -10,7 +10,9 @@ QEMU retires it).
 
 Where QEMU's answer depends on the host (SYS_CLOCK, SYS_TIME, SYS_ELAPSED read host clocks), the answer here comes
 from virtual time instead, so runs repeat; files other than the console and the feature file are refused (-1,
-ENOENT), as a co-simulation gives the firmware no host file system.
+ENOENT), as a co-simulation gives the firmware no host file system: untrusted firmware must not reach the host
+(docs/security.md). SYS_REMOVE, SYS_RENAME and SYS_TMPNAM name host files and are refused the same way; SYS_SYSTEM
+(a host shell command) is refused with EPERM. Nothing here ever calls the host's file system or a shell.
 """
 
 from __future__ import annotations
@@ -31,8 +33,12 @@ SYS_ISERROR = 0x08
 SYS_ISTTY = 0x09
 SYS_SEEK = 0x0A
 SYS_FLEN = 0x0C
+SYS_TMPNAM = 0x0D
+SYS_REMOVE = 0x0E
+SYS_RENAME = 0x0F
 SYS_CLOCK = 0x10
 SYS_TIME = 0x11
+SYS_SYSTEM = 0x12
 SYS_ERRNO = 0x13
 SYS_HEAPINFO = 0x16
 SYS_EXIT = 0x18
@@ -132,6 +138,12 @@ class Semihosting:
                 return self._fail(errno.EACCES)
             return Outcome(self._alloc(StaticFile(FEATURE_FILE)))
         return self._fail(errno.ENOENT)
+
+    def _no_host_file(self, c: _Call) -> Outcome:
+        return self._fail(errno.ENOENT)  # SYS_REMOVE, SYS_RENAME, SYS_TMPNAM: there is no host file system here
+
+    def _no_host_command(self, c: _Call) -> Outcome:
+        return self._fail(errno.EPERM)  # SYS_SYSTEM: the firmware never runs anything on the host
 
     def _close(self, c: _Call) -> Outcome:
         (fd,) = c.args(1)
@@ -248,6 +260,10 @@ _OPERATIONS: dict[int, Callable[[Semihosting, _Call], Outcome]] = {
     SYS_ISTTY: Semihosting._istty,
     SYS_SEEK: Semihosting._seek,
     SYS_FLEN: Semihosting._flen,
+    SYS_TMPNAM: Semihosting._no_host_file,
+    SYS_REMOVE: Semihosting._no_host_file,
+    SYS_RENAME: Semihosting._no_host_file,
+    SYS_SYSTEM: Semihosting._no_host_command,
     SYS_CLOCK: Semihosting._clock,
     SYS_TIME: Semihosting._time,
     SYS_ERRNO: Semihosting._errno,

@@ -1,0 +1,132 @@
+"""Sweep machinery on Dask (issue 17): points per minute on 1 vs 2 workers, the per-point overhead against running
+the same points with `cosim run`, and the firmware builds per sweep.
+
+    python bench/sweep_bench.py [--points 8] [--out bench/results/sweep.json]
+
+The sweep is `--points` points of scenarios/sweeps/motion_base.yaml (16 s of the activity tracker; white-noise
+levels x 2 seeds), built into a fresh build directory (COSIM_BUILD_DIR, so the build count starts from nothing).
+In order:
+
+* **builds**: the sweep's firmware built once in this process (`build_firmware`): distinct build configurations vs
+  compilations; after every sweep the build directory must still hold exactly those builds (no worker builds);
+* **direct**: every point's own scenario file (`points/<hash>.scenario.yaml`, the firmware it names) run with
+  `cosim run` one after another, each a new process as a user runs it;
+* **1 worker** and **2 workers**: `cosim sweep run --workers N` into a fresh output directory (a new process:
+  cluster start, shipping the firmware, the runs, the results table and report.html).
+
+Points per minute = points / wall time of the whole sweep command. Overhead per point = (1-worker sweep wall -
+direct wall) / direct wall: what the sweep machinery adds to the same runs on the same single core (it includes the
+cluster start and the report, so it shrinks with more points). The 2-worker speed-up needs both cores free: run it
+on a quiet machine (the JSON records the load averages before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = REPO / "scenarios" / "sweeps" / "motion_base.yaml"
+SIGMA = "sensors[imu].impairments[white_noise].sigma"
+
+
+def sweep_file(directory: Path, points: int) -> Path:
+    levels = [round(0.01 + 0.05 * i, 3) for i in range(max(1, points // 2))]
+    path = directory / "bench_sweep.yaml"
+    path.write_text(
+        f"version: 1\nname: bench\nbase: {BASE}\naxes:\n  {SIGMA}: {levels}\nseeds: {2 if points > 1 else 1}\n"
+    )
+    return path
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return time.perf_counter() - t0, proc.returncode, proc.stdout + proc.stderr
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=8)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "sweep.json")
+    args = ap.parse_args()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        env = {**os.environ, "COSIM_BUILD_DIR": str(tmp / "build")}
+        os.environ["COSIM_BUILD_DIR"] = env["COSIM_BUILD_DIR"]  # before the package reads it
+        from tinyml_cosim.sweep.execute import build_firmware
+        from tinyml_cosim.sweep.plan import plan_sweep
+
+        path = sweep_file(tmp, args.points)
+        plan = plan_sweep(path)
+        t0 = time.perf_counter()
+        bundles, compiled = build_firmware(plan, None)
+        build_s = time.perf_counter() - t0
+        cosim = [sys.executable, "-m", "tinyml_cosim.cli.app"]
+        sweep = [sys.executable, "-m", "tinyml_cosim.cli.sweep"]
+        runs: dict[str, dict[str, object]] = {}
+        for workers in (1, 2):
+            out = tmp / f"sweep{workers}"
+            wall, rc, text = timed([*sweep, "run", str(path), "--out", str(out), "--workers", str(workers)], env)
+            runs[f"workers_{workers}"] = {
+                "wall_s": round(wall, 2),
+                "exit_code": rc,
+                "points_per_minute": round(len(plan.points) / wall * 60, 2),
+                "summary": [ln for ln in text.splitlines() if ln.startswith(("points:", "wall time"))],
+            }
+            print(json.dumps({f"workers_{workers}": runs[f"workers_{workers}"]}), flush=True)
+        # The same points as a user runs them: each point's scenario (it names the shipped firmware) by cosim run.
+        direct = 0.0
+        for p in plan.points:
+            scenario = tmp / "sweep1" / "points" / f"{p.hash}.scenario.yaml"
+            wall, _rc, _ = timed([*cosim, "run", str(scenario), "--out", str(tmp / "direct" / p.hash)], env)
+            direct += wall
+        builds_left = sorted(str(d.relative_to(tmp / "build")) for d in (tmp / "build").glob("*/*") if d.is_dir())
+    n = len(plan.points)
+    w1 = float(runs["workers_1"]["wall_s"])  # type: ignore[arg-type]
+    w2 = float(runs["workers_2"]["wall_s"])  # type: ignore[arg-type]
+    result = {
+        "benchmark": "bench/sweep_bench.py",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+            "python": platform.python_version(),
+        },
+        "sweep": {"base": str(BASE.relative_to(REPO)), "points": n, "cycles": os.environ.get("COSIM_CYCLES", "on")},
+        "runs": runs,
+        "metrics": {
+            "points_per_minute_1_worker": round(n / w1 * 60, 2),
+            "points_per_minute_2_workers": round(n / w2 * 60, 2),
+            "speedup_2_vs_1": round(w1 / w2, 2),
+            "direct_cosim_run_wall_s": round(direct, 2),
+            "direct_per_point_s": round(direct / n, 2),
+            "sweep_1_worker_per_point_s": round(w1 / n, 2),
+            "overhead_per_point_pct": round(100 * (w1 - direct) / direct, 1),
+            "build_configurations": len(bundles),
+            "firmware_compilations": compiled,
+            "build_s": round(build_s, 1),
+            "builds_in_build_dir_after_sweeps": builds_left,
+        },
+        "goals": {"speedup_2_vs_1": ">= 1.8", "overhead_per_point_pct": "<= 5", "builds": "one per configuration"},
+        "method": "wall time of each whole command (new processes); sweeps into fresh output directories; direct = "
+        "cosim run of each point's scenario file one after another",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["metrics"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -111,7 +111,7 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
     asks for (`cosim_<op>_scratch`: 0 for the ref kernels, CMSIS-NN's get_buffer_size for the adapters)."""
     import numpy as np
 
-    from tinyml_cosim.nn.emitter import CONST_FIELDS, STRUCTS
+    from tinyml_cosim.nn.emitter import CONST_FIELDS, STRUCTS, TWO_INPUT_KINDS
     from tinyml_cosim.nn.scratch import SCRATCH_KINDS
 
     keep: list[Any] = []
@@ -142,7 +142,7 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
         def ptr(a: np.ndarray) -> Any:
             return ffi.cast("float *" if a.dtype == np.float32 else "int8_t *", ffi.from_buffer(a))
 
-        if layer.kind in ("add", "mul"):
+        if layer.kind in TWO_INPUT_KINDS:
             getattr(lib, fn)(desc, ptr(ins[0]), ptr(ins[1]), ptr(out))
         elif layer.kind == "concat":
             arr = ffi.new("int8_t *[]", [ptr(a) for a in ins])

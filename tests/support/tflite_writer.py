@@ -28,11 +28,12 @@ class T:
     zero_points: list[int] = field(default_factory=list)
     qdim: int = 0
     data: np.ndarray | None = None
+    sparse: bool = False  # write SparsityParameters (traversal order only): a pruned model's compressed tensor
 
 
 @dataclass
 class Op:
-    name: str  # builtin operator name
+    name: str  # builtin operator name, or CUSTOM:<custom code>
     inputs: list[int]  # tensor indices, -1 for an absent optional input
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +106,10 @@ def _options(b: flatbuffers.Builder, op: Op) -> tuple[int, int]:
         tflite.ReducerOptionsStart(b)
         tflite.ReducerOptionsAddKeepDims(b, bool(o.get("keep_dims", True)))
         return BuiltinOptions.ReducerOptions, tflite.ReducerOptionsEnd(b)
+    if n == "LEAKY_RELU":
+        tflite.LeakyReluOptionsStart(b)
+        tflite.LeakyReluOptionsAddAlpha(b, o.get("alpha", 0.2))
+        return BuiltinOptions.LeakyReluOptions, tflite.LeakyReluOptionsEnd(b)
     if n == "RESHAPE":
         tflite.ReshapeOptionsStart(b)
         return BuiltinOptions.ReshapeOptions, tflite.ReshapeOptionsEnd(b)
@@ -160,8 +165,16 @@ def build_model(tensors: list[T], ops: list[Op], inputs: list[int], outputs: lis
             tflite.QuantizationParametersAddZeroPoint(b, zp)
             tflite.QuantizationParametersAddQuantizedDimension(b, t.qdim)
             q = tflite.QuantizationParametersEnd(b)
+        sp = None
+        if t.sparse:
+            order = _vec(b, tflite.SparsityParametersStartTraversalOrderVector, list(range(len(t.shape))))
+            tflite.SparsityParametersStart(b)
+            tflite.SparsityParametersAddTraversalOrder(b, order)
+            sp = tflite.SparsityParametersEnd(b)
         tflite.TensorStart(b)
         tflite.TensorAddShape(b, shape)
+        if sp is not None:
+            tflite.TensorAddSparsity(b, sp)
         tflite.TensorAddType(b, TYPE_CODES[t.dtype])
         tflite.TensorAddBuffer(b, buf)
         tflite.TensorAddName(b, name)
@@ -206,8 +219,11 @@ def build_model(tensors: list[T], ops: list[Op], inputs: list[int], outputs: lis
 
     oc_offsets = []
     for name in codes:
-        code = getattr(BuiltinOperator, name)
+        custom = b.CreateString(name.split(":", 1)[1]) if name.startswith("CUSTOM:") else None
+        code = BuiltinOperator.CUSTOM if custom is not None else getattr(BuiltinOperator, name)
         tflite.OperatorCodeStart(b)
+        if custom is not None:
+            tflite.OperatorCodeAddCustomCode(b, custom)
         tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
         tflite.OperatorCodeAddBuiltinCode(b, code)
         tflite.OperatorCodeAddVersion(b, next((op.version for op in ops if op.name == name), 1))

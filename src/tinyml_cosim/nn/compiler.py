@@ -11,15 +11,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyml_cosim.core.boards import Board
+from tinyml_cosim.core.boards import DEFAULT_STACK_BYTES, Board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.emitter import emit
 from tinyml_cosim.nn.golden import tflm_arena, tflm_available
-from tinyml_cosim.nn.graph import Graph, Tensor, load_graph
+from tinyml_cosim.nn.graph import Graph, Tensor, lower_model
 from tinyml_cosim.nn.planner import plan_memory, tflm_greedy_bytes
 from tinyml_cosim.nn.scratch import graph_scratch
+from tinyml_cosim.nn.tflite_reader import RawModel, read_tflite
+from tinyml_cosim.nn.tflm_arena import TflmArena32, tflm_arena_32bit
 
-__all__ = ["CompiledModel", "LayerStats", "QuantInfo", "compile_graph", "compile_model"]
+# The model runner's static RAM besides the arena and its input/output buffers (runtime state, data channel, config
+# block): 232 bytes in the linked stm32f405 model_runner (arm-none-eabi-size .data + .bss + .cosim_config minus the
+# three buffers); rounded up for the buffers' 16-byte alignment.
+RUNNER_STATIC_RAM_BYTES = 256
+
+__all__ = [
+    "CompiledModel",
+    "LayerStats",
+    "QuantInfo",
+    "compile_graph",
+    "compile_model",
+    "ram_budget",
+    "tflm_arena_fields",
+]
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,10 @@ class CompiledModel:
     tflm_greedy_arena_bytes: int  # TFLM's greedy-by-size order applied to our buffers (scratch included)
     arena_bytes_without_scratch: int = 0  # the same plan without the scratch buffers (= arena_bytes for "ref")
     scratch_dsp: bool | None = None  # kernels="cmsis": scratch sized for CMSIS-NN with (True) or without DSP
-    tflm_arena_head: int | None = None  # RecordingMicroAllocator, when tflite-micro is installed
-    tflm_arena_total: int | None = None
+    tflm_arena_head: int | None = None  # TFLM's non-persistent arena (RecordingMicroAllocator head), with tflite-micro
+    tflm_arena_total: int | None = None  # the same recording's whole arena: a 64-bit host figure, not the board's
+    tflm_arena32: TflmArena32 | None = None  # TFLM's whole arena on the 32-bit board (computed; see tflm_arena.py)
+    ram_budget: dict[str, int] = field(default_factory=dict)  # model runner's RAM by part (with a board)
     files: list[Path] = field(default_factory=list)
     graph: Graph | None = field(default=None, repr=False)
 
@@ -94,15 +111,17 @@ def compile_graph(
     board: Board | None = None,
     compare_tflm: bool = False,
     dsp: bool | None = None,
+    raw: RawModel | None = None,
 ) -> CompiledModel:
-    """Plan and emit a lowered graph. kernels="cmsis" plans every layer's CMSIS-NN scratch buffer into the arena,
+    """Plan and emit a lowered graph (`raw`: the model it was lowered from, for TFLM's 32-bit arena figure).
+    kernels="cmsis" plans every layer's CMSIS-NN scratch buffer into the arena,
     sized for CMSIS-NN built with the DSP extension (`dsp`; default: the board's `dsp`, or False — the plain-C
     build of the host tests — without a board)."""
     if kernels not in ("ref", "cmsis"):
         raise BadInput(f"unknown kernel set {kernels!r}: use 'ref' or 'cmsis'")
     if len(graph.inputs) != 1:
         raise BadInput(
-            f"{graph.path.name}: the model has {len(graph.inputs)} input tensors; cosim_model_invoke takes exactly one"
+            f"{graph.path}: the model has {len(graph.inputs)} input tensors; the compiler takes models with exactly one"
         )
     scratch: dict[int, int] = {}
     scratch_dsp: bool | None = None
@@ -143,20 +162,15 @@ def compile_graph(
         graph=graph,
     )
     if board is not None:
-        flash, ram = board.memory.flash.size, board.memory.ram.size
-        if cm.flash_bytes > flash:
-            raise BadInput(
-                f"model {graph.path.name} needs {cm.flash_bytes} bytes of flash for its constants; board "
-                f"{board.id} has {flash} bytes of flash"
-            )
-        if cm.arena_bytes > ram:
-            raise BadInput(
-                f"model {graph.path.name} needs a {cm.arena_bytes}-byte tensor arena; board {board.id} has "
-                f"{ram} bytes of RAM"
-            )
+        _check_fits(cm, graph, board)
     if compare_tflm and tflm_available():
         a = tflm_arena(graph.path)
         cm.tflm_arena_head, cm.tflm_arena_total = a.head, a.total
+    if raw is not None:
+        # TFLM's head does not depend on the pointer width: the measured one when there is one, else TFLM's greedy
+        # order on our buffers (which reproduces the measured head on the MLPerf models).
+        head = cm.tflm_arena_head if cm.tflm_arena_head is not None else cm.tflm_greedy_arena_bytes
+        cm.tflm_arena32 = tflm_arena_32bit(raw, head)
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -166,9 +180,57 @@ def compile_graph(
     return cm
 
 
+def _check_fits(cm: CompiledModel, graph: Graph, board: Board) -> None:
+    """Refuse (exit 2, bytes needed vs available) a model whose constants or whole RAM budget exceed the board's,
+    before any build: never raw linker output."""
+    flash = board.memory.flash.size
+    if cm.flash_bytes > flash:
+        raise BadInput(
+            f"{graph.path}: the model needs {cm.flash_bytes} bytes of flash for its constants; board "
+            f"{board.id} has {flash} bytes of flash"
+        )
+    cm.ram_budget = ram_budget(cm)
+    need, ram = sum(cm.ram_budget.values()), board.memory.ram.size
+    if need > ram:
+        parts = ", ".join(f"{k} {v}" for k, v in cm.ram_budget.items())
+        raise BadInput(
+            f"{graph.path}: the model does not fit board {board.id}: it needs {need} bytes of RAM ({parts}), "
+            f"the board has {ram}"
+        )
+
+
+def _align16(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
+def ram_budget(cm: CompiledModel) -> dict[str, int]:
+    """The model runner's RAM by part: what must fit the board's RAM, not only the arena."""
+    return {
+        "arena": _align16(cm.arena_bytes),
+        "input buffer": _align16(cm.input.bytes),
+        "output buffer": _align16(cm.output.bytes),
+        "stack": DEFAULT_STACK_BYTES,
+        "runner": RUNNER_STATIC_RAM_BYTES,
+    }
+
+
+def tflm_arena_fields(cm: CompiledModel) -> dict[str, object]:
+    """TFLM's arena figures for reports, each labelled: the non-persistent plan and the whole arena on the board."""
+    a = cm.tflm_arena32
+    return {
+        "tflm_arena_bytes": cm.tflm_arena_head,  # non-persistent part only (kept under its old name)
+        "tflm_arena_nonpersistent_bytes": cm.tflm_arena_head,
+        "tflm_arena_whole_32bit_bytes": a.total if a else None,
+        "tflm_arena_persistent_32bit_bytes": a.persistent if a else None,
+        "tflm_arena_32bit_exact": a.exact if a else None,
+        "tflm_arena_total_host64_bytes": cm.tflm_arena_total,  # the host (64-bit) recording: not the board's
+    }
+
+
 def compile_model(
     path: Path, board: Board, out_dir: Path, kernels: str = "ref", compare_tflm: bool = True, dsp: bool | None = None
 ) -> CompiledModel:
     """Compile a .tflite file for `board`; writes out_dir/model.c and model.h. Raises BadInput with a clear message
     for a float model, an unsupported operator, a corrupt file, or a model too large for the board."""
-    return compile_graph(load_graph(Path(path)), out_dir, kernels, board, compare_tflm, dsp)
+    raw = read_tflite(Path(path))
+    return compile_graph(lower_model(raw), out_dir, kernels, board, compare_tflm, dsp, raw)

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.nn import quant
+from tinyml_cosim.nn import quant, refusals
 from tinyml_cosim.nn.tflite_reader import RawModel, RawOperator, RawTensor, read_tflite
+from tinyml_cosim.nn.tflm_ops import tflm_support
 
 SUPPORTED_OPS = (
     "CONV_2D",
@@ -36,6 +37,9 @@ SUPPORTED_OPS = (
     "PADV2",
     "QUANTIZE",
     "DEQUANTIZE",
+    "LEAKY_RELU",
+    "MAXIMUM",
+    "MINIMUM",
 )
 SHAPE_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SHAPE", "STRIDED_SLICE", "PACK")
 ACTIVATIONS_SUPPORTED = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -131,7 +135,7 @@ class _Lowerer:
         self.consts: dict[int, np.ndarray] = {t.index: t.data for t in raw.tensors if t.data is not None}
         self.tensors: dict[int, Tensor] = {}
         self.layers: list[Layer] = []
-        self.where = raw.path.name
+        self.where = str(raw.path)  # as the user gave it, like every other message
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def fail(self, op: RawOperator, msg: str) -> BadInput:
@@ -147,6 +151,11 @@ class _Lowerer:
 
     def act_tensor(self, op: RawOperator, index: int, role: str, dtype: str = "int8") -> Tensor:
         raw = self.t(index)
+        if raw.is_const:
+            # The kernels read activations from the arena: a constant here would be planned but never written.
+            raise self.fail(
+                op, f"{role} {raw.describe()} is a constant; {op.name} with a constant operand is not supported yet"
+            )
         if raw.dtype != dtype:
             raise self.fail(op, f"{role} {raw.describe()} is {raw.dtype}, expected {dtype}")
         if dtype == "int8" and (len(raw.scales) != 1 or len(raw.zero_points) != 1):
@@ -194,33 +203,17 @@ class _Lowerer:
 
     # -- validation ----------------------------------------------------------------------------------------------
     def check_supported_and_integer(self) -> None:
-        n_in = set(self.raw.inputs)
-        n_out = set(self.raw.outputs)
+        # Whole-model refusals (accelerator-compiled, sparse, hybrid, float) first: they name the real problem,
+        # where the first operator without a kernel would not.
+        refusals.check_model(self.raw, SHAPE_OPS)
         for op in self.raw.operators:
             if op.name not in SUPPORTED_OPS and op.name not in SHAPE_OPS:
+                what = f"custom operator '{op.name.split(':', 1)[1]}'" if op.name.startswith("CUSTOM:") else op.name
                 raise self.fail(
                     op,
-                    f"operator {op.name} is not supported by the int8 kernels "
-                    f"(supported: {', '.join(SUPPORTED_OPS)}; folded: {', '.join(SHAPE_OPS)})",
+                    f"{what} is not supported by the compiler; {tflm_support(op.name)} "
+                    f"(compiled: {', '.join(SUPPORTED_OPS)}; folded: {', '.join(SHAPE_OPS)})",
                 )
-            if op.name in SHAPE_OPS:
-                continue
-            for role, idxs in (("input", op.inputs), ("output", op.outputs)):
-                for k, ti in enumerate(idxs):
-                    if ti < 0:
-                        continue
-                    raw = self.t(ti)
-                    if raw.dtype in ("float32", "float16", "float64"):
-                        boundary = (op.name == "QUANTIZE" and role == "input" and ti in n_in) or (
-                            op.name == "DEQUANTIZE" and role == "output" and ti in n_out
-                        )
-                        if not boundary:
-                            raise self.fail(
-                                op,
-                                f"float model: {role} {k} {raw.describe()} is {raw.dtype}; only int8-quantized models "
-                                "compile (convert with full-integer quantization; float is allowed only as the model "
-                                "input of a QUANTIZE or the model output of a DEQUANTIZE)",
-                            )
 
     # -- shape folding -------------------------------------------------------------------------------------------
     def fold_shape_op(self, op: RawOperator) -> None:
@@ -621,19 +614,32 @@ class _Lowerer:
         y = self.act_tensor(op, op.outputs[0], "output")
         axis_t = self.const(op, op.inputs[1], "axis", "int32")
         assert axis_t.data is not None
-        axes = sorted({int(a) % len(x.shape) for a in axis_t.data.reshape(-1)}) if x.shape else []
-        keep = op.options.get("keep_dims", False)
-        if len(x.shape) != 4 or axes != [1, 2] or not keep:
+        rank = len(x.shape)
+        axes = sorted({int(a) % rank for a in axis_t.data.reshape(-1)}) if rank else []
+        # TFLM's int8 MEAN runs one general reduction whatever the axes and keep_dims (keep_dims only changes the
+        # output shape, not its bytes). Dimensions of size 1 do not move any byte, so the reduced axes only need to be
+        # contiguous among the others: the input is then [outer, reduce, inner] and the output [outer, inner].
+        big = [d for d in range(rank) if x.shape[d] != 1]
+        reduced = [d for d in big if d in axes]
+        if reduced and big[big.index(reduced[0]) : big.index(reduced[-1]) + 1] != reduced:
             raise self.fail(
                 op,
-                f"MEAN is supported over axes [1, 2] of a 4-D tensor with keep_dims=true (TFLM's "
-                f"integer special case); got axes {axes}, keep_dims={keep}",
+                f"MEAN over axes {axes} of {list(x.shape)} is not supported: the reduced axes must be adjacent "
+                "(ignoring dimensions of size 1)",
             )
-        _, h, w, c = x.shape
+        first, last = (reduced[0], reduced[-1]) if reduced else (rank, rank - 1)
+        outer = int(np.prod(x.shape[:first])) if first else 1
+        n = int(np.prod(x.shape[first : last + 1])) if reduced else 1
+        inner = x.elements // (outer * n)
+        if y.elements != outer * inner:
+            raise self.fail(
+                op,
+                f"output {list(y.shape)} has {y.elements} elements; MEAN over axes {axes} of {list(x.shape)} "
+                f"gives {outer * inner}",
+            )
         m, s = quant.quantize_multiplier(x.scale / y.scale)
         # TFLM folds the division by the element count into the multiplier: shift it up by floor(log2(n)) bits
         # (capped at 32 and at 31 + shift), divide in int64 (truncating), and lower the shift to match.
-        n = h * w
         extra = min(n.bit_length() - 1, 32, 31 + s)
         m = int((m << extra) // n)
         s -= extra
@@ -644,7 +650,15 @@ class _Lowerer:
                 "mean",
                 [x.id],
                 y.id,
-                dict(in_h=h, in_w=w, channels=c, input_zp=x.zero_point, output_zp=y.zero_point, multiplier=m, shift=s),
+                dict(
+                    outer=outer,
+                    reduce=n,
+                    inner=inner,
+                    input_zp=x.zero_point,
+                    output_zp=y.zero_point,
+                    multiplier=m,
+                    shift=s,
+                ),
                 macs=x.elements,
             )
         )
@@ -824,6 +838,50 @@ class _Lowerer:
             )
         )
 
+    def lower_leaky_relu(self, op: RawOperator) -> None:
+        x = self.act_tensor(op, op.inputs[0], "input")
+        y = self.act_tensor(op, op.outputs[0], "output")
+        if x.elements != y.elements:
+            raise self.fail(op, f"input has {x.elements} elements, output {y.elements}")
+        # The pinned tflite-micro computes both ratios in double (input scale * alpha / output scale, input scale /
+        # output scale): float32 ratios differ at rounding ties (seen with power-of-two scales and alpha 0.1).
+        alpha = quant.f32(op.options.get("alpha", 0.2))
+        am, ash = quant.quantize_multiplier(x.scale * alpha / y.scale)
+        im, ish = quant.quantize_multiplier(x.scale / y.scale)
+        self.layers.append(
+            Layer(
+                op.index,
+                op.name,
+                "leaky_relu",
+                [x.id],
+                y.id,
+                dict(
+                    size=x.elements,
+                    input_zp=x.zero_point,
+                    output_zp=y.zero_point,
+                    alpha_mult=am,
+                    alpha_shift=ash,
+                    identity_mult=im,
+                    identity_shift=ish,
+                ),
+                macs=x.elements,
+            )
+        )
+
+    def _min_max(self, op: RawOperator, kind: str) -> None:
+        a = self.act_tensor(op, op.inputs[0], "input 0")
+        b = self.act_tensor(op, op.inputs[1], "input 1")
+        y = self.act_tensor(op, op.outputs[0], "output")
+        # TFLM compares the raw int8 values whatever the quantization, so the kernel does too.
+        p = self._broadcast(op, a, b, y)
+        self.layers.append(Layer(op.index, op.name, kind, [a.id, b.id], y.id, p, macs=y.elements))
+
+    def lower_maximum(self, op: RawOperator) -> None:
+        self._min_max(op, "maximum")
+
+    def lower_minimum(self, op: RawOperator) -> None:
+        self._min_max(op, "minimum")
+
     def lower_dequantize(self, op: RawOperator) -> None:
         x = self.act_tensor(op, op.inputs[0], "input")
         y = self.act_tensor(op, op.outputs[0], "output", dtype="float32")
@@ -846,7 +904,7 @@ def lower_model(raw: RawModel) -> Graph:
     except BadInput:
         raise
     except Exception as e:  # inconsistent indices or shapes outside any one operator: a corrupt file
-        raise BadInput(f"{raw.path.name}: malformed model ({type(e).__name__}: {e}); the file may be corrupt") from None
+        raise BadInput(f"{raw.path}: malformed model ({type(e).__name__}: {e}); the file may be corrupt") from None
 
 
 def load_graph(path: Path) -> Graph:

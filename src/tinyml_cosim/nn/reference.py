@@ -118,8 +118,7 @@ def _mul(layer: Layer, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _mean(layer: Layer, x: np.ndarray) -> np.ndarray:
     p = layer.p
-    n = p["in_h"] * p["in_w"]
-    acc = (x.reshape(n, p["channels"]).astype(np.int64) - p["input_zp"]).sum(axis=0)
+    acc = (x.reshape(p["outer"], p["reduce"], p["inner"]).astype(np.int64) - p["input_zp"]).sum(axis=1).reshape(-1)
     acc = quant.mbqm(quant.wrap32(acc), p["multiplier"], p["shift"])
     return _clamp_i8(acc + p["output_zp"], -128, 127)
 
@@ -195,6 +194,16 @@ def _dequantize(layer: Layer, x: np.ndarray) -> np.ndarray:
     return (np.float64(p["scale"]) * (x.astype(np.int64) - p["zero_point"])).astype(np.float32)
 
 
+def _leaky_relu(layer: Layer, x: np.ndarray) -> np.ndarray:
+    p = layer.p
+    v = x.astype(np.int64) - p["input_zp"]
+    negative = p["alpha_mult"] < 0
+    scaled = quant.mbqm(v, abs(p["alpha_mult"]), p["alpha_shift"])
+    below = -scaled if negative else scaled
+    out = p["output_zp"] + np.where(v >= 0, quant.mbqm(v, p["identity_mult"], p["identity_shift"]), below)
+    return _clamp_i8(out, -128, 127)
+
+
 def run_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
     k = layer.kind
     x = inputs[0].reshape(-1)
@@ -226,6 +235,11 @@ def run_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return _requantize(layer, x)
     if k == "dequantize":
         return _dequantize(layer, x)
+    if k == "leaky_relu":
+        return _leaky_relu(layer, x)
+    if k in ("maximum", "minimum"):
+        va, vb = _broadcast_views(layer, x, inputs[1].reshape(-1))
+        return (np.maximum(va, vb) if k == "maximum" else np.minimum(va, vb)).astype(np.int8)
     raise NotImplementedError(k)
 
 

@@ -16,6 +16,7 @@ from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import MAX_TFLITE_BYTES, read_input_bytes
 
 OP_NAMES: dict[int, str] = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 
@@ -47,6 +48,7 @@ class RawTensor:
     zero_points: list[int]
     quantized_dimension: int
     data: np.ndarray | None  # constant contents, or None for an activation tensor
+    sparse: bool = False  # has SparsityParameters: `data` is then the raw compressed bytes (uint8)
 
     @property
     def is_const(self) -> bool:
@@ -156,6 +158,8 @@ def _options(op: Any, name: str) -> dict[str, Any]:
     if kind == BuiltinOptions.SqueezeOptions:
         o = make(tflite.SqueezeOptions)
         return {"squeeze_dims": [int(v) for v in o.SqueezeDimsAsNumpy()] if o.SqueezeDimsLength() else []}
+    if kind == BuiltinOptions.LeakyReluOptions:
+        return {"alpha": make(tflite.LeakyReluOptions).Alpha()}
     if kind == BuiltinOptions.ReshapeOptions:
         o = make(tflite.ReshapeOptions)
         return {"new_shape": [int(v) for v in o.NewShapeAsNumpy()] if o.NewShapeLength() else []}
@@ -164,14 +168,29 @@ def _options(op: Any, name: str) -> dict[str, Any]:
 
 def read_tflite(path: Path) -> RawModel:
     path = Path(path)
-    try:
-        buf = path.read_bytes()
-    except OSError as e:
-        raise BadInput(f"cannot read model {path}: {e.strerror or e}") from None
+    # core.inputs: regular files only (a FIFO or /dev/zero is refused before opening), size bounded.
+    buf = read_input_bytes(path, what="model", max_bytes=MAX_TFLITE_BYTES)
     return parse_tflite(buf, path)
 
 
+# A Git LFS pointer is what a clone without `git lfs` leaves in place of the model: a few lines of text.
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+# Model files of other formats, by their first bytes, so the refusal can say what the file is.
+FOREIGN_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89HDF\r\n\x1a\n", "a Keras HDF5 (.h5) file"),
+    (b"PK\x03\x04", "a zip archive (a Keras .keras file or a zipped model?)"),
+)
+
+
 def parse_tflite(buf: bytes, path: Path = Path("<bytes>")) -> RawModel:
+    if buf.startswith(LFS_POINTER):
+        raise BadInput(
+            f"{path}: this is a Git LFS pointer file ({len(buf)} bytes of text), not the model: fetch the model "
+            "itself with `git lfs pull` in its repository (needs git-lfs installed)"
+        )
+    for magic, what in FOREIGN_MAGIC:
+        if buf.startswith(magic):
+            raise BadInput(f"{path}: not a .tflite model: the file is {what}; convert it with the TFLite converter")
     if len(buf) < 8:
         raise BadInput(f"{path}: not a .tflite model: the file is {len(buf)} bytes, too short for a flatbuffer header")
     if buf[4:8] != b"TFL3":
@@ -183,10 +202,10 @@ def parse_tflite(buf: bytes, path: Path = Path("<bytes>")) -> RawModel:
         return _parse(buf, path)
     except BadInput:
         raise
-    except Exception as e:  # the generated accessors raise struct/Index errors on out-of-range offsets
+    except Exception:  # the generated accessors raise struct/Index errors on out-of-range offsets
+        # (their text names Python internals, not anything in the file, so it is left out)
         raise BadInput(
-            f"{path}: corrupt or truncated .tflite file ({len(buf)} bytes): an offset points outside the file "
-            f"({type(e).__name__}: {e})"
+            f"{path}: corrupt or truncated .tflite file ({len(buf)} bytes): an offset in it points outside the file"
         ) from None
 
 
@@ -207,6 +226,19 @@ def _buffer_data(model: Any, buf: bytes, index: int, path: Path) -> bytes | None
         return None
     data = b.DataAsNumpy()
     return data.tobytes()
+
+
+def _tensor_data(raw: bytes, sparse: bool, type_code: int, shape: tuple[int, ...], what: str, path: Path) -> np.ndarray:
+    """A constant tensor's contents as an array of its shape (raw bytes when sparse or of a type numpy lacks)."""
+    np_dtype = DTYPES.get(type_code, ("", None))[1]
+    if sparse or np_dtype is None:
+        # compressed (block-sparse) contents are shorter than the shape: kept raw for the refusal to name
+        return np.frombuffer(raw, dtype=np.uint8).copy()
+    count = int(np.prod(shape)) if shape else 1
+    need = count * np.dtype(np_dtype).itemsize
+    if len(raw) < need:
+        raise BadInput(f"{path}: corrupt .tflite file: {what} needs {need} bytes of data, its buffer has {len(raw)}")
+    return np.frombuffer(raw[:need], dtype=np_dtype).reshape(shape).copy()
 
 
 def _parse(buf: bytes, path: Path) -> RawModel:
@@ -236,21 +268,9 @@ def _parse(buf: bytes, path: Path) -> RawModel:
                 zps = [int(v) for v in q.ZeroPointAsNumpy()]
             qdim = q.QuantizedDimension()
         raw = _buffer_data(model, buf, t.Buffer(), path)
-        data = None
-        if raw is not None:
-            np_dtype = DTYPES.get(type_code, ("", None))[1]
-            if np_dtype is None:
-                data = np.frombuffer(raw, dtype=np.uint8).copy()
-            else:
-                count = int(np.prod(shape)) if shape else 1
-                need = count * np.dtype(np_dtype).itemsize
-                if len(raw) < need:
-                    raise BadInput(
-                        f"{path}: corrupt .tflite file: tensor {i} '{_name(t)}' needs {need} bytes of data, its buffer "
-                        f"has {len(raw)}"
-                    )
-                data = np.frombuffer(raw[:need], dtype=np_dtype).reshape(shape).copy()
-        tensors.append(RawTensor(i, _name(t), shape, dtype, scales, zps, qdim, data))
+        sparse = t.Sparsity() is not None
+        data = None if raw is None else _tensor_data(raw, sparse, type_code, shape, f"tensor {i} '{_name(t)}'", path)
+        tensors.append(RawTensor(i, _name(t), shape, dtype, scales, zps, qdim, data, sparse))
 
     operators: list[RawOperator] = []
     for i in range(g.OperatorsLength()):

@@ -23,7 +23,7 @@ from tinyml_cosim.build.firmware import BuildResult, build
 from tinyml_cosim.core import resources
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.nn.compiler import CompiledModel
+from tinyml_cosim.nn.compiler import CompiledModel, tflm_arena_fields
 from tinyml_cosim.nn.golden import run_tflm, tflm_available
 from tinyml_cosim.nn.prepare import prepare_model
 from tinyml_cosim.nn.reference import run_numpy
@@ -341,8 +341,7 @@ def check_model(
         "first_mismatch": first,
         "arena_bytes": cm.arena_bytes,
         "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
-        "tflm_arena_bytes": cm.tflm_arena_head,
-        "tflm_arena_total_bytes": cm.tflm_arena_total,
+        **tflm_arena_fields(cm),
         "flash_bytes_model": cm.flash_bytes,
         "flash_bytes_linked": sizes,
         "macs": cm.total_macs,

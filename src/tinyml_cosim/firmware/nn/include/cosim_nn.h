@@ -72,9 +72,10 @@ typedef struct {
     int32_t act_min, act_max;
 } cosim_eltwise_t;
 
-/* MEAN over H and W of a 4-D tensor with keep_dims (TFLM's integer special case) */
+/* MEAN over contiguous axes, the input seen as [outer, reduce, inner] (TFLM's int8 path: any axes, keep_dims or
+   not; the output shape does not change the bytes) */
 typedef struct {
-    int32_t in_h, in_w, channels;
+    int32_t outer, reduce, inner;
     int32_t input_zp, output_zp;
     int32_t multiplier, shift;
 } cosim_mean_t;
@@ -128,6 +129,15 @@ typedef struct {
     int32_t multiplier, shift;
 } cosim_requantize_t;
 
+/* LEAKY_RELU: x - zp >= 0 scaled by input/output scale, below 0 by alpha * input/output scale (alpha may be
+   negative: its multiplier is then negative and the product negated, as TFLM does) */
+typedef struct {
+    int32_t size;
+    int32_t input_zp, output_zp;
+    int32_t alpha_mult, alpha_shift;
+    int32_t identity_mult, identity_shift;
+} cosim_leaky_relu_t;
+
 void cosim_conv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output);
 void cosim_dwconv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output);
 void cosim_fc_s8(const cosim_fc_t *p, const int8_t *input, int8_t *output);
@@ -144,6 +154,11 @@ void cosim_pad_s8(const cosim_pad_t *p, const int8_t *input, int8_t *output);
 void cosim_quantize_f32_s8(const cosim_quantize_t *p, const float *input, int8_t *output);
 void cosim_dequantize_s8_f32(const cosim_dequantize_t *p, const int8_t *input, float *output);
 void cosim_requantize_s8(const cosim_requantize_t *p, const int8_t *input, int8_t *output);
+void cosim_leaky_relu_s8(const cosim_leaky_relu_t *p, const int8_t *input, int8_t *output);
+/* MAXIMUM / MINIMUM: TFLM compares the raw int8 values (no requantization); broadcasting as for ADD (the eltwise
+   descriptor's out_shape and strides; its other fields are unused) */
+void cosim_maximum_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+void cosim_minimum_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
 /* The same kernels with a scratch buffer: CMSIS-NN's working memory (im2col columns, int16 copies of the input,
  * per-channel sums). The compiler plans it into the arena as a buffer alive during that one call and passes

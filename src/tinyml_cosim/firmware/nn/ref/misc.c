@@ -8,14 +8,17 @@
 
 void cosim_mean_s8(const cosim_mean_t *p, const int8_t *input, int8_t *output)
 {
-    const int32_t n = p->in_h * p->in_w;
-    int32_t c, i;
-    for (c = 0; c < p->channels; ++c) {
-        int32_t acc = 0;
-        for (i = 0; i < n; ++i) acc += (int32_t)input[(size_t)i * p->channels + c] - p->input_zp;
-        /* the 1/n of the mean is folded into multiplier and shift by the compiler, as TFLM does */
-        acc = cosim_mbqm(acc, p->multiplier, p->shift);
-        output[c] = (int8_t)cosim_clamp(acc + p->output_zp, -128, 127);
+    const size_t inner = (size_t)p->inner;
+    int32_t o, c, i;
+    for (o = 0; o < p->outer; ++o) {
+        const int8_t *in = input + (size_t)o * (size_t)p->reduce * inner;
+        for (c = 0; c < p->inner; ++c) {
+            int32_t acc = 0;
+            for (i = 0; i < p->reduce; ++i) acc += (int32_t)in[(size_t)i * inner + (size_t)c] - p->input_zp;
+            /* the 1/n of the mean is folded into multiplier and shift by the compiler, as TFLM does */
+            acc = cosim_mbqm(acc, p->multiplier, p->shift);
+            *output++ = (int8_t)cosim_clamp(acc + p->output_zp, -128, 127);
+        }
     }
 }
 
@@ -79,4 +82,55 @@ void cosim_requantize_s8(const cosim_requantize_t *p, const int8_t *input, int8_
         const int32_t v = cosim_mbqm((int32_t)input[i] - p->input_zp, p->multiplier, p->shift) + p->output_zp;
         output[i] = (int8_t)cosim_clamp(v, -128, 127);
     }
+}
+
+void cosim_leaky_relu_s8(const cosim_leaky_relu_t *p, const int8_t *input, int8_t *output)
+{
+    /* a negative alpha: multiply by |multiplier| and negate, since the rounding multiply needs a non-negative one */
+    const int negative = p->alpha_mult < 0;
+    const int32_t alpha_mult = negative ? -p->alpha_mult : p->alpha_mult;
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t v = (int32_t)input[i] - p->input_zp;
+        int32_t out = p->output_zp;
+        if (v >= 0) {
+            out += cosim_mbqm(v, p->identity_mult, p->identity_shift);
+        } else {
+            const int32_t scaled = cosim_mbqm(v, alpha_mult, p->alpha_shift);
+            out += negative ? -scaled : scaled;
+        }
+        output[i] = (int8_t)cosim_clamp(out, -128, 127);
+    }
+}
+
+/* in misc.c, not eltwise.c: the CMSIS-NN build replaces eltwise.c with its adapter, and these stay ours */
+static void minmax(const cosim_eltwise_t *p, const int8_t *in1, const int8_t *in2, int8_t *out, int is_max)
+{
+    int32_t i0, i1, i2, i3;
+    size_t o = 0;
+    for (i0 = 0; i0 < p->out_shape[0]; ++i0) {
+        for (i1 = 0; i1 < p->out_shape[1]; ++i1) {
+            for (i2 = 0; i2 < p->out_shape[2]; ++i2) {
+                const size_t a_base =
+                    (size_t)i0 * p->in1_strides[0] + (size_t)i1 * p->in1_strides[1] + (size_t)i2 * p->in1_strides[2];
+                const size_t b_base =
+                    (size_t)i0 * p->in2_strides[0] + (size_t)i1 * p->in2_strides[1] + (size_t)i2 * p->in2_strides[2];
+                for (i3 = 0; i3 < p->out_shape[3]; ++i3) {
+                    const int8_t a = in1[a_base + (size_t)i3 * p->in1_strides[3]];
+                    const int8_t b = in2[b_base + (size_t)i3 * p->in2_strides[3]];
+                    out[o++] = is_max ? (a > b ? a : b) : (a < b ? a : b);
+                }
+            }
+        }
+    }
+}
+
+void cosim_maximum_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    minmax(p, input1, input2, output, 1);
+}
+
+void cosim_minimum_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    minmax(p, input1, input2, output, 0);
 }

@@ -138,7 +138,9 @@ def test_run_writes_the_record_atomically_to_out(tmp_path: Path, firmware) -> No
     assert r.returncode == 0, r.stderr
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "exited" and record["exit_code"] == 0
-    assert [p.name for p in out.iterdir()] == ["run.json"]  # no temporary file left behind
+    # no temporary file left behind; the manifest marks the directory as ours (core.report_dir: the --out contract)
+    assert sorted(p.name for p in out.iterdir()) == [".cosim-report.json", "run.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert "demo: 8 inferences" in r.stdout  # the console streams without --json
 
 

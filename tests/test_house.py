@@ -16,7 +16,11 @@ MAX_FUNCTION_LINES = 60
 
 # Known exceptions: path (relative to src/tinyml_cosim) or path::function -> (ceiling, reason).
 LONG_FILES: dict[str, tuple[int, str]] = {
-    "nn/graph.py": (853, "lowering of every operator in one class; issue #16 splits it into one module per operator"),
+    "nn/graph.py": (
+        911,
+        "lowering of every operator in one class (MEAN, LEAKY_RELU, MAXIMUM/MINIMUM came with issue #16's first "
+        "slice); issue #16's restructure splits it into one module per operator",
+    ),
     "engines/qemu/engine.py": (
         900,
         "process, QMP, console mux, fault stub and plugin counts of one engine (the stall probe and the semihosting "
@@ -33,10 +37,12 @@ LONG_FILES: dict[str, tuple[int, str]] = {
 }
 LONG_FUNCTIONS: dict[str, tuple[int, str]] = {
     "build/firmware.py::build": (76, "one locked, keyed build: arguments, key, make, atomic rename"),
-    "cli/app.py::run": (105, "typer signature of `cosim run` with its many options (half the lines are options)"),
-    "cli/scenario_run.py::run_scenario_command": (61, "typer signature of `cosim run SCENARIO.yaml`"),
-    "cli/debugging.py::replay": (70, "typer signature of `cosim replay`"),
-    "cli/memory.py::memory_command": (74, "typer signature and the text table of `cosim memory`"),
+    "cli/app.py::run": (150, "typer signature of `cosim run`: 22 options, most with their range check (#18)"),
+    "cli/scenario_run.py::run_scenario_command": (94, "typer signature of `cosim run SCENARIO.yaml`, range checks"),
+    "cli/debugging.py::replay": (75, "typer signature of `cosim replay`, range checks"),
+    "cli/memory.py::memory_command": (87, "typer signature (range-checked percentages) and the text table"),
+    "cli/models.py::compile_command": (69, "typer signature of `cosim compile` and its one-line report"),
+    "cli/sweep.py::run": (65, "typer signature of `cosim sweep run`, and what an interrupted sweep keeps"),
     "engines/qemu/engine.py::measure": (62, "breakpoint loop of --measure: entry, return, step-off"),
     "engines/qemu/engine.py::start": (70, "QEMU's command line, assembled in one place"),
     "engines/renode/engine.py::start": (72, "Renode's start-up script, assembled in one place"),
@@ -44,9 +50,10 @@ LONG_FUNCTIONS: dict[str, tuple[int, str]] = {
     "nn/emitter.py::emit": (80, "the C text of a model, in order"),
     "nn/graph.py::_conv_like": (98, "CONV_2D and DEPTHWISE_CONV_2D options and quantisation; issue #16"),
     "nn/graph.py::lower_fully_connected": (69, "FULLY_CONNECTED options and quantisation; issue #16"),
-    "nn/tflite_reader.py::_options": (80, "one branch per builtin options table"),
+    "nn/tflite_reader.py::_options": (82, "one branch per builtin options table; one per operator module with #16"),
     "nn/tflite_reader.py::_parse": (80, "flatbuffer tables to the reader's model, in order"),
     "orchestrate/model_check.py::check_model": (84, "compile, build, run, compare, report (and profile) in one check"),
+    "sweep/execute.py::run_sweep": (82, "one sweep's life: what is left, the cluster, submit, stream, Ctrl-C, close"),
     "scenario/generate.py::generate_sensor": (66, "signal, impairments and part for one sensor, in order"),
     "verdicts/baseline.py::compare": (64, "one comparison per baseline metric"),
 }

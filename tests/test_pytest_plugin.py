@@ -190,7 +190,8 @@ def test_cosim_run_elf_keeps_the_whole_console_when_the_run_fails(firmware, tmp_
     ok, bad = tmp_path / "ok", tmp_path / "bad"
     result = CliRunner().invoke(app, ["run", "--board", "stm32f405", "--out", str(ok), str(firmware("demo"))])
     assert result.exit_code == 0
-    assert sorted(p.name for p in ok.iterdir()) == ["run.json"]  # a run that succeeded keeps only its record
+    # a run that succeeded keeps only its record (and the manifest of the --out contract, core.report_dir)
+    assert sorted(p.name for p in ok.iterdir()) == [".cosim-report.json", "run.json"]
     result = CliRunner().invoke(
         app, ["run", "--board", "stm32f405", "--json", "--out", str(bad), str(firmware("fault_undef"))]
     )
@@ -239,7 +240,7 @@ def test_cosim_run_elf_keeps_the_engines_log_when_the_engine_wrote_one(firmware,
     assert "Lockup" in (lockup / "engine.log").read_text()
     result = CliRunner().invoke(app, ["run", "--board", "stm32f405", "--out", str(bus), str(firmware("fault_bus"))])
     assert result.exit_code == 1, result.output
-    assert sorted(p.name for p in bus.iterdir()) == ["console.log", "run.json"]
+    assert sorted(p.name for p in bus.iterdir()) == [".cosim-report.json", "console.log", "run.json"]
 
 
 @needs_qemu

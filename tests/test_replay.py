@@ -62,6 +62,9 @@ def test_replay_of_window_n_and_bad_input(shake_report: Path) -> None:
     res = CliRunner().invoke(app, ["replay", str(shake_report), "--window", "9999"])
     assert res.exit_code == 2 and "there is no inference #9999" in res.output
     res = CliRunner().invoke(app, ["replay", str(shake_report / "nope")])
+    assert res.exit_code == 2 and "nope: no such directory" in res.output
+    (shake_report.parent / "empty").mkdir(exist_ok=True)
+    res = CliRunner().invoke(app, ["replay", str(shake_report.parent / "empty")])
     assert res.exit_code == 2 and "report.json: no such file" in res.output
 
 

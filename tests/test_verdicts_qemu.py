@@ -36,8 +36,9 @@ def test_passing_scenario_end_to_end(tmp_path: Path) -> None:
     outcome = run_scenario(ScenarioRunRequest(SCENARIOS / "shake_pass.yaml", out=out))
     r = outcome.report
     assert outcome.exit_code == 0 and r.verdict == "pass" and failed_ids(r) == []
+    # .cosim-report.json: the files the tool wrote there (core.files, the --out contract)
     assert sorted(p.name for p in out.iterdir()) == [
-        "console-seed11.log", "junit.xml", "report.html", "report.json", "run-seed11.json",
+        ".cosim-report.json", "console-seed11.log", "junit.xml", "report.html", "report.json", "run-seed11.json",
         "worst-window-accel.bin", "worst-window.json",
     ]  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no temporary directory left

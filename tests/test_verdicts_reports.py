@@ -110,7 +110,7 @@ def test_baseline_bad_input(recorded: Path, tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{}")
     with pytest.raises(BadInput, match="not a scenario report"):
         replay(recorded, tmp_path / "r", tmp_path / "junk.json")
-    with pytest.raises(BadInput, match="must not be negative"):
+    with pytest.raises(BadInput, match=r"--baseline-threshold -1: give a percentage from 0 to 1000"):
         replay(recorded, tmp_path / "r", recorded, threshold=-1)
 
 

@@ -288,7 +288,7 @@ def test_tightened_clock_makes_overruns_appear_and_be_reported(tmp_path: Path) -
     board = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     board["clock_hz"] = 24_000_000
     board["id"] = "stm32f405_24mhz"
-    board.pop("silicon", None)
+    board["silicon"] = {"unavailable": "a derived 24 MHz board: no silicon was measured at this clock"}
     path = tmp_path / "stm32f405_24mhz.yaml"
     path.write_text(yaml.safe_dump(board))
     # it ends behind (the ring's backlog): 5 s of slack; the build of a board nobody else uses stays in tmp

@@ -16,11 +16,22 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from tinyml_cosim.cli import debugging
-from tinyml_cosim.cli.common import BoardOpt, EngineOpt, JsonOpt, OutOpt
+from tinyml_cosim.cli.common import (
+    INT63_MAX,
+    BoardOpt,
+    EngineOpt,
+    ForceOpt,
+    JsonOpt,
+    OutOpt,
+    float_in,
+    int_in,
+    seconds,
+)
 from tinyml_cosim.cli.common import fail as _fail
+from tinyml_cosim.cli.common import port as port_in
 from tinyml_cosim.core.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, CosimError
-from tinyml_cosim.core.files import write_text_atomically
-from tinyml_cosim.core.run_limits import DEFAULT_HANG_WALL_S
+from tinyml_cosim.core.report_dir import report_dir
+from tinyml_cosim.core.run_limits import DEFAULT_HANG_WALL_S, MAX_SEEDS, MAX_THRESHOLD_PCT
 
 app = typer.Typer(
     name="cosim",
@@ -86,6 +97,10 @@ def build(
     out: Annotated[
         Path | None, typer.Option("--out", help="build root (default: $COSIM_BUILD_DIR, else the user's cache)")
     ] = None,
+    app_dir: Annotated[
+        Path | None,
+        typer.Option("--app-dir", help="a directory holding app directories, searched for --app before firmware/apps"),
+    ] = None,
 ) -> None:
     """Build a firmware app for a board; prints the ELF's path.
 
@@ -97,7 +112,10 @@ def build(
     from tinyml_cosim.core.boards import load_board
 
     try:
-        result = do_build(load_board(board), app_name, kernels=kernels, out_root=out, model=model)
+        result = do_build(
+            load_board(board), app_name, kernels=kernels, out_root=out, model=model,
+            app_dirs=(app_dir,) if app_dir is not None else (),
+        )  # fmt: skip
     except CosimError as exc:
         raise _fail(exc) from None
     typer.echo(str(result.elf))
@@ -111,12 +129,30 @@ def run(
     ] = None,
     engine: EngineOpt = None,
     max_instructions: Annotated[
-        int | None, typer.Option("--max-instructions", help="stop after N instructions (budget_reached)")
+        int | None,
+        typer.Option(
+            "--max-instructions",
+            help="stop after N instructions (budget_reached)",
+            callback=int_in("--max-instructions", 1, INT63_MAX),
+        ),
     ] = None,
-    duration: Annotated[float | None, typer.Option("--duration", help="stop after S simulated seconds")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="wall-clock backstop in seconds")] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration", help="stop after S simulated seconds", callback=seconds("--duration", "simulated seconds")
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="wall-clock backstop in seconds", callback=seconds("--timeout")),
+    ] = None,
     hang_instructions: Annotated[
-        int, typer.Option("--hang-instructions", help="no console/protocol progress for N instructions is a hang")
+        int,
+        typer.Option(
+            "--hang-instructions",
+            help="no console/protocol progress for N instructions is a hang",
+            callback=int_in("--hang-instructions", 1, INT63_MAX),
+        ),
     ] = 2_000_000_000,
     hang_seconds: Annotated[
         float,
@@ -124,6 +160,7 @@ def run(
             "--hang-seconds",
             help="firmware without the cosim runtime: no console line for S wall-clock seconds with the PC in one "
             "small loop is a hang, polled register named (default 30)",
+            callback=seconds("--hang-seconds"),
         ),
     ] = DEFAULT_HANG_WALL_S,
     json_out: JsonOpt = False,
@@ -153,7 +190,14 @@ def run(
             "(which scenarios follow)",
         ),
     ] = None,
-    seeds: Annotated[int | None, typer.Option("--seeds", help="scenario only: run N seeds, with 95 % CIs")] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--seeds",
+            help=f"scenario only: run N seeds, with 95 % CIs (1 to {MAX_SEEDS})",
+            callback=int_in("--seeds", 1, MAX_SEEDS, "each seed is one whole emulated run of the scenario"),
+        ),
+    ] = None,
     replay: Annotated[
         Path | None, typer.Option("--replay", help="scenario only: re-evaluate the recorded runs of a report directory")
     ] = None,
@@ -161,14 +205,30 @@ def run(
         Path | None, typer.Option("--baseline", help="scenario only: compare with an earlier report.json")
     ] = None,
     baseline_threshold: Annotated[
-        float | None, typer.Option("--baseline-threshold", help="scenario only: growth in % that fails (default 2)")
+        float | None,
+        typer.Option(
+            "--baseline-threshold",
+            help="scenario only: growth in % that fails (default 2)",
+            callback=float_in("--baseline-threshold", 0.0, MAX_THRESHOLD_PCT, unit="%"),
+        ),
     ] = None,
     gdb: Annotated[
         bool, typer.Option("--gdb", help="scenario only: start the run halted under a GDB server (see cosim debug)")
     ] = False,
-    port: Annotated[int | None, typer.Option("--port", help="scenario only: GDB server port with --gdb")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="scenario only: GDB server port with --gdb", callback=port_in())
+    ] = None,
     kernels: Annotated[
         str | None, typer.Option("--kernels", help="scenario only: build its app with ref or cmsis-nn kernels")
+    ] = None,
+    force: ForceOpt = False,
+    app_dir: Annotated[
+        Path | None,
+        typer.Option("--app-dir", help="scenario only: a directory of app directories its `app:` may name"),
+    ] = None,
+    allow_root: Annotated[
+        list[Path] | None,
+        typer.Option("--allow-root", help="scenario only: a directory its CSV/WAV/model files may also come from"),
     ] = None,
 ) -> None:
     """Run a firmware ELF and report how it ended, or run a scenario and check its expectations (exit 0 only when
@@ -185,8 +245,11 @@ def run(
         run_scenario_command(
             elf, engine=engine, out=out, seeds=seeds or 1, json_out=json_out, timeout=timeout, replay=replay,
             baseline=baseline, baseline_threshold=2.0 if baseline_threshold is None else baseline_threshold,
-            gdb=gdb, port=port, kernels=kernels,
+            gdb=gdb, port=port, kernels=kernels, force=force, app_dir=app_dir, allow_root=allow_root,
         )  # fmt: skip
+    if app_dir is not None or allow_root:
+        typer.echo("error: --app-dir and --allow-root apply to scenario files only", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     if board is None:
         typer.echo("error: --board is required to run an ELF (see `cosim boards`)", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -206,7 +269,7 @@ def run(
             request["stack_region"] = parse_region(stack_region)
         except CosimError as exc:
             raise _fail(exc) from None
-    run_elf(request, json_out=json_out, out=out)
+    run_elf(request, json_out=json_out, out=out, force=force)
 
 
 def is_scenario_path(path: Path) -> bool:
@@ -214,12 +277,11 @@ def is_scenario_path(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
-def run_elf(request: dict[str, Any], *, json_out: bool, out: Path | None) -> NoReturn:
+def run_elf(request: dict[str, Any], *, json_out: bool, out: Path | None, force: bool = False) -> NoReturn:
     """`cosim run ELF`: run it, print the console (or the record as JSON), keep the artefacts of a failure."""
     # lazy: the run session (pydantic, pyelftools, PyYAML) loads when an ELF runs, not for the CLI's other commands
-    from tinyml_cosim.cli.run_output import measure_summary, run_extra_lines
+    from tinyml_cosim.cli.run_output import measure_summary, run_extra_lines, write_run_dir
     from tinyml_cosim.engines import launcher
-    from tinyml_cosim.results.artefacts import keep_failure_artefacts
     from tinyml_cosim.run.session import RunRequest, run_firmware
 
     launcher.install_signal_handlers()
@@ -231,17 +293,17 @@ def run_elf(request: dict[str, Any], *, json_out: bool, out: Path | None) -> NoR
             typer.echo(line)
 
     try:
-        record = run_firmware(RunRequest(**request, echo=echo))
+        # --out is checked and locked before the run (core.report_dir.ReportDir): a bad one costs no emulation
+        with report_dir(out, force=force) as target:
+            record = run_firmware(RunRequest(**request, echo=echo))
+            payload = record.model_dump_json(indent=2)
+            summary = measure_summary(record)  # lazy-loaded with the run path (cli.run_output)
+            if summary:  # per function: calls, min, median, max, total, and whether the counts are exact
+                payload = json.dumps({**json.loads(payload), "measure_summary": summary}, indent=2)
+            if target is not None:
+                target.write(lambda tmp: write_run_dir(tmp, record, payload, lines))
     except CosimError as exc:
         raise _fail(exc) from None
-    payload = record.model_dump_json(indent=2)
-    summary = measure_summary(record)  # lazy-loaded with the run path (cli.run_output)
-    if summary:  # per function: calls, min, median, max, total, and whether the counts are exact
-        payload = json.dumps({**json.loads(payload), "measure_summary": summary}, indent=2)
-    if out is not None:
-        write_text_atomically(out / "run.json", payload)  # never a half-written record
-        if not record.succeeded:  # engine.log: the record carries the engine's log out of run_firmware
-            keep_failure_artefacts(out, record, lines, record.engine_log, write_record=False)
     if json_out:
         typer.echo(payload)
     else:
@@ -280,6 +342,7 @@ def mount_extensions() -> None:
         return
     _extensions_mounted = True
     _mount_optional("tinyml_cosim.cli.scenario", "scenario", "Validate, export and plot scenario files.")
+    _mount_optional("tinyml_cosim.cli.sweep", "sweep", "Sweeps of a scenario over impairments, seeds and boards.")
     _mount_optional(
         "tinyml_cosim.cli.models", "model", "Check compiled models bit for bit against TFLite Micro in the emulator."
     )

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from tinyml_cosim.cli.common import BoardOpt, EngineOpt, JsonOpt
+from tinyml_cosim.cli.common import INT63_MAX, BoardOpt, EngineOpt, JsonOpt, int_in
 from tinyml_cosim.cli.common import fail as _fail
+from tinyml_cosim.cli.common import port as port_in
 from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, BadInput, CosimError
 
 
@@ -19,7 +20,9 @@ def debug(
     elf: Annotated[Path, typer.Argument(help="firmware ELF to debug")],
     board: BoardOpt,
     engine: EngineOpt = None,
-    port: Annotated[int | None, typer.Option("--port", help="GDB server port (default: a free one)")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="GDB server port (default: a free one)", callback=port_in())
+    ] = None,
 ) -> None:
     """Start the board halted with a GDB server and print the gdb-multiarch command; Ctrl-C ends it."""
     from tinyml_cosim.engines import launcher  # lazy: this command's implementation
@@ -63,12 +66,25 @@ def _echo_replay(where: str, w: Any, record: Any, span: Any, same: bool) -> None
 def replay(
     run_dir: Annotated[Path, typer.Argument(help="report directory of an earlier `cosim run SCENARIO.yaml`")],
     window: Annotated[
-        int | None, typer.Option("--window", help="replay inference N (0-based) instead of the observed maximum")
+        int | None,
+        typer.Option(
+            "--window",
+            help="replay inference N (0-based) instead of the observed maximum",
+            callback=int_in("--window", 0, INT63_MAX, "inferences are numbered from 0"),
+        ),
     ] = None,
     worst: Annotated[bool, typer.Option("--worst", help="replay the observed maximum's window (the default)")] = False,
-    seed: Annotated[int | None, typer.Option("--seed", help="with --window: which seed (default the first)")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="with --window: which seed (default the first)", callback=int_in("--seed", 0, INT63_MAX)
+        ),
+    ] = None,
     gdb: Annotated[bool, typer.Option("--gdb", help="run it halted under a GDB server instead")] = False,
-    port: Annotated[int | None, typer.Option("--port", help="GDB server port with --gdb (default: a free one)")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="GDB server port with --gdb (default: a free one)", callback=port_in()),
+    ] = None,
     engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tinyml_cosim.cli.common import float_in
 from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, BadInput, CosimError
 
 
@@ -19,8 +20,22 @@ def memory_command(
     map_file: Annotated[
         Path | None, typer.Option("--map", help="linker map (default: <stem>.map, app.map or the only *.map beside it)")
     ] = None,
-    fail_above_pct: Annotated[float, typer.Option("--fail-above-pct", help="fail above this % of a limit")] = 90.0,
-    warn_above_pct: Annotated[float, typer.Option("--warn-above-pct", help="warn above this % of a limit")] = 70.0,
+    fail_above_pct: Annotated[
+        float,
+        typer.Option(
+            "--fail-above-pct",
+            help="fail above this % of a limit",
+            callback=float_in("--fail-above-pct", 0.0, 100.0, lo_open=True, unit="%"),
+        ),
+    ] = 90.0,
+    warn_above_pct: Annotated[
+        float,
+        typer.Option(
+            "--warn-above-pct",
+            help="warn above this % of a limit",
+            callback=float_in("--warn-above-pct", 0.0, 100.0, lo_open=True, unit="%"),
+        ),
+    ] = 70.0,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of tables")] = False,
     stack_usage_dir: Annotated[
         Path | None,

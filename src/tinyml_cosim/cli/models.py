@@ -12,7 +12,9 @@ from typing import Annotated
 
 import typer
 
+from tinyml_cosim.cli.common import int_in
 from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, CosimError
+from tinyml_cosim.core.report_dir import check_output_folder
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -20,7 +22,15 @@ ModelArg = Annotated[Path, typer.Argument(help="int8 .tflite model")]
 BoardOpt = Annotated[str, typer.Option("--board", "-b", help="board id (see `cosim boards`) or a board YAML file")]
 KernelsOpt = Annotated[str, typer.Option("--kernels", help="ref (own kernels) or cmsis-nn (needs CMSIS_NN_DIR)")]
 EngineOpt = Annotated[str | None, typer.Option("--engine", help="qemu or renode (default as for `cosim run`)")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="seed of the first input (input k uses seed+k)")]
+# --vectors: each input is one inference in the emulator and one golden computation on the host.
+MAX_VECTORS = 10_000
+MAX_SEED = 2**32 - 1 - MAX_VECTORS  # seed + k stays a 32-bit value for every input k
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed", help="seed of the first input (input k uses seed+k)", callback=int_in("--seed", 0, MAX_SEED)
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of human output")]
 
 
@@ -40,11 +50,12 @@ def compile_command(
     """Compile an int8 .tflite model to C (model.c / model.h) for a board; prints arena, flash and MACs."""
     # lazy: the model compiler (numpy, tflite) loads when a model command runs, not with every `cosim` command
     from tinyml_cosim.core.boards import load_board
-    from tinyml_cosim.nn.compiler import compile_model
+    from tinyml_cosim.nn.compiler import compile_model, tflm_arena_fields
     from tinyml_cosim.nn.prepare import compiler_kernels
 
     try:
         b = load_board(board)
+        check_output_folder(out)  # model.c and model.h are written into it; nothing else there is touched
         cm = compile_model(model, b, out, kernels=compiler_kernels(kernels))
     except CosimError as exc:
         raise _fail(exc) from None
@@ -56,9 +67,10 @@ def compile_command(
         "arena_bytes": cm.arena_bytes,
         "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
         "scratch_bytes": {str(i): n for i, n in cm.scratch.items()},
-        "tflm_arena_bytes": cm.tflm_arena_head,
-        "tflm_arena_total_bytes": cm.tflm_arena_total,
+        **tflm_arena_fields(cm),
         "tflm_greedy_arena_bytes": cm.tflm_greedy_arena_bytes,
+        "ram_budget_bytes": cm.ram_budget,
+        "ram_needed_bytes": sum(cm.ram_budget.values()),
         "board_ram_bytes": b.memory.ram.size,
         "flash_bytes": cm.flash_bytes,
         "board_flash_bytes": b.memory.flash.size,
@@ -72,13 +84,22 @@ def compile_command(
         typer.echo(json.dumps(summary, indent=2))
         return
     tflm = (
-        f"TFLM (reference kernels) plans {cm.tflm_arena_head:,} "
-        f"(+{cm.tflm_arena_total - cm.tflm_arena_head:,} persistent)"
-        if cm.tflm_arena_head is not None and cm.tflm_arena_total is not None
+        f"TFLM's non-persistent arena {cm.tflm_arena_head:,} (measured, reference kernels)"
+        if cm.tflm_arena_head is not None
         else f"TFLM's greedy order on the same buffers: {cm.tflm_greedy_arena_bytes:,} (tflite-micro not installed)"
     )
     typer.echo(f"{cm.name} for {b.id} ({kernels} kernels) -> {out}")
-    typer.echo(f"  arena  {cm.arena_bytes:>10,} bytes of {b.memory.ram.size:,} RAM; {tflm}")
+    typer.echo(f"  arena  {cm.arena_bytes:>10,} bytes; {tflm}")
+    if cm.tflm_arena32 is not None:
+        a = cm.tflm_arena32
+        how = "computed from TFLM's 32-bit structs" + ("" if a.exact else ", upper bound: some operators not measured")
+        peak = f"; {a.planning_peak:,} while TFLM plans it" if a.planning_peak > a.head + a.persistent else ""
+        typer.echo(
+            f"         TFLM's whole arena on this 32-bit board: {a.total:,} bytes ({a.head:,} non-persistent + "
+            f"{a.persistent:,} persistent{peak}; {how})"
+        )
+    budget = ", ".join(f"{k} {v:,}" for k, v in cm.ram_budget.items())
+    typer.echo(f"  RAM    {sum(cm.ram_budget.values()):>10,} bytes of {b.memory.ram.size:,} ({budget})")
     if cm.scratch:
         core = "with DSP" if cm.scratch_dsp else "without DSP"
         typer.echo(
@@ -101,7 +122,10 @@ def _human_check(r: dict[str, object]) -> None:
     ipi = r["instructions_per_inference"]
     if isinstance(ipi, list) and ipi:
         typer.echo(f"  instructions per inference: {min(ipi):,} .. {max(ipi):,} ({r['instructions_per_mac']}/MAC)")
-    typer.echo(f"  arena {r['arena_bytes']} bytes (TFLM {r['tflm_arena_bytes']}), model flash {r['flash_bytes_model']}")
+    typer.echo(
+        f"  arena {r['arena_bytes']} bytes (TFLM non-persistent {r['tflm_arena_nonpersistent_bytes']}, whole on the "
+        f"32-bit board {r['tflm_arena_whole_32bit_bytes']}), model flash {r['flash_bytes_model']}"
+    )
     if r["first_mismatch"]:
         typer.echo(f"  first mismatch: {json.dumps(r['first_mismatch'])}")
     cyc = r.get("estimated_cycles_per_inference")
@@ -130,7 +154,14 @@ def check(
     model: ModelArg,
     board: BoardOpt,
     engine: EngineOpt = None,
-    vectors: Annotated[int, typer.Option("--vectors", help="number of seeded inputs")] = 20,
+    vectors: Annotated[
+        int,
+        typer.Option(
+            "--vectors",
+            help=f"number of seeded inputs (1 to {MAX_VECTORS})",
+            callback=int_in("--vectors", 1, MAX_VECTORS, "each input is one inference in the emulator"),
+        ),
+    ] = 20,
     seed: SeedOpt = 0,
     kernels: KernelsOpt = "ref",
     profile: Annotated[

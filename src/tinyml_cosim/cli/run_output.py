@@ -1,10 +1,22 @@
 """What `cosim run ELF` prints besides the console and the ending: the stack high-water mark the engine painted
-and, per measured function (`--measure`), calls, min, median, max and total instructions with their exactness."""
+and, per measured function (`--measure`), calls, min, median, max and total instructions with their exactness;
+and the files it writes into `--out DIR`."""
 
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 from typing import Any
+
+from tinyml_cosim.results.artefacts import keep_failure_artefacts
+
+
+def write_run_dir(tmp: Path, record: Any, payload: str, console: list[str]) -> None:
+    """The files of `cosim run ELF --out DIR` (into the temporary that replaces DIR): run.json, and for a run that
+    failed the whole console and the engine's log (the record carries the engine's log out of run_firmware)."""
+    (tmp / "run.json").write_text(payload)
+    if not record.succeeded:
+        keep_failure_artefacts(tmp, record, console, record.engine_log, write_record=False)
 
 
 def measure_summary(record: Any) -> dict[str, dict[str, Any]]:

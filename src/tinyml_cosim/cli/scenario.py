@@ -10,7 +10,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from tinyml_cosim.cli.common import INT63_MAX, int_in
 from tinyml_cosim.core.errors import EXIT_BAD_INPUT, EXIT_ENGINE_ERROR, BadInput, CosimError
+from tinyml_cosim.core.report_dir import check_output_folder
 
 app = typer.Typer(
     help="Scenario files: sensors, signals, impairments and a labelled timeline.",
@@ -46,7 +48,10 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(EXIT_ENGINE_ERROR) from None
 
 
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="override the scenario's seed")]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="override the scenario's seed", callback=int_in("--seed", 0, INT63_MAX)),
+]
 
 
 @app.command()
@@ -88,6 +93,7 @@ def export(
 
     def run() -> None:
         scn = load_scenario(file)
+        check_output_folder(out)  # the streams' files are written into it; nothing else there is touched
         result = do_export(scn, out, fmt.value, seed)
         for note in result.notes:
             _err(f"note: {note}")

@@ -6,15 +6,18 @@ import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tinyml_cosim.core import resources
+from tinyml_cosim.core.board_values import MACHINE_NAME, qemu_machines, refused_cflag
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.core.memory_system import CycleModel
-from tinyml_cosim.core.yamlfile import load_named_model
+from tinyml_cosim.core.yamlfile import empty_values, format_loc, load_yaml, validation_messages
 
+# The stack every build of the project reserves (its linker script); the model compiler budgets RAM with it too.
+DEFAULT_STACK_BYTES = 8 * 1024
 PLATFORMS_DIR = Path(os.environ.get("COSIM_PLATFORMS", resources.PLATFORMS_DIR))
 
 
@@ -63,8 +66,13 @@ class Memory(_Strict):
         return self
 
 
+# Peripheral names become C identifiers in -D flags (COSIM_TIMEBASE_HANDLER=TIM2_IRQHandler), which make's recipe
+# hands to the shell: nothing but an identifier may get there.
+PeripheralName = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+
+
 class Uart(_Strict):
-    name: str
+    name: str = PeripheralName
     base: int
 
 
@@ -74,7 +82,7 @@ class Uarts(_Strict):
 
 
 class Timer(_Strict):
-    name: str
+    name: str = PeripheralName
     base: int
     irq: int = Field(ge=0, le=239)
 
@@ -136,7 +144,20 @@ class SensorWiring(_Strict):
 
 
 class Compiler(_Strict):
-    cflags: list[str] = Field(min_length=1)
+    cflags: list[str] = Field(min_length=1, max_length=64)
+
+    @field_validator("cflags")
+    @classmethod
+    def _allowed(cls, v: list[str]) -> list[str]:
+        for flag in v:
+            why = refused_cflag(flag)
+            if why is not None:
+                shown = flag if len(flag) <= 40 else flag[:37] + "..."
+                raise ValueError(
+                    f"{shown!r} {why}; allowed are the code-generation flags -mcpu=, -march=, -mtune=, -mthumb, "
+                    "-mfloat-abi=, -mfpu=, -O<level>, -D<NAME>[=<value>], -f<codegen option>, -g<level>, -W<warning>"
+                )
+        return v
 
 
 class QemuEngine(_Strict):
@@ -145,6 +166,28 @@ class QemuEngine(_Strict):
     systick_hz: int | None = Field(None, gt=0)
     serial_order: list[str] | None = Field(None, min_length=1)
     unsupported: str | None = None
+
+    @field_validator("serial_order")
+    @classmethod
+    def _serial_names(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if not re.fullmatch(r"u(s)?art[1-9]", name):
+                raise ValueError(f"{name[:20]!r} is not a USART name; write usart<n> or uart<n>")
+        return v
+
+    @field_validator("machine")
+    @classmethod
+    def _known_machine(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not MACHINE_NAME.fullmatch(v):
+            raise ValueError(f"{v[:20]!r} is not a QEMU machine name (see `qemu-system-arm -M help`)")
+        # The engine's binary (engines/qemu/engine.py QEMU_BINARY): read here without importing the engine.
+        known = qemu_machines(os.environ.get("COSIM_QEMU", "qemu-system-arm"))
+        if known is not None and v not in known:
+            near = sorted(m for m in known if m.startswith(("netduino", "stm32", "olimex", "mps2")))
+            raise ValueError(f"{v!r} is not a machine of this QEMU; its STM32-like machines are {', '.join(near)}")
+        return v
 
     @model_validator(mode="after")
     def _machine_or_reason(self) -> QemuEngine:
@@ -169,8 +212,10 @@ class RenodeEngine(_Strict):
 
 
 class Engines(_Strict):
-    qemu: QemuEngine | None = None
-    renode: RenodeEngine | None = None
+    # Both are required: an engine a board does not run on says why (`unsupported`), so a file cut short after
+    # `engines:` or `qemu:` is an error rather than a board without engines.
+    qemu: QemuEngine
+    renode: RenodeEngine
 
 
 class SiliconBand(_Strict):
@@ -243,7 +288,8 @@ class Board(_Strict):
     sensors: list[SensorWiring] = Field([], exclude=True)
     # Estimates silicon latency of inference spans only; it does not change the binary, so it is excluded from
     # dumps (tinyml_cosim/build.py hashes model_dump_json() into the build key).
-    silicon: Silicon | None = Field(None, exclude=True)
+    # Required (`silicon: {unavailable: reason}` when there is no data), so a board file cut short before it fails.
+    silicon: Silicon = Field(exclude=True)
     # The memory system's timing for the cycle model (core/memory_system.py, used by tinyml_cosim.cycles).
     # It estimates cycles beside the instruction time and does not change the binary: out of the build-key dump.
     cycle_model: CycleModel | None = Field(None, exclude=True)
@@ -315,9 +361,32 @@ def available_boards() -> list[str]:
     return sorted(p.stem for p in PLATFORMS_DIR.glob("*.yaml"))
 
 
+# The one board field whose empty value means something (no FPU). Everywhere else a key with no value is what a
+# file cut short leaves (`silicon:` as its last line): refused, so truncation is an error, not a smaller board.
+_NULLABLE: frozenset[tuple[Any, ...]] = frozenset({("fpu",)})
+
+
 @cache
 def _load(path: Path) -> Board:
-    return load_named_model(path, Board)
+    data, lines = load_yaml(path, "board file")
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}:1: expected a mapping of board fields at the top level, got {type(data).__name__}")
+    empty = empty_values(data, _NULLABLE)
+    if empty:
+        raise BadInput(
+            "\n".join(
+                f"{path}:{lines.get(loc, 1)}: {format_loc(loc)}: has no value (is the file cut short?); "
+                "give its value or leave the key out"
+                for loc in empty
+            )
+        )
+    try:
+        board = Board.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput("\n".join(validation_messages(path, exc, lines))) from None
+    if board.id != path.stem:
+        raise BadInput(f"{path}:1: id: {board.id!r} must match the file name {path.stem!r}")
+    return board
 
 
 def load_board(board: str | Path) -> Board:

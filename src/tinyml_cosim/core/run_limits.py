@@ -18,6 +18,11 @@ RUN_SLACK_FRACTION = 0.05
 # second (the slowest engine runs the heaviest firmware at a few simulated seconds per wall second).
 TIMEOUT_BASE_S = 60.0
 TIMEOUT_WALL_PER_SIMULATED_S = 20.0
+# `cosim run SCENARIO --seeds N`: each seed is one whole emulated run of the scenario; the cap keeps a typo (100000)
+# from becoming days of work, and 1000 runs give confidence intervals far tighter than the spread they describe.
+MAX_SEEDS = 1000
+# --baseline-threshold: growth in percent (1000 % = eleven times the baseline).
+MAX_THRESHOLD_PCT = 1000.0
 
 
 def with_slack(duration_s: float) -> float:

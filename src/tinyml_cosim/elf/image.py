@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import io
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
+from elftools.construct import ConstructError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
@@ -22,6 +25,7 @@ from elftools.elf.sections import SymbolTableSection
 from tinyml_cosim.core import cortex_m
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import MAX_ELF_BYTES, read_input_bytes
 
 EM_ARM = "EM_ARM"
 SHF_ALLOC = SH_FLAGS.SHF_ALLOC
@@ -149,15 +153,17 @@ class FirmwareImage:
 def load_image(path: Path, board: Board) -> FirmwareImage:
     """Open and validate `path` for `board`; every problem is a BadInput naming the file and what would be right."""
     path = Path(path)
-    if not path.exists():
-        raise BadInput(f"{path}: no such file (give the path of a firmware ELF, e.g. from `cosim build`)")
-    if not path.is_file():
-        raise BadInput(f"{path}: not a regular file (give the path of a firmware ELF)")
-    raw = path.read_bytes()
+    raw = read_input_bytes(
+        path,
+        what="firmware ELF",
+        max_bytes=MAX_ELF_BYTES,
+        missing=" (give the path of a firmware ELF, e.g. from `cosim build`)",
+    )
     if raw[:4] != b"\x7fELF":
-        raise BadInput(f"{path}: not an ELF file (starts with {raw[:4]!r}); give the linked .elf, not a .bin or .hex")
+        raise BadInput(f"{path}: not an ELF file (no ELF magic at its start); give the linked .elf, not a .bin or .hex")
+    check_header_bounds(path, raw)
     try:
-        with path.open("rb") as fh:
+        with io.BytesIO(raw) as fh:
             elf = ELFFile(fh)
             machine = elf["e_machine"]
             if machine != EM_ARM or elf.elfclass != 32:
@@ -186,14 +192,46 @@ def load_image(path: Path, board: Board) -> FirmwareImage:
             weak = frozenset(_weak_symbols(elf))
             entry = elf["e_entry"]
             vectors = _boot_vectors(elf, board)
-    except ELFError as exc:
-        raise BadInput(f"{path}: corrupt or truncated ELF ({exc})") from None
+    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError, EOFError) as exc:
+        # pyelftools reports a header or table that points past the end of the file in several ways.
+        raise BadInput(f"{path}: corrupt or truncated ELF ({exc.__class__.__name__}: {str(exc)[:80]})") from None
     if not sections:
         raise BadInput(f"{path}: the ELF has no loadable sections")
     _check_fits(path, board, sections)
     image = FirmwareImage(path, hashlib.sha256(raw).hexdigest(), entry, sections, symbols, weak=weak)
     image.warnings = check_vectors(image, board, vectors)
     return image
+
+
+# Far above any linked firmware (a handful of program headers, some dozens of sections), far below what makes
+# pyelftools walk for minutes: an ELF header claiming more is refused before its tables are read.
+MAX_PROGRAM_HEADERS = 256
+MAX_SECTIONS = 8192
+
+
+def check_header_bounds(path: Path, raw: bytes) -> None:
+    """Refuse an ELF header whose program or section header table is absurd or lies outside the file."""
+    if len(raw) < 16 or raw[4] not in (1, 2) or raw[5] not in (1, 2):
+        raise BadInput(f"{path}: corrupt ELF header (unknown class or byte order)")
+    is64, order = raw[4] == 2, "<" if raw[5] == 1 else ">"
+    layout = struct.Struct(order + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"))
+    if len(raw) < 16 + layout.size:
+        raise BadInput(f"{path}: truncated ELF header ({len(raw)} bytes)")
+    fields = layout.unpack_from(raw, 16)
+    phoff, shoff, phentsize, phnum, shentsize, shnum, shstrndx = (*fields[4:6], *fields[8:13])
+    ph_size, sh_size = (56, 64) if is64 else (32, 40)
+    if phnum > MAX_PROGRAM_HEADERS:
+        raise BadInput(f"{path}: ELF header claims {phnum} program headers (at most {MAX_PROGRAM_HEADERS} supported)")
+    if shnum > MAX_SECTIONS:
+        raise BadInput(f"{path}: ELF header claims {shnum} sections (at most {MAX_SECTIONS} supported)")
+    if phnum and (phentsize != ph_size or phoff + phnum * phentsize > len(raw)):
+        raise BadInput(f"{path}: corrupt ELF: its program header table lies outside the file or has a wrong entry size")
+    if shnum and (shentsize != sh_size or shoff + shnum * shentsize > len(raw)):
+        raise BadInput(f"{path}: corrupt ELF: its section header table lies outside the file or has a wrong entry size")
+    if not shnum and shoff:
+        raise BadInput(f"{path}: ELF with extended section numbering (e_shnum 0) is not supported")
+    if shnum and shstrndx >= shnum:
+        raise BadInput(f"{path}: corrupt ELF: section name table index {shstrndx} is not one of its {shnum} sections")
 
 
 def _weak_symbols(elf: ELFFile) -> Iterator[str]:
@@ -300,8 +338,10 @@ def _line_table(path: Path) -> tuple[list[int], list[tuple[str, int]]]:
                     index = st.file - base
                     name = files[index].name.decode(errors="replace") if 0 <= index < len(files) else "?"
                     rows[st.address] = (Path(name).name, st.line)
-    except (ELFError, OSError, KeyError, ValueError, IndexError, AttributeError):
+    except (ELFError, ConstructError, OSError, KeyError, ValueError, IndexError, AttributeError, struct.error):
         return [], []  # DWARF pyelftools cannot read: names from the symbol table only
+    except AssertionError:  # pyelftools asserts a .debug_* section it needs is there (a damaged section table)
+        return [], []
     starts = sorted(rows)
     return starts, [rows[a] for a in starts]
 

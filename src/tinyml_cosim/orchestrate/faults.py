@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import add_env_roots
 from tinyml_cosim.core.yamlfile import load_yaml
 
 # Impairment fields that the fault keyword sets itself (the rest are the kind's parameters).
@@ -21,6 +22,9 @@ def scenario_data(path: Path) -> dict[str, Any]:
     scn = load_scenario(path)
     data, _ = load_yaml(path)
     base = scn.base_dir
+    # The effective scenario is written elsewhere (a workdir) with these absolute paths: they stay allowed sources
+    # (core.inputs) as files of the scenario directory this process was told to load, here and in its workers.
+    add_env_roots([base])
     for key in ("firmware", "model"):
         if data.get(key):
             data[key] = _absolute(base, str(data[key]))

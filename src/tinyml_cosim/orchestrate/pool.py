@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -99,15 +100,24 @@ def _worker_init() -> None:
     launcher.install_signal_handlers()
 
 
-def run_all(args: list[SeedArgs], jobs: int) -> list[SeedRun]:
-    """Every seed's run, `jobs` at a time, in the order of `args`."""
+def run_all(args: list[SeedArgs], jobs: int, done: Callable[[int, SeedRun], None] | None = None) -> list[SeedRun]:
+    """Every seed's run, `jobs` at a time, in the order of `args`; `done(i, run)` as each one's result arrives."""
+    tell = done or (lambda _i, _run: None)
     if jobs <= 1 or len(args) <= 1:
-        return [run_seed_for_report(*a) for a in args]
+        out = []
+        for i, a in enumerate(args):
+            out.append(run_seed_for_report(*a))
+            tell(i, out[-1])
+        return out
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
     futures: list[Future] = []
     try:
         futures = [pool.submit(run_seed_for_report, *a) for a in args]
-        return [f.result() for f in futures]
+        results = []
+        for i, f in enumerate(futures):
+            results.append(f.result())
+            tell(i, results[-1])
+        return results
     except BaseException:
         # Interrupted (or one run raised): stop the others. A worker stops its emulator on SIGTERM, and the
         # emulator dies with the worker in any case (PR_SET_PDEATHSIG).

@@ -3,6 +3,7 @@ again without an emulator."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tinyml_cosim.core.errors import BadInput
@@ -14,13 +15,19 @@ def recorded_runs(directory: Path, elf_sha256: str, scenario_sha256: str | None,
 
     Refused when they were recorded with another ELF (the memory verdict would not be about the same image); a
     changed scenario file is allowed (typically its expectations were edited) and noted in the report."""
-    files = sorted(Path(directory).glob("run-seed*.json"), key=lambda p: int(p.stem.removeprefix("run-seed") or 0))
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BadInput(f"{directory}: --replay needs the report directory of an earlier run (not a directory)")
+    numbered = [(int(m[1]), p) for p in directory.iterdir() if (m := re.fullmatch(r"run-seed(\d+)\.json", p.name))]
+    files = [p for _, p in sorted(numbered)]
     if not files:
         raise BadInput(f"{directory}: no recorded runs (run-seed<N>.json) to replay")
     out = []
     for f in files:
         try:
-            rec = RunRecord.model_validate_json(f.read_text())
+            rec = RunRecord.model_validate_json(f.read_bytes())
+        except OSError as exc:
+            raise BadInput(f"{f}: cannot be read ({exc.strerror})") from None
         except ValueError as exc:
             raise BadInput(f"{f}: not a run record: {str(exc).splitlines()[0]}") from None
         if rec.elf_sha256 != elf_sha256:
@@ -32,6 +39,7 @@ def recorded_runs(directory: Path, elf_sha256: str, scenario_sha256: str | None,
         if rec.provenance and rec.provenance.scenario_sha256 != scenario_sha256:
             notes.append(f"seed {seed}: the scenario file changed since this run was recorded (replayed anyway)")
         log = f.with_name(f"console-seed{seed}.log")
-        out.append(SeedRun(seed, rec, log.read_text().splitlines() if log.is_file() else []))
+        console = log.read_text(errors="replace").splitlines() if log.is_file() else []
+        out.append(SeedRun(seed, rec, console))
     notes.append(f"replayed from {directory}: no emulator ran")
     return out

@@ -14,7 +14,7 @@ from tinyml_cosim.core.errors import EXIT_ENGINE_ERROR, EXIT_FAILED, EXIT_OK, Ba
 from tinyml_cosim.core.provenance import file_sha256
 from tinyml_cosim.elf.image import FirmwareImage
 from tinyml_cosim.report.junit import junit_xml
-from tinyml_cosim.report.writer import write_atomically
+from tinyml_cosim.report.writer import ReportDir, write_atomically
 from tinyml_cosim.results.artefacts import keep_failure_artefacts
 from tinyml_cosim.results.model import DecisionReport, Report, RunSummary, ScenarioInfo, TimingReport, failed_run_lines
 from tinyml_cosim.run.record import SeedRun, Status
@@ -107,7 +107,8 @@ def _behaviour_sections(
 
 def _scenario_info(sr: ScenarioRuns) -> ScenarioInfo:
     return ScenarioInfo(
-        name=sr.scn.name or sr.path.stem,
+        # A lone surrogate (a YAML "\\ud800" escape) cannot be written as UTF-8: it is kept as a visible escape.
+        name=(sr.scn.name or sr.path.stem).encode("utf-8", "backslashreplace").decode("utf-8"),
         path=str(sr.path),
         sha256=file_sha256(sr.path) or "",
         board=sr.board.id,
@@ -170,10 +171,14 @@ def plot_data(scn: Scenario, run: SeedRun, counts: list[int]) -> PlotData:
 
 
 def write_report(
-    out: Path, report: Report, runs: list[SeedRun], plot: PlotData, extra: dict[str, bytes] | None = None
+    out: Path | ReportDir,
+    report: Report,
+    runs: list[SeedRun],
+    plot: PlotData,
+    extra: dict[str, bytes] | None = None,
 ) -> Path:
-    """The report directory, written atomically. `extra`: more files for it (the worst window's input), name ->
-    bytes."""
+    """The report directory, written atomically (a ReportDir already taken, or a path: see core.report_dir for what an
+    existing directory may be). `extra`: more files for it (the worst window's input), name -> bytes."""
     from tinyml_cosim.report.html import render_html  # lazy: jinja2 (see plot_data)
 
     failed = next((r for r in runs if not r.record.succeeded), None)  # the first failed run's artefacts
@@ -190,6 +195,8 @@ def write_report(
         if failed is not None:  # its run-seed<N>.json is the record
             keep_failure_artefacts(tmp, failed.record, failed.console, failed.record.engine_log, write_record=False)
 
+    if isinstance(out, ReportDir):
+        return out.write(fill)
     return write_atomically(out, fill)
 
 

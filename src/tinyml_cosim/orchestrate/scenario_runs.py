@@ -8,6 +8,7 @@ Exit codes: 0 every expectation holds; 1 one fails (or a run failed); 2 bad inpu
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING, Any, get_args
 from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import Board, KernelSet, load_board
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import MAX_TFLITE_BYTES, MAX_YAML_BYTES, check_input_file, source_file
 from tinyml_cosim.core.provenance import file_sha256
-from tinyml_cosim.core.run_limits import default_timeout_s, with_slack
+from tinyml_cosim.core.report_dir import ReportDir
+from tinyml_cosim.core.run_limits import MAX_SEEDS, MAX_THRESHOLD_PCT, default_timeout_s, with_slack
 from tinyml_cosim.core.yamlfile import load_yaml
 from tinyml_cosim.elf.image import load_image
 from tinyml_cosim.engines.registry import needs_mailbox, resolve_engine_name
@@ -58,6 +61,8 @@ class ScenarioRunRequest:
     baseline_threshold_pct: float = 2.0
     # the kernel set the app is built with; also selects the silicon factor (default: expect.timing.kernels, else ref)
     kernels: str | None = None
+    force: bool = False  # --force: write into an --out that is not a report of ours (core.report_dir.ReportDir)
+    app_dir: Path | None = None  # --app-dir: a directory of apps the scenario's `app:` may name (build.firmware)
 
 
 @dataclass
@@ -88,46 +93,72 @@ def expect_of(scn: Scenario, path: Path) -> ExpectSpec:
         raise BadInput(format_problem(path, lines, exc.loc, exc.detail)) from None
 
 
-def _firmware(scn: Scenario, board: Board, kernels: str = "ref", engine: str | None = None) -> Path:
-    """The scenario's ELF: its `firmware:` as given, or its `app:` built with its `model:` and `kernels` (with the
-    RAM mailbox when `engine` needs it)."""
+def _firmware(
+    scn: Scenario, board: Board, kernels: str = "ref", engine: str | None = None, app_dir: Path | None = None
+) -> Path:
+    """The scenario's ELF: its `firmware:` as given, or its `app:` (from the project's apps or `app_dir`) built with
+    its `model:` and `kernels` (with the RAM mailbox when `engine` needs it)."""
     if scn.firmware is not None:
         elf = (scn.base_dir / scn.firmware).resolve()
         if not elf.is_file():
             raise BadInput(f"{scn.path}: firmware: {elf} does not exist (build it, or give app: instead)")
         return elf
-    model = (scn.base_dir / scn.model).resolve() if scn.model else None
-    if model is not None and not model.is_file():
-        raise BadInput(f"{scn.path}: model: {model} does not exist")
+    model = None
+    if scn.model:
+        # Confined like every source file of a scenario: under its directory or the allowed roots.
+        model = source_file(scn.base_dir, scn.model, what="model", max_bytes=MAX_TFLITE_BYTES)
     assert scn.app is not None  # the scenario model requires firmware or app
-    return build(board, scn.app, model=model, kernels=kernels, mailbox=needs_mailbox(engine)).elf
+    app_dirs = (app_dir,) if app_dir is not None else ()
+    return build(board, scn.app, model=model, kernels=kernels, mailbox=needs_mailbox(engine), app_dirs=app_dirs).elf
 
 
 def run_scenario(req: ScenarioRunRequest) -> ScenarioOutcome:
     from tinyml_cosim.run.replay import worst_window_files  # lazy: it loads the scenario package (numpy)
 
     path = Path(req.scenario)
-    sr = _prepare(req, path)
-    notes: list[str] = []
-    baseline = _baseline(req)
-    sr.runs = _runs(req, sr, notes)
-    report, tres = assemble_report(sr, notes, baseline, req.baseline_threshold_pct)
-    first = sr.runs[0]
-    plot = plot_data(sr.scn, first, tres[0].counts if tres[0] else [])
+    _check_request(req, path)
     out = req.out if req.out is not None else DEFAULT_REPORTS_DIR / path.stem
-    extra = worst_window_files(sr.scn, report, {r.seed: r.record for r in sr.runs})
-    write_report(out, report, sr.runs, plot, extra)
+    baseline = _baseline(req)  # before the build and the runs: a bad --baseline costs nothing
+    target = ReportDir(out, force=req.force)
+    target.check(create_parent=False)  # a bad --out costs nothing either, and a bad scenario creates nothing
+    sr = _prepare(req, path)
+    # The report directory is locked from before the runs to the end of the write: a second run into it is
+    # refused before it emulates anything.
+    with target:
+        notes: list[str] = []
+        sr.runs = _runs(req, sr, notes)
+        report, tres = assemble_report(sr, notes, baseline, req.baseline_threshold_pct)
+        first = sr.runs[0]
+        plot = plot_data(sr.scn, first, tres[0].counts if tres[0] else [])
+        extra = worst_window_files(sr.scn, report, {r.seed: r.record for r in sr.runs})
+        write_report(target, report, sr.runs, plot, extra)
     return ScenarioOutcome(report, out)
+
+
+def _check_request(req: ScenarioRunRequest, path: Path) -> None:
+    """What can be checked before the report directory is taken: the file exists, the numbers are in range."""
+    # core.inputs: a FIFO, a device or a directory is refused here without being opened.
+    if not path.exists() and not path.is_symlink():
+        raise BadInput(f"{path}: no such scenario file")
+    check_input_file(path, what="scenario file", max_bytes=MAX_YAML_BYTES)
+    if not 1 <= req.seeds <= MAX_SEEDS:
+        raise BadInput(
+            f"--seeds {req.seeds}: give 1 to {MAX_SEEDS} (each seed is one whole emulated run of the scenario)"
+        )
+    if req.timeout_s is not None and not (math.isfinite(req.timeout_s) and req.timeout_s > 0):
+        raise BadInput(f"--timeout {req.timeout_s}: give a finite number of seconds > 0")
+    if req.replay is not None and not Path(req.replay).is_dir():
+        raise BadInput(f"--replay {req.replay}: not a directory (give the report directory of an earlier run)")
+    if not (math.isfinite(req.baseline_threshold_pct) and 0 <= req.baseline_threshold_pct <= MAX_THRESHOLD_PCT):
+        raise BadInput(
+            f"--baseline-threshold {req.baseline_threshold_pct}: give a percentage from 0 to {MAX_THRESHOLD_PCT:g}"
+        )
 
 
 def _prepare(req: ScenarioRunRequest, path: Path) -> ScenarioRuns:
     """The request checked; the scenario, its expectations, its board and its firmware (built when needed)."""
     from tinyml_cosim.scenario import load_scenario  # lazy: numpy (see expect_of)
 
-    if not path.is_file():
-        raise BadInput(f"{path}: no such scenario file")
-    if req.seeds < 1:
-        raise BadInput(f"--seeds must be at least 1, got {req.seeds}")
     scn = load_scenario(path)
     spec = expect_of(scn, path)
     board = load_board(scn.board)
@@ -135,7 +166,7 @@ def _prepare(req: ScenarioRunRequest, path: Path) -> ScenarioRuns:
         if req.kernels not in get_args(KernelSet):
             raise BadInput(f"--kernels {req.kernels!r}: choose one of {', '.join(get_args(KernelSet))}")
         spec.timing_cfg = spec.timing_cfg.model_copy(update={"kernels": req.kernels})
-    elf = _firmware(scn, board, spec.timing_cfg.kernels, resolve_engine_name(req.engine))
+    elf = _firmware(scn, board, spec.timing_cfg.kernels, resolve_engine_name(req.engine), req.app_dir)
     return ScenarioRuns(scn, path, board, elf, load_image(elf, board), spec, runs=[])
 
 
@@ -160,8 +191,20 @@ def _runs(req: ScenarioRunRequest, sr: ScenarioRuns, notes: list[str]) -> list[S
     timeout = default_timeout_s(sr.scn.duration_s, req.timeout_s)
     jobs = req.jobs if req.jobs is not None else min(len(seeds), os.cpu_count() or 1)
     engine = resolve_engine_name(req.engine)
-    say(f"[scenario] {name}: {len(seeds)} seed(s) on {engine}/{sr.board.id}, {jobs} at a time")
-    return run_all([(sr.path.resolve(), sr.elf, req.engine, s, duration, timeout) for s in seeds], jobs)
+    which = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}"
+    say(
+        f"[scenario] {name}: {len(seeds)} run(s) ({which}) of {sr.scn.duration_s:g} s simulated each on "
+        f"{engine}/{sr.board.id}, {jobs} at a time (each run stops after at most {timeout:g} s wall time)"
+    )
+
+    def done(i: int, run: SeedRun) -> None:
+        if len(seeds) > 1:  # a single run says how it ended in the summary
+            rec = run.record
+            wall = f", {rec.wall_seconds:.1f} s" if rec.wall_seconds is not None else ""
+            say(f"[scenario] seed {run.seed} done ({i + 1}/{len(seeds)}): {rec.status.value}{wall}")
+
+    args = [(sr.path.resolve(), sr.elf, req.engine, s, duration, timeout) for s in seeds]
+    return run_all(args, jobs, done)
 
 
 def summary_lines(outcome: ScenarioOutcome) -> list[str]:
@@ -170,7 +213,11 @@ def summary_lines(outcome: ScenarioOutcome) -> list[str]:
 
 
 def debug_scenario(
-    scenario: Path, engine: str | None = None, port: int | None = None, seed: int | None = None
+    scenario: Path,
+    engine: str | None = None,
+    port: int | None = None,
+    seed: int | None = None,
+    app_dir: Path | None = None,
 ) -> tuple[DebugSession, int]:
     """`cosim run SCENARIO.yaml --gdb`: the scenario's firmware, halted at reset under a GDB server, with the
     scenario's sensor streams (seed: the scenario's) on the data channel. Returns (run.debug.DebugSession, not yet
@@ -180,11 +227,12 @@ def debug_scenario(
     from tinyml_cosim.scenario.delivery import data_service_for
 
     path = Path(scenario)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise BadInput(f"{path}: no such scenario file")
+    check_input_file(path, what="scenario file", max_bytes=MAX_YAML_BYTES)
     scn = load_scenario(path)
     board = load_board(scn.board)
-    elf = _firmware(scn, board, engine=resolve_engine_name(engine))
+    elf = _firmware(scn, board, engine=resolve_engine_name(engine), app_dir=app_dir)
     duration = with_slack(scn.duration_s)
     data = data_service_for(scn, scn.seed if seed is None else seed)
     return DebugSession(elf, board.id, engine, port, data=data), board.instructions(duration)

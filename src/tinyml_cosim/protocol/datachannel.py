@@ -129,6 +129,8 @@ class DataService:
             reply = DATA_REPLY.pack(stream_id, flags, len(r.data), r.next_due, r.dropped) + r.data
             return Frame(FrameType.DATA, t, reply)
         if request.type == FrameType.WRITE:
+            if len(request.payload) < WRITE_REQUEST.size:
+                return self._error(t, "WRITE payload too short")
             stream_id, _ = WRITE_REQUEST.unpack_from(request.payload)
             sink = self.sinks.get(stream_id)
             if sink is not None:

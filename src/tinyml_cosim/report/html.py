@@ -14,6 +14,7 @@ from markupsafe import Markup
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from tinyml_cosim.report.junit import xml_text  # control characters drawn as visible escapes, not missing glyphs
 from tinyml_cosim.results.checks import CheckStatus
 from tinyml_cosim.results.model import Report, failed_run_lines
 
@@ -51,12 +52,23 @@ def plot_signal(p: PlotData) -> str | None:
     step = max(1, len(p.signal_t) // 4000)
     for c, name in enumerate(p.channels):
         ax.plot(p.signal_t[::step], p.signal[::step, c], lw=0.7, label=name)
+    # One collection per label rather than an artist per segment or decision: a timeline of hundreds of segments
+    # (and a long run's thousands of decisions) would otherwise cost seconds of drawing each.
+    ylo, yhi = ax.get_ylim()
+    span = max((b for _, b, _ in p.segments), default=0.0) or 1.0
+    for lab in labels:
+        bars = [(a, b - a) for a, b, seg_lab in p.segments if seg_lab == lab]
+        if bars:
+            ax.broken_barh(bars, (ylo, yhi - ylo), color=colours[lab], alpha=0.12, lw=0)
+            axd.broken_barh(bars, (0.5, 0.5), color=colours[lab], alpha=0.6, lw=0)
+        ts = [t for t, d_lab in p.decisions if d_lab == lab]
+        if ts:
+            axd.plot(ts, [0.25] * len(ts), ls="none", marker="|", ms=14, color=colours[lab])
+    ax.set_ylim(ylo, yhi)
     for a, b, lab in p.segments:
-        ax.axvspan(a, b, color=colours[lab], alpha=0.12, lw=0)
-        axd.axvspan(a, b, ymin=0.5, ymax=1.0, color=colours[lab], alpha=0.6, lw=0)
-        axd.text((a + b) / 2, 0.75, lab, ha="center", va="center", fontsize=8)
-    for t, lab in p.decisions:
-        axd.plot([t], [0.25], marker="|", ms=14, color=colours.get(lab, "k"))
+        if b - a >= span / 60:  # a label only where it can be read
+            # parse_math off: a label is the scenario's text, and a stray `$` in it is no formula
+            axd.text((a + b) / 2, 0.75, xml_text(lab), ha="center", va="center", fontsize=8, parse_math=False)
     ax.set_ylabel(f"{p.sensor} [{p.unit}]")
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"signal, ground truth and decisions (seed {p.seed})")

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from tinyml_cosim.results.checks import CheckStatus
 from tinyml_cosim.results.model import Report, failed_run_lines
+
+# What XML 1.0 forbids (C0 controls but tab, newline and carriage return; lone surrogates; U+FFFE, U+FFFF) and what it
+# discourages (DEL and the C1 controls, which strict JUnit readers refuse too). Such a character in a scenario name or
+# console line is written as a visible \xNN / \uNNNN escape instead, so the text stays readable and the XML valid.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` with every character XML 1.0 forbids or discourages replaced by a visible escape."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def _xml_safe(root: ET.Element) -> None:
+    """Every text, tail and attribute of the tree made writable as XML 1.0 (ElementTree escapes <, & and quotes but
+    writes control characters as they are, which no XML reader accepts)."""
+    for el in root.iter():
+        if el.text:
+            el.text = xml_text(el.text)
+        if el.tail:
+            el.tail = xml_text(el.tail)
+        for key, value in el.attrib.items():
+            el.attrib[key] = xml_text(value)
 
 
 def _timing_properties(report: Report) -> list[tuple[str, str]]:
@@ -92,5 +115,6 @@ def junit_xml(report: Report) -> str:
         elif c.status is CheckStatus.WARN:
             out = ET.SubElement(case, "system-out")
             out.text = f"warning: {c.message}"
+    _xml_safe(suite)
     ET.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

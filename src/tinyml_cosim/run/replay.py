@@ -66,15 +66,53 @@ class Window:
 
 
 def _load_json(path: Path) -> dict[str, Any]:
+    if not path.parent.is_dir():
+        what = "not a directory" if path.parent.exists() else "no such directory"
+        raise BadInput(f"{path.parent}: {what} (give a report directory written by `cosim run SCENARIO.yaml`)")
     if not path.is_file():
         raise BadInput(f"{path}: no such file (give a report directory written by `cosim run SCENARIO.yaml`)")
     try:
-        data = json.loads(path.read_text())
-    except ValueError as exc:
-        raise BadInput(f"{path}: not JSON: {exc}") from None
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    except ValueError as exc:  # also bytes that are not UTF-8
+        raise BadInput(f"{path}: not JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a JSON object")
     return data
+
+
+def _field(data: dict[str, Any], path: Path, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    """data[key] when it has the right type; a missing key is None; anything else one BadInput naming the field."""
+    value = data.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise BadInput(f"{path}: {where}{key}: expected {name}, got {type(value).__name__} (a damaged report?)")
+    return value
+
+
+def _load_record(rec_path: Path) -> RunRecord:
+    if not rec_path.is_file():
+        raise BadInput(f"{rec_path}: no run record for this seed in {rec_path.parent}")
+    try:
+        return RunRecord.model_validate_json(rec_path.read_bytes())
+    except OSError as exc:
+        raise BadInput(f"{rec_path}: cannot be read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise BadInput(f"{rec_path}: not a run record: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValueError) -> str:
+    """A pydantic error's first problem on one line (its location and message), else the error's first line."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            loc = ".".join(str(x) for x in first.get("loc", ())) or "(top level)"
+            return f"{loc}: {first.get('msg', '')}"
+        except (IndexError, TypeError, ValueError):
+            pass
+    return str(exc).splitlines()[0]
 
 
 def inference_spans(record: RunRecord, span: str) -> list[Span]:
@@ -85,35 +123,42 @@ def find_window(run_dir: Path, window: int | None = None, seed: int | None = Non
     """The window to replay: inference `window` of `seed` (default the report's first seed), or — without
     `window` — the observed maximum (the seed and inference the report names)."""
     run_dir = Path(run_dir)
-    report = _load_json(run_dir / "report.json")
-    scn = report.get("scenario") or {}
-    timing = report.get("timing") or {}
-    span = timing.get("span", "inference")
+    rpath = run_dir / "report.json"
+    report = _load_json(rpath)
+    scn = _field(report, rpath, "scenario", dict) or {}
+    timing = _field(report, rpath, "timing", dict) or {}
+    span = _field(timing, rpath, "span", str, "timing.") or "inference"
     if window is None:
-        at = timing.get("observed_maximum_at")
+        at = _field(timing, rpath, "observed_maximum_at", dict, "timing.")
         if not at:
-            raise BadInput(f"{run_dir}/report.json: no observed maximum (the run measured no {span!r} spans)")
-        seed, index, why = int(at["seed"]), int(at["index"]), "the observed maximum"
+            raise BadInput(f"{rpath}: no observed maximum (the run measured no {span!r} spans)")
+        at_seed = _field(at, rpath, "seed", int, "timing.observed_maximum_at.")
+        at_index = _field(at, rpath, "index", int, "timing.observed_maximum_at.")
+        if at_seed is None or at_index is None or at_index < 0:
+            raise BadInput(f"{rpath}: timing.observed_maximum_at: needs a seed and an index >= 0 (a damaged report?)")
+        seed, index, why = at_seed, at_index, "the observed maximum"
     else:
         if window < 0:
             raise BadInput(f"--window must be 0 or more (inferences are numbered from 0), got {window}")
-        seeds = report.get("seeds") or []
+        seeds = _field(report, rpath, "seeds", list) or []
         seed = seed if seed is not None else (seeds[0] if seeds else None)
         if seed is None:
-            raise BadInput(f"{run_dir}/report.json: no seeds")
+            raise BadInput(f"{rpath}: no seeds")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise BadInput(f"{rpath}: seeds: expected integers, got {type(seed).__name__} (a damaged report?)")
         index, why = window, f"inference #{window}"
     rec_path = run_dir / f"run-seed{seed}.json"
     if not rec_path.is_file():
         raise BadInput(f"{rec_path}: no run record for seed {seed} in {run_dir}")
-    record = RunRecord.model_validate_json(rec_path.read_text())
+    record = _load_record(rec_path)
     spans = inference_spans(record, span)
     if index >= len(spans):
         raise BadInput(f"{rec_path}: seed {seed} made {len(spans)} {span!r} spans; there is no inference #{index}")
-    scenario = Path(scn.get("path", ""))
-    if not scenario.is_file():
-        raise BadInput(f"{run_dir}/report.json: the scenario {scenario} is gone (replay from where the run was made)")
-    elf = Path(scn.get("firmware", ""))
-    if not elf.is_file() or file_sha256(elf) != record.elf_sha256:
+    scenario = Path(_field(scn, rpath, "path", str, "scenario.") or "")
+    if not str(scenario) or not scenario.is_file():
+        raise BadInput(f"{rpath}: the scenario {scenario} is gone (replay from where the run was made)")
+    elf = Path(_field(scn, rpath, "firmware", str, "scenario.") or "")
+    if not str(elf) or not elf.is_file() or file_sha256(elf) != record.elf_sha256:
         raise BadInput(
             f"{rec_path}: the firmware {elf} is gone or changed since the run (SHA-256 {record.elf_sha256[:12]}…): "
             "the replay must run the same ELF"

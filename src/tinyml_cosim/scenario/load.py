@@ -12,10 +12,11 @@ from pydantic_core import ErrorDetails
 
 from tinyml_cosim.core.boards import available_boards
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.core.yamlfile import format_loc, load_yaml
+from tinyml_cosim.core.inputs import confined
+from tinyml_cosim.core.yamlfile import format_loc, load_yaml, short_repr
 from tinyml_cosim.sensors.impairments import Impair
 from tinyml_cosim.sensors.parts import fmt_num
-from tinyml_cosim.sensors.signals import SOURCE_TYPES
+from tinyml_cosim.sensors.signals import SOURCE_TYPES, CsvReplay, WavClip
 
 from .model import Loc, Scenario, semantic_problems
 
@@ -164,7 +165,7 @@ def format_problem(path: Path, lines: dict[tuple[Any, ...], int], loc: Loc, mess
 
 def problems(path: Path) -> list[str]:
     """Every problem in the scenario file at `path`, one `file:line: field: problem` string each."""
-    data, lines = load_yaml(path)
+    data, lines = load_yaml(path, "scenario file")
     if not isinstance(data, dict):
         return [f"{path}:1: (top level): expected a mapping of fields, got {type(data).__name__}"]
     try:
@@ -176,7 +177,29 @@ def problems(path: Path) -> list[str]:
             out.append(format_problem(path, lines, loc, _message(err, loc, data)))
         return list(dict.fromkeys(out))
     scn._path = path.resolve()
-    return [format_problem(path, lines, loc, msg) for loc, msg in semantic_problems(scn, available_boards())]
+    found = semantic_problems(scn, available_boards())
+    if not found:
+        found = source_problems(scn)
+    return [format_problem(path, lines, loc, msg) for loc, msg in found]
+
+
+def source_problems(scn: Scenario) -> list[tuple[Loc, str]]:
+    """The CSV and WAV files the scenario's sources name, read and checked now (confined to the scenario's directory
+    and the allowed roots, regular files of bounded size, well-formed), so a bad one is a validation error naming
+    its field instead of a failure in the middle of a run."""
+    problems: list[tuple[Loc, str]] = []
+    if scn.model and not confined(scn.base_dir, scn.model):
+        problems.append(
+            (("model",), f"{short_repr(scn.model)} lies outside the scenario's directory and the allowed directories")
+        )
+    for i, sensor in enumerate(scn.sensors):
+        for j, src in enumerate(sensor.signal):
+            if isinstance(src, CsvReplay | WavClip):
+                try:
+                    src.load(scn.base_dir)
+                except BadInput as exc:
+                    problems.append((("sensors", i, "signal", j, "path"), str(exc)))
+    return problems
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -185,7 +208,7 @@ def load_scenario(path: str | Path) -> Scenario:
     found = problems(path)
     if found:
         raise BadInput("\n".join(found))
-    data, _ = load_yaml(path)
+    data, _ = load_yaml(path, "scenario file")
     scn = Scenario.model_validate(data)
     scn._path = path.resolve()
     return scn

@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from tinyml_cosim.build.firmware import APP_NAME
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.yamlfile import short_repr
 from tinyml_cosim.scenario.generate import generate as generate_streams
 from tinyml_cosim.sensors.impairments import Impair
 from tinyml_cosim.sensors.parts import Part, available_parts, find_part, fmt_num, load_part
@@ -74,6 +76,9 @@ class Expect(_Item):
     memory: dict[str, Any] | list[Any] | None = None
 
 
+MAX_TIMELINE_SEGMENTS = 1000
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,10 +92,24 @@ class Scenario(BaseModel):
     seed: int = Field(ge=0, le=2**63 - 1, description="root seed; every random draw derives from it")
     duration_s: float = Field(gt=0, le=3600)
     sensors: list[SensorSpec] = Field(min_length=1)
-    timeline: list[Segment] = Field(default_factory=list)
+    # Bounded: every segment costs work in the verdicts and the plot; 1000 is one segment per 3.6 s of the longest
+    # scenario (duration_s <= 3600).
+    timeline: list[Segment] = Field(default_factory=list, max_length=MAX_TIMELINE_SEGMENTS)
     expect: Expect | None = Field(None, description="reserved for expectations (decision, timing, memory)")
 
     _path: Path | None = PrivateAttr(None)
+
+    @field_validator("app")
+    @classmethod
+    def _app_is_a_name(cls, v: str | None) -> str | None:
+        # A name, never a path: the app's directory (whose make fragment the build runs) is chosen by the project
+        # or by the user's --app-dir, not by a scenario file (build.firmware.find_app).
+        if v is not None and not APP_NAME.fullmatch(v):
+            raise ValueError(
+                f"{short_repr(v)} is not an app name (letters, digits, _ and -, not a path); an app outside "
+                "firmware/apps is named here and its parent directory given with `cosim run --app-dir DIR`"
+            )
+        return v
 
     @model_validator(mode="after")
     def _firmware_or_app(self) -> Scenario:

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import MAX_RESD_BYTES, read_input_bytes
+
 MAGIC = b"RESD"
 VERSION = 1
 BLOCK_HEADER = struct.Struct("<BHHQ")
@@ -180,7 +183,7 @@ def _decode_metadata(data: bytes) -> dict[str, tuple[int, MetadataValue]]:
 def decode(data: bytes) -> list[Block]:
     """Parse a RESD file the way Renode does; raises ValueError on anything Renode would reject."""
     if data[:4] != MAGIC:
-        raise ValueError(f"not a RESD file (magic {data[:4]!r})")
+        raise ValueError("not a RESD file (no RESD magic at its start)")
     if data[4] != VERSION or data[5:8] != b"\0\0\0":
         raise ValueError(f"unsupported RESD version {data[4]} or non-zero padding")
     pos, blocks = 8, []
@@ -225,4 +228,9 @@ def decode(data: bytes) -> list[Block]:
 
 
 def read(path: Path) -> list[Block]:
-    return decode(path.read_bytes())
+    """The blocks of the RESD file at `path` (a regular file of bounded size, core.inputs); BadInput if malformed."""
+    data = read_input_bytes(path, what="RESD file", max_bytes=MAX_RESD_BYTES)
+    try:
+        return decode(data)
+    except (ValueError, struct.error, IndexError) as exc:  # UnicodeDecodeError is a ValueError
+        raise BadInput(f"{path}: not a valid RESD file ({exc.__class__.__name__}: {str(exc)[:80]})") from None

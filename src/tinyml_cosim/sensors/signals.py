@@ -7,9 +7,7 @@ any instants, not only on a uniform grid."""
 
 from __future__ import annotations
 
-import csv
 import math
-import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,7 +16,10 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import MAX_CSV_BYTES, MAX_WAV_BYTES, source_file
+from tinyml_cosim.sensors.csvfile import read_csv_columns
 from tinyml_cosim.sensors.timeline import Context, Item, Placed, Profile, pwl, pwl_integral, pwl_points
+from tinyml_cosim.sensors.wavfile import read_wav
 
 Axis = Literal["x", "y", "z"] | str | list[float] | None
 
@@ -132,27 +133,8 @@ class CsvReplay(Placed):
     axis: Axis = None
 
     def load(self, base_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-        path = Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
-        try:
-            with path.open(newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot read CSV ({exc.strerror})") from None
-        if not rows:
-            raise BadInput(f"{path}: no data rows")
-        wanted = [*self.columns, *([self.time_column] if self.time_column else [])]
-        missing = [c for c in wanted if c not in rows[0]]
-        if missing:
-            raise BadInput(f"{path}: no column {missing[0]!r}; columns are {', '.join(rows[0])}")
-        try:
-            data = np.array([[float(r[c]) for c in self.columns] for r in rows])
-            if self.time_column:
-                times = np.array([float(r[self.time_column]) for r in rows])
-            else:
-                times = np.arange(len(rows)) / float(self.rate_hz or 1.0)
-        except ValueError as exc:
-            raise BadInput(f"{path}: {exc}") from None
-        return times, data
+        path = source_file(base_dir, self.path, what="CSV file", max_bytes=MAX_CSV_BYTES)
+        return read_csv_columns(path, self.columns, self.time_column, self.rate_hz)
 
     def evaluate(self, t: np.ndarray, ctx: Context) -> np.ndarray:
         times, data = self.load(ctx.base_dir)
@@ -488,25 +470,6 @@ class Burst(Scalar):
         return np.where(on, self.rms * base * np.sin(np.pi / 2 * env) ** 2, 0.0)
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """PCM WAV (8/16/24/32-bit integer) as float in [-1, 1), shape (frames, channels), and its rate."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            width, nch, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
-            frames = w.readframes(w.getnframes())
-    except (OSError, wave.Error, EOFError) as exc:
-        raise BadInput(f"{path}: cannot read as PCM WAV ({exc})") from None
-    if width == 1:
-        data = (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128) / 128
-    elif width == 3:
-        b = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3)
-        v = (b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8) | (b[:, 2].astype(np.int32) << 16)) << 8
-        data = (v >> 8) / float(1 << 23)
-    else:
-        data = np.frombuffer(frames, dtype={2: "<i2", 4: "<i4"}[width]).astype(np.float64) / float(1 << (8 * width - 1))
-    return data.reshape(-1, nch), rate
-
-
 class WavClip(Scalar):
     """A WAV clip, linearly interpolated at the sample instants, scaled so WAV full scale is `gain` units."""
 
@@ -516,11 +479,16 @@ class WavClip(Scalar):
     channel: int = Field(0, ge=0)
     loop: bool = False
 
-    def scalar(self, t: np.ndarray, ctx: Context) -> np.ndarray:
-        path = Path(self.path) if Path(self.path).is_absolute() else ctx.base_dir / self.path
+    def load(self, base_dir: Path) -> tuple[np.ndarray, int]:
+        """The clip's samples (frames, channels) and rate, from a checked and confined file (core.inputs)."""
+        path = source_file(base_dir, self.path, what="WAV file", max_bytes=MAX_WAV_BYTES)
         data, rate = read_wav(path)
         if self.channel >= data.shape[1]:
             raise BadInput(f"{path}: has {data.shape[1]} channel(s), no channel {self.channel}")
+        return data, rate
+
+    def scalar(self, t: np.ndarray, ctx: Context) -> np.ndarray:
+        data, rate = self.load(ctx.base_dir)
         x = data[:, self.channel]
         pos = (t - self.start_s) * rate
         if self.loop:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from tinyml_cosim.core import resources
+from tinyml_cosim.core import resources, schema_files
 from tinyml_cosim.results.checks import Check
 from tinyml_cosim.run.faults import FaultBlock, ReadableOrder
 
@@ -272,15 +271,8 @@ def failed_run_lines(run: RunSummary) -> list[str]:
 
 
 def schema_text() -> str:
-    schema = Report.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://tinyml-cosim/report.schema.json"
-    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return schema_files.schema_text(Report, SCHEMA_PATH)
 
 
 if __name__ == "__main__":
-    if "--write" in sys.argv:
-        SCHEMA_PATH.write_text(schema_text())
-        print(f"wrote {SCHEMA_PATH}")
-    else:
-        print(schema_text(), end="")
+    sys.exit(schema_files.schema_main(sys.argv, Report, SCHEMA_PATH))

@@ -17,13 +17,12 @@ Its JSON Schema (`schemas/sweep.schema.json`) is generated from these models:
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tinyml_cosim.core import resources
+from tinyml_cosim.core import resources, schema_files
 
 SCHEMA_PATH = resources.SCHEMAS_DIR / "sweep.schema.json"
 
@@ -63,25 +62,9 @@ class Sweep(BaseModel):
     engine: Literal["qemu", "renode"] | None = Field(None, description="engine (default: as cosim run)")
 
 
-def schema() -> dict[str, object]:
-    doc = Sweep.model_json_schema(mode="validation")
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["$id"] = "https://tinyml-cosim/sweep.schema.json"
-    return doc
-
-
 def schema_text() -> str:
-    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["--write"]:
-        SCHEMA_PATH.write_text(schema_text())
-        print(SCHEMA_PATH)
-        return 0
-    sys.stdout.write(schema_text())
-    return 0
+    return schema_files.schema_text(Sweep, SCHEMA_PATH)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(schema_files.schema_main(sys.argv, Sweep, SCHEMA_PATH))

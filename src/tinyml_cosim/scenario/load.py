@@ -165,9 +165,14 @@ def format_problem(path: Path, lines: dict[tuple[Any, ...], int], loc: Loc, mess
 
 def problems(path: Path) -> list[str]:
     """Every problem in the scenario file at `path`, one `file:line: field: problem` string each."""
+    return _checked(path)[1]
+
+
+def _checked(path: Path) -> tuple[Scenario | None, list[str]]:
+    """The scenario at `path` and its problems, from one parse (the scenario only when there are none)."""
     data, lines = load_yaml(path, "scenario file")
     if not isinstance(data, dict):
-        return [f"{path}:1: (top level): expected a mapping of fields, got {type(data).__name__}"]
+        return None, [f"{path}:1: (top level): expected a mapping of fields, got {type(data).__name__}"]
     try:
         scn = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -175,12 +180,12 @@ def problems(path: Path) -> list[str]:
         for err in exc.errors():
             loc = _clean_loc(err["loc"], data)
             out.append(format_problem(path, lines, loc, _message(err, loc, data)))
-        return list(dict.fromkeys(out))
+        return None, list(dict.fromkeys(out))
     scn._path = path.resolve()
     found = semantic_problems(scn, available_boards())
     if not found:
         found = source_problems(scn)
-    return [format_problem(path, lines, loc, msg) for loc, msg in found]
+    return (None if found else scn), [format_problem(path, lines, loc, msg) for loc, msg in found]
 
 
 def source_problems(scn: Scenario) -> list[tuple[Loc, str]]:
@@ -204,13 +209,9 @@ def source_problems(scn: Scenario) -> list[tuple[Loc, str]]:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Parse and validate a scenario file; raise BadInput listing every problem, one per line."""
-    path = Path(path)
-    found = problems(path)
-    if found:
+    scn, found = _checked(Path(path))
+    if scn is None:
         raise BadInput("\n".join(found))
-    data, _ = load_yaml(path, "scenario file")
-    scn = Scenario.model_validate(data)
-    scn._path = path.resolve()
     return scn
 
 

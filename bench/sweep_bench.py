@@ -46,6 +46,27 @@ def sweep_file(directory: Path, points: int) -> Path:
     return path
 
 
+def point_walls(out: Path) -> dict[str, float]:
+    """min / median / max of the points' own wall times (their first point includes the worker's warm-up): a wide
+    spread on equal points says the machine was busy with something else."""
+    walls = sorted(float(json.loads(f.read_text()).get("wall_s", 0.0)) for f in (out / "points").glob("*.json"))
+    if not walls:
+        return {}
+    return {"min": walls[0], "median": walls[len(walls) // 2], "max": walls[-1]}
+
+
+def noise_label(load_before: tuple[float, ...], runs: dict[str, dict[str, object]]) -> str:
+    """`quiet` or `noisy (why)`: the load average before the runs (this machine's view only: other virtual machines
+    on the host do not show in it) and the spread of equal points on one worker (median to min)."""
+    why = []
+    if load_before[0] > 0.5:
+        why.append(f"1-minute load average {load_before[0]:.2f} before the runs")
+    walls = runs["workers_1"].get("point_wall_s") or {}
+    if isinstance(walls, dict) and walls and walls["median"] > 1.25 * walls["min"]:
+        why.append(f"1-worker points spread {walls['min']:.2f} .. {walls['median']:.2f} s (min .. median)")
+    return f"noisy ({'; '.join(why)})" if why else "quiet"
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -60,8 +81,12 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        env = {**os.environ, "COSIM_BUILD_DIR": str(tmp / "build")}
+        # The sweep file (here) names the base scenario in the repository, and each point's scenario the shipped
+        # firmware under the sweep's output directory: both allowed as source roots (core/inputs.py).
+        roots = os.pathsep.join([str(REPO), str(tmp)])
+        env = {**os.environ, "COSIM_BUILD_DIR": str(tmp / "build"), "COSIM_ALLOW_ROOTS": roots}
         os.environ["COSIM_BUILD_DIR"] = env["COSIM_BUILD_DIR"]  # before the package reads it
+        os.environ["COSIM_ALLOW_ROOTS"] = roots
         from tinyml_cosim.sweep.execute import build_firmware
         from tinyml_cosim.sweep.plan import plan_sweep
 
@@ -81,6 +106,7 @@ def main() -> int:
                 "exit_code": rc,
                 "points_per_minute": round(len(plan.points) / wall * 60, 2),
                 "summary": [ln for ln in text.splitlines() if ln.startswith(("points:", "wall time"))],
+                "point_wall_s": point_walls(out),
             }
             print(json.dumps({f"workers_{workers}": runs[f"workers_{workers}"]}), flush=True)
         # The same points as a user runs them: each point's scenario (it names the shipped firmware) by cosim run.
@@ -102,6 +128,7 @@ def main() -> int:
             "load_before": load_before,
             "load_after": os.getloadavg(),
             "python": platform.python_version(),
+            "measurement": noise_label(load_before, runs),
         },
         "sweep": {"base": str(BASE.relative_to(REPO)), "points": n, "cycles": os.environ.get("COSIM_CYCLES", "on")},
         "runs": runs,

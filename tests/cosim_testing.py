@@ -11,6 +11,8 @@ from types import ModuleType
 import psutil
 import pytest
 
+from tinyml_cosim.engines.renode.engine import renode_binary
+
 HAVE_QEMU = shutil.which("qemu-system-arm") is not None
 HAVE_ARM_GCC = shutil.which("arm-none-eabi-gcc") is not None
 HAVE_GDB = shutil.which("gdb-multiarch") is not None
@@ -20,6 +22,16 @@ needs_qemu = pytest.mark.skipif(
     reason="needs qemu-system-arm and arm-none-eabi-gcc (run `make setup`)",
 )
 needs_toolchain = pytest.mark.skipif(not HAVE_ARM_GCC, reason="needs arm-none-eabi-gcc (run `make setup`)")
+needs_renode = pytest.mark.skipif(
+    renode_binary() is None or not HAVE_ARM_GCC,
+    reason="needs renode on PATH (Renode 1.16, `make test-renode`) and arm-none-eabi-gcc",
+)
+# Tests that hold for every engine, parametrized over them: each case runs where its engine is live and skips with
+# the reason elsewhere; the Renode cases carry the `renode` marker that `make test-renode` selects.
+ENGINE_PARAMS = [
+    pytest.param("qemu", marks=[pytest.mark.qemu, needs_qemu], id="qemu"),
+    pytest.param("renode", marks=[pytest.mark.renode, needs_renode], id="renode"),
+]
 
 
 def cycles_unavailable() -> str | None:

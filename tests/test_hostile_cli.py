@@ -12,8 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -416,3 +420,81 @@ def test_a_hostile_scenario_name_gives_valid_junit_html_and_json(tmp_path: Path)
     html = (out / "report.html").read_text()
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
     assert "idle\x02<b>" not in html
+
+
+# --- an unwritable --out for a user without privileges (the tier runs as root, whom no permission stops) --------------
+
+_NO_CAPS = [  # uid 0 with every capability dropped and root's exemption off: file permissions apply as to anyone
+    "setpriv",
+    "--securebits", "+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked",
+    "--inh-caps=-all", "--bounding-set=-all",
+]  # fmt: skip
+_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def _unprivileged(probe_dir: Path) -> list[str] | None:
+    """A command prefix that runs this interpreter as a user who cannot write `probe_dir` (nobody where it can reach
+    the interpreter, else root without capabilities), or None where privileges cannot be dropped."""
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return None
+    for prefix in [_NOBODY, _NO_CAPS] if os.geteuid() == 0 else [[]]:
+        probe = [*prefix, sys.executable, "-c", f"open({str(probe_dir / 'probe')!r}, 'w')"]
+        try:
+            r = subprocess.run(probe, capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": "/tmp"})
+        except OSError:
+            continue
+        if "PermissionError" in r.stderr:  # the interpreter ran and the directory refused it
+            return prefix
+    return None
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A directory every user may search (pytest's tmp_path lies under root's private 0700 directory)."""
+    d = Path(tempfile.mkdtemp(prefix="cosim-unpriv-"))
+    d.chmod(0o755)
+    yield d
+    for p in [d, *d.rglob("*")]:
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o755)
+    shutil.rmtree(d)
+
+
+OUT_CASES = {  # kind -> what the one line says
+    "under-read-only-parent": "cannot be created: {parent} is not writable",
+    "read-only-dir": "is not writable",
+    "read-only-previous-report": "is not writable",
+    "unreachable": "cannot be reached (permission denied",
+}
+
+
+@pytest.mark.parametrize("kind", list(OUT_CASES))
+def test_an_unwritable_out_is_refused_for_an_unprivileged_user(shared_tmp: Path, kind: str) -> None:
+    parent = shared_tmp / "ro"
+    parent.mkdir()
+    target = parent / "out"
+    if kind != "under-read-only-parent":
+        target.mkdir()
+    if kind == "read-only-previous-report":
+        (target / "report.json").write_text("{}\n")
+        (target / MANIFEST).write_text(json.dumps({"files": ["report.json"]}) + "\n")
+        target.chmod(0o555)
+    if kind == "read-only-dir":
+        target.chmod(0o555)
+    parent.chmod(0o000 if kind == "unreachable" else 0o555)
+    before = sorted(str(p.relative_to(shared_tmp)) for p in shared_tmp.rglob("*"))
+    probe_dir = parent if kind != "unreachable" else shared_tmp / "probe-ro"
+    if kind == "unreachable":
+        probe_dir.mkdir(mode=0o555)
+    prefix = _unprivileged(probe_dir)
+    if prefix is None:
+        pytest.skip("no way to drop privileges here (no setpriv, or the directory stays writable)")
+    build = shared_tmp / "build"
+    env = {**os.environ, "HOME": "/tmp", "COSIM_BUILD_DIR": str(build)}
+    argv = [*prefix, sys.executable, "-m", "tinyml_cosim.cli.app", "run", str(SHAKE), "--out", str(target)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    lines = r.stderr.splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert f"--out {target}: " in lines[0] and OUT_CASES[kind].format(parent=parent) in lines[0], lines[0]
+    after = sorted(str(p.relative_to(shared_tmp)) for p in shared_tmp.rglob("*") if p.name != "probe-ro")
+    assert after == [b for b in before if b != "probe-ro"]  # nothing left, nothing built

@@ -723,3 +723,109 @@ def test_run_app_dir_and_allow_root_reach_the_build_and_the_source_check(
     res = runner.invoke(cosim_app, [*base, "--allow-root", str(shared), "--app-dir", str(tmp_path / "scn")])
     assert res.exit_code == 2 and "stopped before building" in res.stderr, res.output
     assert seen["app_dirs"] == (tmp_path / "scn",) and str(shared.resolve()) in str(seen["roots"])
+
+
+# --- firmware: and part: paths, confined like the sources ------------------------------------------------------------
+
+PART_FILE = ROOT / "src" / "tinyml_cosim" / "sensors" / "parts" / "lsm6dso.yaml"
+
+
+def _outside_copy(tmp_path: Path, src: Path, name: str) -> Path:
+    """A readable file with a planted secret outside the scenario's directory (tmp_path/elsewhere)."""
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    p = tmp_path / "elsewhere" / name
+    p.write_bytes(src.read_bytes() + f"\n# {SECRET}\n".encode())
+    return p
+
+
+def _confine_scenario(tmp_path: Path, field: str, value: str) -> Path:
+    """wrist_activity.yaml in tmp_path/scn with `firmware:` or the sensor's `part:` set to `value`."""
+    d = tmp_path / "scn"
+    d.mkdir(exist_ok=True)
+    text = (DATA / "wrist_activity.yaml").read_text()
+    old = "firmware: build/har_int8.elf" if field == "firmware" else "part: lsm6dso"
+    path = d / "scenario.yaml"
+    path.write_text(text.replace(old, f"{field}: {value}"))
+    return path
+
+
+def _escape(kind: str, tmp_path: Path, outside: Path) -> str:
+    if kind == "absolute":
+        return str(outside)
+    if kind == "dotdot":
+        return f"../elsewhere/{outside.name}"
+    if kind == "symlink":
+        link = tmp_path / "scn" / f"link{outside.suffix}"
+        link.parent.mkdir(exist_ok=True)
+        link.symlink_to(outside)
+        return link.name
+    return {"etc_passwd": "/etc/passwd.yaml" if outside.suffix == ".yaml" else "/etc/passwd"}[kind]
+
+
+CONFINED_FIELDS = [("firmware", "firmware", "the firmware ELF"), ("part", "sensors[0].part", "the part file")]
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dotdot", "symlink", "etc_passwd"])
+@pytest.mark.parametrize(("field", "loc", "what"), CONFINED_FIELDS, ids=[f[0] for f in CONFINED_FIELDS])
+def test_firmware_and_part_paths_outside_the_roots_are_refused(
+    tmp_path: Path, field: str, loc: str, what: str, kind: str
+) -> None:
+    outside = _outside_copy(tmp_path, PART_FILE, "lsm6dso.yaml" if field == "part" else "fw.elf")
+    path = _confine_scenario(tmp_path, field, _escape(kind, tmp_path, outside))
+    res = runner.invoke(scenario_app, ["validate", str(path)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.splitlines()
+    assert line.startswith(f"{path}:") and f" {loc}: " in line, line
+    assert f"{what} lies outside the scenario's directory" in line and "--allow-root" in line, line
+    assert SECRET not in res.output
+
+
+@pytest.mark.parametrize(("field", "loc", "what"), CONFINED_FIELDS, ids=[f[0] for f in CONFINED_FIELDS])
+def test_firmware_and_part_paths_under_an_allowed_root_are_admitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, loc: str, what: str
+) -> None:
+    outside = _outside_copy(tmp_path, PART_FILE, "lsm6dso.yaml" if field == "part" else "fw.elf")
+    path = _confine_scenario(tmp_path, field, str(outside))
+    assert any("lies outside" in p for p in problems(path))
+    monkeypatch.setenv(inputs.ALLOW_ROOTS_ENV, str(outside.parent))
+    assert problems(path) == []
+
+
+def test_cli_run_refuses_a_firmware_outside_the_roots_before_running(tmp_path: Path) -> None:
+    path = _confine_scenario(tmp_path, "firmware", "/etc/passwd")
+    r = cosim("run", str(path), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    line = _error_line(r)
+    assert r.returncode == 2 and "firmware: '/etc/passwd': the firmware ELF lies outside" in line, r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("part", ["/etc/passwd.yaml", "../../../etc/x.yaml", "parts/lis2dw12.yaml"])
+def test_a_board_sensor_part_is_a_name_never_a_path(tmp_path: Path, part: str) -> None:
+    src = PLATFORMS_DIR / "stm32f405.yaml"
+    path = tmp_path / src.name
+    path.write_text(src.read_text().replace("part: lis2dw12", f'part: "{part}"', 1))
+    with pytest.raises(BadInput) as err:
+        _load.__wrapped__(path)
+    assert str(err.value).startswith(f"{path}:") and "sensors[0].part" in one_line(err.value), err.value
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "what"),
+    [
+        ("base: /etc/passwd\n", "base", "the base scenario"),
+        ("base: ../../../../../../../etc/hosts\n", "base", "the base scenario"),
+        ("base: scenario.yaml\nmodel: [/etc/passwd]\n", "model[0]", "the model file"),
+    ],
+)
+def test_a_sweeps_base_and_models_are_confined(tmp_path: Path, body: str, loc: str, what: str) -> None:
+    from tinyml_cosim.sweep.plan import plan_sweep  # lazy: the sweep package is optional to this corpus
+
+    d = tmp_path / "sw"
+    d.mkdir()
+    (d / "scenario.yaml").write_text((DATA / "pump_bearing.yaml").read_text())
+    path = d / "sweep.yaml"
+    path.write_text("version: 1\n" + body)
+    with pytest.raises(BadInput) as err:
+        plan_sweep(path)
+    line = one_line(err.value)
+    assert line.startswith(f"{path}:") and f" {loc}: " in line and f"{what} lies outside the sweep's directory" in line

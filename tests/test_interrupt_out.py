@@ -21,32 +21,37 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cosim_testing import alive, emulators_below, needs_qemu
+from cosim_testing import ENGINE_PARAMS, alive, emulators_below
 
 from tinyml_cosim.core.report_dir import MANIFEST, ReportDir
 from tinyml_cosim.results.model import SCHEMA_PATH, Report
-
-pytestmark = [pytest.mark.qemu, needs_qemu]
 
 SHAKE = Path(__file__).resolve().parent / "data" / "scenarios" / "verdicts" / "shake_pass.yaml"
 USER_FILE = "my-notes.txt"
 OLD_NOTE = "the old report (tests/test_interrupt_out.py)"
 
 
-def _start(out: Path, *extra: str) -> subprocess.Popen[str]:
+def _start(out: Path, engine: str, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "COSIM_CYCLES": "off"}  # the cycle plugin doubles QEMU's time; these tests need no cycles
     return subprocess.Popen(
-        [sys.executable, "-m", "tinyml_cosim.cli.app", "run", str(SHAKE), "--out", str(out), *extra],
+        [sys.executable, "-m", "tinyml_cosim.cli.app", "run", str(SHAKE), "--out", str(out), "--engine", engine,
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
 
 
+@pytest.fixture(scope="module", params=ENGINE_PARAMS)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every test runs on each engine where it is live (Renode: `make test-renode`), and skips with why elsewhere."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def old_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+def old_report(tmp_path_factory: pytest.TempPathFactory, engine: str) -> tuple[Path, float]:
     """A complete report marked as the old one, and how long a run takes here (the range of the kill points)."""
     out = tmp_path_factory.mktemp("old") / "rep"
     t0 = time.monotonic()
-    proc = _start(out)
+    proc = _start(out, engine)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     run_s = time.monotonic() - t0
@@ -79,13 +84,13 @@ def _trials() -> list[tuple[signal.Signals, float]]:
     ("sig", "at"), _trials(), ids=lambda v: v.name if isinstance(v, signal.Signals) else f"{v:.2f}"
 )
 def test_a_signal_at_any_point_leaves_a_complete_report_and_no_emulator(
-    old_report: tuple[Path, float], tmp_path: Path, sig: signal.Signals, at: float
+    old_report: tuple[Path, float], engine: str, tmp_path: Path, sig: signal.Signals, at: float
 ) -> None:
     old, run_s = old_report
     out = tmp_path / "rep"
     shutil.copytree(old, out)
     (out / USER_FILE).write_text("the user's own notes\n")
-    proc = _start(out)
+    proc = _start(out, engine)
     seen: set[int] = set()
     deadline = time.monotonic() + at * run_s
     while time.monotonic() < deadline and proc.poll() is None:
@@ -111,8 +116,8 @@ def test_a_signal_at_any_point_leaves_a_complete_report_and_no_emulator(
     assert _which_report(out) == which
 
 
-def test_parallel_runs_into_different_directories_both_complete(tmp_path: Path) -> None:
-    a, b = _start(tmp_path / "a"), _start(tmp_path / "b")
+def test_parallel_runs_into_different_directories_both_complete(engine: str, tmp_path: Path) -> None:
+    a, b = _start(tmp_path / "a", engine), _start(tmp_path / "b", engine)
     for proc in (a, b):
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -122,19 +127,19 @@ def test_parallel_runs_into_different_directories_both_complete(tmp_path: Path) 
 
 
 def test_a_second_run_into_the_same_directory_is_refused_and_the_first_completes(
-    old_report: tuple[Path, float], tmp_path: Path
+    old_report: tuple[Path, float], engine: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "rep"
     shutil.copytree(old_report[0], out)
     (out / USER_FILE).write_text("the user's own notes\n")
-    first = _start(out)
+    first = _start(out, engine)
     assert first.stderr is not None
     for line in first.stderr:  # "[scenario] …" comes once the directory is taken
         if line.startswith("[scenario]"):
             break
     else:
         pytest.fail(f"the first run ended without starting: {first.wait()}")
-    second = _start(out)
+    second = _start(out, engine)
     _, err2 = second.communicate(timeout=120)
     assert second.returncode == 2
     assert err2 == f"error: --out {out}: is being written by another cosim run (pid {first.pid})\n"

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tinyml_cosim.cli.sweep import app as sweep_app
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.sweep import axes
+from tinyml_cosim.sweep import plan as sweep_plan_module
 from tinyml_cosim.sweep.expect import ExpectParseError, evaluate, parse_expectation
 from tinyml_cosim.sweep.plan import plan_sweep, point_hash
 from tinyml_cosim.sweep.results import normalise, write_table
@@ -65,7 +66,7 @@ def errors_of(path: Path) -> list[str]:
         ("base: walk_base.yaml\nboard: [stm32f999]\n", "s.yaml:2: board: point 0 (board=stm32f999"),
         (
             "base: walk_base.yaml\nexclude:\n  - {boards: stm32f405}\n",
-            "s.yaml:3: exclude[0].boards: 'boards' is not an axis; axes are board, kernels, model, seed",
+            "s.yaml:3: exclude[0].boards: 'boards' is not an axis; axes are board, clock_hz, kernels, model, seed",
         ),
         ("base: walk_base.yaml\nexclude:\n  - {board: stm32f405}\n", "s.yaml:2: exclude: every point is excluded"),
         ("base: walk_base.yaml\naxes: [1, 2]\n", "s.yaml:2: axes: must be a mapping of fields"),
@@ -341,3 +342,21 @@ def test_the_watchdog_gives_up_pending_points_when_every_worker_is_gone() -> Non
     dog.join(timeout=10)
     assert not dog.is_alive() and client.cancelled == [pending]
     assert dog.reason == "no worker connected to the scheduler for 0.4 s"
+
+
+def test_editing_a_source_file_changes_the_hash_of_its_points_only(sweep_dir: Path) -> None:
+    """The hash covers the content of the files a point reads (here its sensor's part file), not only their paths."""
+    part = Path(sweep_plan_module.__file__).parents[1] / "sensors" / "parts" / "lsm6dso.yaml"
+    for name in ("a", "b"):  # a part file is named after its id: two copies in two directories
+        (sweep_dir / name).mkdir()
+        shutil.copy(part, sweep_dir / name / "lsm6dso.yaml")
+    axis = "sensors[imu].part: [a/lsm6dso.yaml, b/lsm6dso.yaml]"
+    path = write(sweep_dir, f"version: 1\nbase: walk_base.yaml\naxes:\n  {axis}\nseeds: 2\n")
+    before = {p.hash: Path(p.scenario["sensors"][0]["part"]).parent.name for p in plan_sweep(path).points}
+    assert sorted(before.values()) == ["a", "a", "b", "b"]
+    edited = sweep_dir / "b" / "lsm6dso.yaml"
+    edited.write_text(edited.read_text() + "\n# a comment: new bytes, same part\n")
+    after = {p.hash for p in plan_sweep(path).points}
+    kept = set(before) & after
+    # The points reading a/ keep their hashes (their stored results are skipped); b/'s run again.
+    assert {before[h] for h in kept} == {"a"} and len(kept) == 2 and len(after) == 4

@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tinyml_cosim.core import resources
-from tinyml_cosim.core.board_values import MACHINE_NAME, qemu_machines, refused_cflag
+from tinyml_cosim.core.board_engines import Engines
+from tinyml_cosim.core.board_values import refused_cflag
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.core.memory_system import CycleModel
 from tinyml_cosim.core.yamlfile import empty_values, format_loc, load_yaml, validation_messages
@@ -104,7 +105,9 @@ class SensorWiring(_Strict):
     """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the scenario sensor it plays (scenario sensors[].id)")
-    part: str = Field(min_length=1, description="a part in sensors/parts (lis2dw12, ...)")
+    # A built-in part's name, never a path: a board file (possibly from an untrusted pull request) has no source
+    # directory to confine a part file to (docs/security.md).
+    part: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="a part in sensors/parts (lis2dw12, ...)")
     bus: str = Field(description="the MCU's bus, as the engine names it: i2c1, spi2")
     address: int | None = Field(None, description="7-bit I2C address (0x08..0x77); none on SPI")
     interrupts: dict[str, str] = Field({}, description="part pin -> MCU GPIO, e.g. {INT1: PA0}")
@@ -158,64 +161,6 @@ class Compiler(_Strict):
                     "-mfloat-abi=, -mfpu=, -O<level>, -D<NAME>[=<value>], -f<codegen option>, -g<level>, -W<warning>"
                 )
         return v
-
-
-class QemuEngine(_Strict):
-    machine: str | None = Field(None, min_length=1)
-    timer_hz: int | None = Field(None, gt=0)
-    systick_hz: int | None = Field(None, gt=0)
-    serial_order: list[str] | None = Field(None, min_length=1)
-    unsupported: str | None = None
-
-    @field_validator("serial_order")
-    @classmethod
-    def _serial_names(cls, v: list[str] | None) -> list[str] | None:
-        for name in v or []:
-            if not re.fullmatch(r"u(s)?art[1-9]", name):
-                raise ValueError(f"{name[:20]!r} is not a USART name; write usart<n> or uart<n>")
-        return v
-
-    @field_validator("machine")
-    @classmethod
-    def _known_machine(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        if not MACHINE_NAME.fullmatch(v):
-            raise ValueError(f"{v[:20]!r} is not a QEMU machine name (see `qemu-system-arm -M help`)")
-        # The engine's binary (engines/qemu/engine.py QEMU_BINARY): read here without importing the engine.
-        known = qemu_machines(os.environ.get("COSIM_QEMU", "qemu-system-arm"))
-        if known is not None and v not in known:
-            near = sorted(m for m in known if m.startswith(("netduino", "stm32", "olimex", "mps2")))
-            raise ValueError(f"{v!r} is not a machine of this QEMU; its STM32-like machines are {', '.join(near)}")
-        return v
-
-    @model_validator(mode="after")
-    def _machine_or_reason(self) -> QemuEngine:
-        if self.unsupported:
-            return self
-        missing = [k for k in ("machine", "timer_hz", "systick_hz", "serial_order") if getattr(self, k) is None]
-        if missing:
-            raise ValueError(f"give {', '.join(missing)} (a QEMU machine) or `unsupported` (the reason)")
-        return self
-
-
-class RenodeEngine(_Strict):
-    platform: str | None = None
-    cpu_type: str | None = None
-    unsupported: str | None = None
-
-    @model_validator(mode="after")
-    def _platform_or_reason(self) -> RenodeEngine:
-        if not self.platform and not self.unsupported:
-            raise ValueError("give either `platform` (a Renode .repl) or `unsupported` (the reason)")
-        return self
-
-
-class Engines(_Strict):
-    # Both are required: an engine a board does not run on says why (`unsupported`), so a file cut short after
-    # `engines:` or `qemu:` is an error rather than a board without engines.
-    qemu: QemuEngine
-    renode: RenodeEngine
 
 
 class SiliconBand(_Strict):
@@ -331,6 +276,11 @@ class Board(_Strict):
                 raise ValueError(
                     f"cycle_model.flash must cover the board's flash 0x{flash.origin:08X}..0x{flash.end:08X}"
                 )
+            if cm.latency and cm.wait_states_at(self.clock_hz) != cm.wait_states:
+                raise ValueError(
+                    f"cycle_model.wait_states {cm.wait_states} differs from its latency table's "
+                    f"{cm.wait_states_at(self.clock_hz)} at clock_hz {self.clock_hz}"
+                )
         return self
 
     @property
@@ -389,8 +339,51 @@ def _load(path: Path) -> Board:
     return board
 
 
+# `stm32f405@84MHz`: the board run at a lower clock than its file's clock_hz (a scenario's `board:`, a sweep's
+# clock_hz axis). The reference travels as the board id, so every place that loads the board by id gets the clock.
+_AT_CLOCK = re.compile(r"^(?P<id>[a-z0-9_]+)@(?P<mhz>[0-9]{1,4})MHz$")
+
+
+def board_ref(board_id: str, clock_hz: int | None) -> str:
+    """The board id for `board_id` at `clock_hz` (None: its default clock): `stm32f405@84MHz`."""
+    if clock_hz is None:
+        return board_id
+    board_id = board_id.partition("@")[0]  # a base scenario's `stm32f405@84MHz` swept over clocks: the clock replaces
+    if clock_hz <= 0 or clock_hz % 1_000_000:
+        raise BadInput(f"clock_hz {clock_hz}: give a positive whole number of MHz in Hz, e.g. 84000000")
+    return f"{board_id}@{clock_hz // 1_000_000}MHz"
+
+
+def at_clock(board: Board, clock_hz: int) -> Board:
+    """`board` run at `clock_hz` (at most its file's clock_hz, the part's maximum): time is instructions / clock_hz,
+    and the cycle model's flash wait states are its latency table's row for the clock. The emulator's instruction
+    counts do not change (QEMU -icount counts instructions, not cycles); the build does (-DCOSIM_CLOCK_HZ)."""
+    if clock_hz == board.clock_hz:
+        return board
+    if clock_hz <= 0 or clock_hz % 1_000_000:
+        raise BadInput(f"board {board.id}: clock {clock_hz} Hz: give a positive whole number of MHz")
+    if clock_hz > board.clock_hz:
+        raise BadInput(
+            f"board {board.id}@{clock_hz // 1_000_000}MHz: {clock_hz / 1e6:g} MHz is above the {board.mcu}'s maximum "
+            f"of {board.mips} MHz (clock_hz in {board_path(board.id)}); give at most {board.mips} MHz"
+        )
+    cm = board.cycle_model
+    if cm is not None:
+        if not cm.latency:
+            raise BadInput(
+                f"board {board.id}: its cycle_model has no flash latency table (cycle_model.latency), so the wait "
+                f"states at {clock_hz / 1e6:g} MHz are unknown; add the reference manual's table to "
+                f"{board_path(board.id)}"
+            )
+        cm = cm.at_clock(clock_hz)
+    return board.model_copy(update={"id": board_ref(board.id, clock_hz), "clock_hz": clock_hz, "cycle_model": cm})
+
+
 def load_board(board: str | Path) -> Board:
-    """Load a board by id (`stm32f405`) or by path to its YAML file."""
+    """Load a board by id (`stm32f405`, or `stm32f405@84MHz` at a lower clock) or by path to its YAML file."""
+    at = _AT_CLOCK.match(board) if isinstance(board, str) else None
+    if at is not None:
+        return at_clock(load_board(at["id"]), int(at["mhz"]) * 1_000_000)
     path = Path(board)
     if path.suffix not in (".yaml", ".yml"):
         path = board_path(str(board))

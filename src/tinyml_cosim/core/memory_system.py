@@ -61,6 +61,9 @@ class Sources(_Strict):
     """Where each number comes from: document, table/section, conditions."""
 
     wait_states: str = Field(min_length=1, description="reference manual table: latency at this clock and voltage")
+    latency: str | None = Field(
+        None, min_length=1, description="reference manual table the `latency` steps (HCLK range -> WS) come from"
+    )
     flash_interface: str = Field(min_length=1, description="flash read width, ART caches and prefetch")
     defaults: str = Field(min_length=1, description="why ART/prefetch are on or off (vendor start-up defaults)")
     exception_entry: str = Field(
@@ -86,10 +89,22 @@ class Validation(_Strict):
         return self
 
 
+class LatencyStep(_Strict):
+    """One row of the reference manual's flash latency table: up to `max_hclk_hz` the flash needs `wait_states`."""
+
+    max_hclk_hz: int = Field(gt=0, le=2_000_000_000)
+    wait_states: int = Field(ge=0, le=15)
+
+
 class CycleModel(_Strict):
     core: Literal["cortex-m3", "cortex-m4"]
     flash: list[FlashAlias] = Field(min_length=1)
     wait_states: int = Field(ge=0, le=15, description="flash wait states (latency) at the board clock")
+    # The whole table, so a board run below its default clock (a scenario's `board: stm32f405@84MHz`, a sweep's
+    # clock_hz axis) gets the wait states of that clock: core/boards.py at_clock.
+    latency: list[LatencyStep] = Field(
+        [], description="flash latency table at the board's voltage range: HCLK upper bounds ascending -> WS"
+    )
     fetch_bytes: Literal[4, 8, 16, 32] = Field(description="bytes one flash read returns (F2/F4: 16, L4: 8)")
     prefetch: bool
     icache: Cache
@@ -108,11 +123,27 @@ class CycleModel(_Strict):
                 raise ValueError(
                     f"{cache_name}.line_bytes {cache.line_bytes} must be a multiple of fetch_bytes {self.fetch_bytes}"
                 )
+        bounds = [step.max_hclk_hz for step in self.latency]
+        if bounds != sorted(set(bounds)):
+            raise ValueError("latency: give the steps with max_hclk_hz strictly ascending")
+        if self.latency and self.sources.latency is None:
+            raise ValueError("sources.latency: say which reference manual table the latency steps come from")
         spans = sorted((a.origin, a.origin + a.size) for a in self.flash)
         for (_, end), (start, _) in pairwise(spans):
             if start < end:
                 raise ValueError("flash aliases overlap")
         return self
+
+    def wait_states_at(self, hclk_hz: int) -> int | None:
+        """The flash wait states at `hclk_hz` from the latency table (None: no table, or above its last row)."""
+        return next((step.wait_states for step in self.latency if hclk_hz <= step.max_hclk_hz), None)
+
+    def at_clock(self, hclk_hz: int) -> CycleModel:
+        """The same memory system at another clock: the wait states of the latency table's row for `hclk_hz`."""
+        ws = self.wait_states_at(hclk_hz)
+        if ws is None:
+            raise ValueError(f"no flash latency row for {hclk_hz / 1e6:g} MHz (cycle_model.latency)")
+        return self.model_copy(update={"wait_states": ws})
 
     def with_art(self, icache: bool = True, dcache: bool = True, prefetch: bool | None = None) -> CycleModel:
         """The same memory system with the ART caches (and prefetch) switched as a start-up code would: for variants

@@ -162,6 +162,12 @@ class ReportDir:
         """The files of ours in `out` (empty when it is absent or empty); BadInput when it cannot be used. Without
         `create_parent` nothing is created: a check before the work whose report it is."""
         out = self.out
+        try:
+            os.lstat(out)
+        except PermissionError:  # a directory above it may not be searched by this user: nothing below can be used
+            raise self._bad("cannot be reached (permission denied on a directory above it)") from None
+        except OSError:
+            pass  # absent, or under a file: the checks below say which, naming the directory at fault
         real, cwd = out.resolve(), Path.cwd().resolve()
         if real == cwd or real in cwd.parents:
             # replaced in one exchange, it would move the working directory of this very process (and the user's)

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, get_args
 from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import Board, KernelSet, load_board
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.core.inputs import MAX_TFLITE_BYTES, MAX_YAML_BYTES, check_input_file, source_file
+from tinyml_cosim.core.inputs import (
+    MAX_ELF_BYTES,
+    MAX_TFLITE_BYTES,
+    MAX_YAML_BYTES,
+    check_input_file,
+    source_file,
+    source_roots,
+)
 from tinyml_cosim.core.provenance import file_sha256
 from tinyml_cosim.core.report_dir import ReportDir
 from tinyml_cosim.core.run_limits import MAX_SEEDS, MAX_THRESHOLD_PCT, default_timeout_s, with_slack
@@ -99,10 +106,11 @@ def _firmware(
     """The scenario's ELF: its `firmware:` as given, or its `app:` (from the project's apps or `app_dir`) built with
     its `model:` and `kernels` (with the RAM mailbox when `engine` needs it)."""
     if scn.firmware is not None:
-        elf = (scn.base_dir / scn.firmware).resolve()
-        if not elf.is_file():
+        elf = scn.base_dir / scn.firmware
+        if not elf.exists() and not elf.is_symlink():
             raise BadInput(f"{scn.path}: firmware: {elf} does not exist (build it, or give app: instead)")
-        return elf
+        # Confined like the scenario's other files: symlinks resolved, under its directory or an --allow-root.
+        return check_input_file(elf, what="firmware ELF", max_bytes=MAX_ELF_BYTES, roots=source_roots(scn.base_dir))
     model = None
     if scn.model:
         # Confined like every source file of a scenario: under its directory or the allowed roots.

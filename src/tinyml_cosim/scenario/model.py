@@ -14,8 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from tinyml_cosim.build.firmware import APP_NAME
+from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.core.yamlfile import short_repr
+from tinyml_cosim.scenario.confine import confinement_problems
 from tinyml_cosim.scenario.generate import generate as generate_streams
 from tinyml_cosim.sensors.impairments import Impair
 from tinyml_cosim.sensors.parts import Part, available_parts, find_part, fmt_num, load_part
@@ -85,7 +87,9 @@ class Scenario(BaseModel):
     version: Literal[1] = Field(1, description="scenario file format version")
     name: str | None = None
     description: str = ""
-    board: str = Field(description="board id from platforms/ (stm32f405, stm32f205)")
+    board: str = Field(
+        description="board id from platforms/ (stm32f405, stm32f205); `stm32f405@84MHz` runs it at a lower clock"
+    )
     firmware: str | None = Field(None, description="firmware ELF path, relative to the scenario file")
     app: str | None = Field(None, description="name of a built-in application (instead of firmware)")
     model: str | None = Field(None, description="ML model file the firmware embeds, for the report")
@@ -142,8 +146,16 @@ def _choices(values: list[float]) -> str:
 def semantic_problems(scn: Scenario, boards: list[str]) -> list[tuple[Loc, str]]:
     """Checks that need the part files, the board list or several fields at once."""
     problems: list[tuple[Loc, str]] = []
-    if boards and scn.board not in boards:
+    board_id, clocked, _mhz = scn.board.partition("@")  # `stm32f405@84MHz`: the board below its default clock
+    if boards and board_id not in boards:
         problems.append((("board",), f"{scn.board!r} is not one of {', '.join(boards)}"))
+    elif clocked:
+        try:
+            load_board(scn.board)
+        except BadInput as exc:
+            problems.append((("board",), str(exc)))
+    confinement = confinement_problems(scn)  # firmware/part paths outside the source roots are never read
+    problems += confinement
     seen: dict[str, int] = {}
     streams: dict[int, int] = {}
     for i, s in enumerate(scn.sensors):
@@ -155,6 +167,8 @@ def semantic_problems(scn: Scenario, boards: list[str]) -> list[tuple[Loc, str]]
         if stream in streams:
             problems.append(((*at, "stream"), f"{stream} is already the stream of sensors[{streams[stream]}]"))
         streams.setdefault(stream, i)
+        if any(loc == (*at, "part") for loc, _ in confinement):
+            continue
         if find_part(s.part, scn.base_dir) is None:
             known = ", ".join(available_parts())
             problems.append(((*at, "part"), f"{s.part!r} is not one of {known} (or a path to a part .yaml file)"))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tinyml_cosim.core import resources
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import confined
 from tinyml_cosim.core.yamlfile import load_named_model
 
 PARTS_DIR = resources.PARTS_DIR
@@ -184,6 +185,8 @@ def find_part(name: str, base_dir: Path | None = None) -> Path | None:
         path = Path(name)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
+        if base_dir is not None and not confined(base_dir, name):
+            return None  # outside the scenario's source roots: never read (scenario.confine says why)
         return path.resolve() if path.exists() else None
     path = PARTS_DIR / f"{name}.yaml"
     return path if path.exists() else None

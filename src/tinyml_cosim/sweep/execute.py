@@ -2,7 +2,8 @@
 existing scheduler (`--scheduler tcp://HOST:PORT`; its workers need the project, the toolchain-free run path and
 QEMU installed, and share the output directory for the per-point reports).
 
-Firmware is built here, once per distinct build configuration, and shipped to the workers as bytes (scattered
+Firmware is built here, once per distinct build configuration (while the LocalCluster starts and its workers
+import the point-run stack: sweep/warm.py), and shipped to the workers as bytes (scattered
 once, referenced by every point that uses it). Each point is one scenario run bounded by the run's wall-clock
 timeout; results stream back through `as_completed` into the store (so a stopped sweep keeps what finished) and a
 progress bar. A point whose run raises, or whose run ends in an engine error, is retried once (`retries=1`); a
@@ -20,6 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,13 @@ from typing import Any
 from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import BadInput, CosimError, EngineError
+from tinyml_cosim.core.inputs import source_roots
 from tinyml_cosim.engines.registry import needs_mailbox, resolve_engine_name
 from tinyml_cosim.sweep.plan import BuildConfig, SweepPlan
 from tinyml_cosim.sweep.pointrun import FirmwareBundle, PointTask, run_point
 from tinyml_cosim.sweep.store import PointStore
 
+WARM_MODULE = "tinyml_cosim.sweep.warm"
 EXTRA_HINT = "cosim sweep run needs the sweep extra: pip install 'tinyml-cosim[sweep]'"
 
 
@@ -89,8 +93,8 @@ class SweepRun:
     rebuilt: int = 0  # of which compiled now (the rest came from the build cache)
     workers: int = 0
     wall_s: float = 0.0
-    build_s: float = 0.0  # building (or finding) the firmware
-    cluster_s: float = 0.0  # starting the cluster (or connecting), up to the first submitted point
+    build_s: float = 0.0  # building (or finding) the firmware, with a LocalCluster starting beside it
+    cluster_s: float = 0.0  # connecting to the cluster (a remote one: too its start), up to the first submitted point
     error_points: list[str] = field(default_factory=list)
 
 
@@ -134,6 +138,12 @@ def build_firmware(plan: SweepPlan, engine: str | None) -> tuple[dict[BuildConfi
     return bundles, rebuilt
 
 
+def point_roots(plan: SweepPlan) -> tuple[str, ...]:
+    """The directories a point's files may come from: the base scenario's source roots (its directory, its
+    repository) and the sweep file's directory (`model:` files are relative to it)."""
+    return tuple(dict.fromkeys(str(r) for r in [*source_roots(plan.base_path.parent), plan.path.parent.resolve()]))
+
+
 def error_result(point_hash: str, exc: BaseException, elf_sha256: str) -> dict[str, Any]:
     what = f"{type(exc).__name__}: {exc}".strip()
     return {"hash": point_hash, "status": "error", "error": what[:2000], "elf_sha256": elf_sha256, "metrics": {}}
@@ -173,7 +183,32 @@ def _local_cluster(n: int, processes: bool) -> Any:
             processes=processes,
             dashboard_address=":0",  # any free port: two sweeps at once never clash
             silence_logs=logging.ERROR,
+            # Each worker imports the point-run stack as it starts, not in its first point (sweep/warm.py).
+            preload=[WARM_MODULE] if processes else [],
         )
+
+
+def _build_beside_cluster(
+    plan: SweepPlan, store: PointStore, engine: str | None, scheduler: str | None, workers: int | None, processes: bool
+) -> tuple[dict[BuildConfig, FirmwareBundle], int, Any]:
+    """The firmware bundles, and the LocalCluster when there is likely work: started in this (the main) thread,
+    so its workers ignore Ctrl-C, while the firmware is built in another (the build runs make and the compiler as
+    subprocesses): the cluster's start and its workers' warm-up overlap the build instead of following it."""
+    if scheduler or all(store.path(p.hash).is_file() for p in plan.points):
+        return (*build_firmware(plan, engine), None)
+    with ThreadPoolExecutor(1, thread_name_prefix="sweep-build") as pool:
+        building = pool.submit(build_firmware, plan, engine)
+        try:
+            cluster = _local_cluster(workers or os.cpu_count() or 1, processes)
+        except BaseException:
+            building.result()  # let the build finish (its subprocesses) before the error propagates
+            raise
+        try:
+            bundles, rebuilt = building.result()
+        except BaseException:
+            cluster.close()
+            raise
+    return bundles, rebuilt, cluster
 
 
 def _wait_for_a_worker(client: Any, scheduler: str | None, grace_s: float) -> None:
@@ -220,6 +255,34 @@ def _close(watchdog: Any, client: Any, cluster: Any) -> None:
         cluster.close()
 
 
+def _collect(
+    name: str,
+    by_key: dict[Any, Any],
+    bundles: dict[BuildConfig, FirmwareBundle],
+    watchdog: _NoWorkerWatchdog,
+    stats: SweepRun,
+    store: PointStore,
+    on_result: Callable[[dict[str, Any]], None] | None,
+    progress: bool,
+) -> None:
+    """Each point's result as it completes: stored, counted, passed on, shown on the progress bar."""
+    from distributed import as_completed
+
+    futures = [fut for fut, _ in by_key.values()]
+    with _progress(progress) as bar:
+        job = bar.add_task(name, total=len(futures), failing=0, errors=0)
+        failing = 0
+        for fut in as_completed(futures):
+            result = _result_of(fut, by_key[fut.key][1], bundles, watchdog, stats)
+            # a point that ran and did not pass (error points are counted apart, in stats.errors)
+            failing += result["status"] != "error" and result.get("metrics", {}).get("verdict") != "pass"
+            store.save(result)
+            stats.ran += 1
+            if on_result is not None:
+                on_result(result)
+            bar.update(job, advance=1, failing=failing, errors=stats.errors)
+
+
 def run_sweep(
     plan: SweepPlan,
     out: Path,
@@ -238,7 +301,7 @@ def run_sweep(
     LocalCluster's workers are threads of this process (for tests of the machinery itself)."""
     require_dask()
     import dask
-    from distributed import Client, as_completed
+    from distributed import Client
 
     say = echo or (lambda _line: None)
     t0 = time.monotonic()
@@ -246,7 +309,7 @@ def run_sweep(
     store = PointStore(out)
     engine = engine or plan.sweep.engine
     timeout_s = timeout_s or plan.sweep.timeout_s
-    bundles, rebuilt = build_firmware(plan, engine)
+    bundles, rebuilt, cluster = _build_beside_cluster(plan, store, engine, scheduler, workers, processes)
     stats = SweepRun(total=len(plan.points), builds=len(bundles), rebuilt=rebuilt, build_s=time.monotonic() - t0)
     todo = [p for p in plan.points if store.finished(p.hash, bundles[p.build].sha256) is None]
     stats.skipped = len(plan.points) - len(todo)
@@ -255,9 +318,11 @@ def run_sweep(
         f"{len(bundles)} firmware build(s) ({rebuilt} compiled now)"
     )
     if not todo:
+        if cluster is not None:
+            cluster.close()
         stats.wall_s = time.monotonic() - t0
         return stats
-    cluster = client = None
+    client = None
     watchdog: _NoWorkerWatchdog | None = None
     futures: list[Any] = []
     # A worker dying under a point (emulator crash taking it down, OOM, kill) reschedules the point once, then
@@ -268,29 +333,19 @@ def run_sweep(
             if scheduler:
                 client = Client(scheduler, timeout="30s")
             else:
-                cluster = _local_cluster(workers or os.cpu_count() or 1, processes)
+                cluster = cluster or _local_cluster(workers or os.cpu_count() or 1, processes)
                 client = Client(cluster)
             _wait_for_a_worker(client, scheduler, no_worker_grace_s)
             stats.cluster_s = time.monotonic() - t_cluster
             info = client.scheduler_info()
             stats.workers = len(info.get("workers", {}))
             say(f"[sweep] {stats.workers} worker(s), scheduler {info.get('address', scheduler)}")
-            by_key = _submit(client, todo, bundles, PointTask("", {}, "", engine, timeout_s, str(out)))
+            like = PointTask("", {}, "", engine, timeout_s, str(out), point_roots(plan))
+            by_key = _submit(client, todo, bundles, like)
             futures.extend(fut for fut, _ in by_key.values())
             watchdog = _NoWorkerWatchdog(client, futures, no_worker_grace_s)
             watchdog.start()
-            with _progress(progress) as bar:
-                job = bar.add_task(plan.name, total=len(todo), failing=0, errors=0)
-                failing = 0
-                for fut in as_completed(futures):
-                    result = _result_of(fut, by_key[fut.key][1], bundles, watchdog, stats)
-                    # a point that ran and did not pass (error points are counted apart, in stats.errors)
-                    failing += result["status"] != "error" and result.get("metrics", {}).get("verdict") != "pass"
-                    store.save(result)
-                    stats.ran += 1
-                    if on_result is not None:
-                        on_result(result)
-                    bar.update(job, advance=1, failing=failing, errors=stats.errors)
+            _collect(plan.name, by_key, bundles, watchdog, stats, store, on_result, progress)
         except KeyboardInterrupt:
             say(f"[sweep] interrupted: cancelling {sum(not f.done() for f in futures)} pending point(s)")
             if client is not None:

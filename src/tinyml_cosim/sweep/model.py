@@ -6,6 +6,7 @@ base: ../motion/drift.yaml                   # the scenario every point starts f
 axes:                                        # any scenario field, addressed by path (tinyml_cosim.sweep.axes)
   sensors[imu].impairments[white_noise].sigma: [0, 0.02, 0.05]
 board: [stm32f405, stm32f205]
+clock_hz: [84000000, 120000000]              # run each board at these clocks (at most its platforms/ clock_hz)
 seeds: 3
 expect:
   - accuracy >= 0.9 while sensors[imu].impairments[white_noise].sigma <= 0.02
@@ -42,6 +43,12 @@ class Sweep(BaseModel):
         description="scenario field path -> values, e.g. sensors[imu].impairments[white_noise].sigma: [0, 0.05]",
     )
     board: list[str] = Field(default_factory=list, description="boards (default: the base scenario's)")
+    clock_hz: list[int] = Field(
+        default_factory=list,
+        description="board clocks in Hz, whole MHz, at most each board's clock_hz (default: the board's); a lower "
+        "clock runs the same instructions (emulator counts do not depend on it) in proportionally more time, with "
+        "the flash wait states of that clock",
+    )
     kernels: list[Literal["ref", "cmsis-nn"]] = Field(
         default_factory=list, description="kernel sets the app is built with (default: the scenario's, else ref)"
     )

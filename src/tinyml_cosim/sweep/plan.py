@@ -17,18 +17,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tinyml_cosim.core.boards import available_boards
+from tinyml_cosim.core.boards import available_boards, board_ref, load_board
 from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.core.inputs import confined
 from tinyml_cosim.core.yamlfile import format_loc, load_yaml
+from tinyml_cosim.scenario.confine import outside
 from tinyml_cosim.scenario.load import _clean_loc, _message, format_problem
 from tinyml_cosim.scenario.load import problems as scenario_problems
 from tinyml_cosim.scenario.model import Scenario, semantic_problems
 from tinyml_cosim.sweep import axes
 from tinyml_cosim.sweep.expect import ExpectParseError, check_columns, parse_expectation
 from tinyml_cosim.sweep.model import Sweep
+from tinyml_cosim.sweep.sources import SourceDigests
 
-SPECIAL_AXES = ("board", "kernels", "model", "seed")
-HASH_VERSION = 1  # bump when the hashed configuration changes meaning: every stored result is then stale
+SPECIAL_AXES = ("board", "clock_hz", "kernels", "model", "seed")
+HASH_VERSION = 2  # bump when the hashed configuration changes meaning: every stored result is then stale
+# 2: the content (sha256) of every source file the scenario reads is hashed, not only its path
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,12 @@ class SweepPlan:
         return list(dict.fromkeys(p.build for p in self.points))
 
 
-def point_hash(scenario: dict[str, Any], kernels: str, engine: str | None) -> str:
-    """sha256 over the canonical JSON of everything that makes the point's run: its scenario, kernel set, engine."""
-    doc = {"v": HASH_VERSION, "scenario": scenario, "kernels": kernels, "engine": engine}
+def point_hash(
+    scenario: dict[str, Any], kernels: str, engine: str | None, sources: dict[str, str] | None = None
+) -> str:
+    """sha256 over the canonical JSON of everything that makes the point's run: its scenario, kernel set, engine,
+    and the content of the files it reads (`sources`: path -> sha256, tinyml_cosim.sweep.sources)."""
+    doc = {"v": HASH_VERSION, "scenario": scenario, "kernels": kernels, "engine": engine, "sources": sources or {}}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -138,9 +145,17 @@ class _Problems:
         self.path = path
         self.lines = lines
         self.items: list[str] = []
+        self._told: set[str] = set()
 
     def add(self, loc: tuple[str | int, ...], message: str) -> None:
         self.items.append(format_problem(self.path, self.lines, loc, message))
+
+    def add_once(self, loc: tuple[str | int, ...], message: str, key: str | None = None) -> None:
+        """`message`, unless one with the same `key` (default: the message) was added: a problem every point of
+        the sweep shares is told for the first point only."""
+        if (key or message) not in self._told:
+            self._told.add(key or message)
+            self.add(loc, message)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -173,6 +188,11 @@ def plan_sweep(path: str | Path, engine: str | None = None) -> SweepPlan:
     probs = _Problems(path, lines)
     engine = engine or sweep.engine
     base_path = (path.parent / sweep.base).resolve()
+    # The base scenario and the models are confined like a scenario's own files (scenario/confine.py).
+    for loc, name, what in [(("base",), sweep.base, "the base scenario"), *_model_fields(sweep)]:
+        if not confined(path.parent, name):
+            probs.add(loc, outside(name, what, beside="sweep"))
+    probs.raise_if_any()
     if not base_path.is_file():
         probs.add(("base",), f"{sweep.base!r}: no such scenario file (relative to {path.parent})")
         probs.raise_if_any()
@@ -182,32 +202,10 @@ def plan_sweep(path: str | Path, engine: str | None = None) -> SweepPlan:
         probs.raise_if_any()
     base_data, _ = load_yaml(base_path)
     base_data = absolute_paths(base_data, base_path.parent)
-    for name, _values in sweep.axes.items():
-        if name in SPECIAL_AXES:
-            probs.add(("axes", name), f"set {name} at the top level of the sweep file, not under axes")
-            continue
-        try:
-            axes.check_path(base_data, name)
-        except axes.PathError as exc:
-            probs.add(("axes", name), str(exc))
-    if sweep.combine == "zip":
-        lengths = {len(v) for v in sweep.axes.values()}
-        if len(lengths) > 1:
-            shown = ", ".join(f"{k} has {len(v)}" for k, v in sweep.axes.items())
-            probs.add(("combine",), f"zip needs axes of equal length ({shown})")
-    for name, values in sweep.axes.items():
-        if not values:
-            probs.add(("axes", name), "give at least one value")
+    _check_axes(sweep, base_data, probs)
     firmware_base = base_data.get("firmware") is not None
     if firmware_base and (sweep.board or sweep.model or sweep.kernels):
         probs.add(("base",), "the base scenario names a prebuilt firmware: board, model and kernels need app: there")
-    known_axes = [*sweep.axes, *SPECIAL_AXES]
-    for i, entry in enumerate(sweep.exclude):
-        if not entry:
-            probs.add(("exclude", i), "name at least one axis")
-        for key in entry:
-            if key not in known_axes:
-                probs.add(("exclude", i, key), f"{key!r} is not an axis; axes are {', '.join(known_axes)}")
     expectations = []
     for i, text in enumerate(sweep.expect):
         try:
@@ -224,6 +222,40 @@ def plan_sweep(path: str | Path, engine: str | None = None) -> SweepPlan:
     return plan
 
 
+def _check_axes(sweep: Sweep, base_data: dict[str, Any], probs: _Problems) -> None:
+    """The axes against the base scenario, the clocks and the exclusions: problems added to `probs`."""
+    for name, _values in sweep.axes.items():
+        if name in SPECIAL_AXES:
+            probs.add(("axes", name), f"set {name} at the top level of the sweep file, not under axes")
+            continue
+        try:
+            axes.check_path(base_data, name)
+        except axes.PathError as exc:
+            probs.add(("axes", name), str(exc))
+    if sweep.combine == "zip":
+        lengths = {len(v) for v in sweep.axes.values()}
+        if len(lengths) > 1:
+            shown = ", ".join(f"{k} has {len(v)}" for k, v in sweep.axes.items())
+            probs.add(("combine",), f"zip needs axes of equal length ({shown})")
+    for name, values in sweep.axes.items():
+        if not values:
+            probs.add(("axes", name), "give at least one value")
+    for i, hz in enumerate(sweep.clock_hz):
+        if hz <= 0 or hz % 1_000_000:
+            probs.add(("clock_hz", i), f"{hz}: give a positive whole number of MHz, in Hz (e.g. 84000000)")
+    known_axes = [*sweep.axes, *SPECIAL_AXES]
+    for i, entry in enumerate(sweep.exclude):
+        if not entry:
+            probs.add(("exclude", i), "name at least one axis")
+        for key in entry:
+            if key not in known_axes:
+                probs.add(("exclude", i, key), f"{key!r} is not an axis; axes are {', '.join(known_axes)}")
+
+
+def _model_fields(sweep: Sweep) -> list[tuple[tuple[str | int, ...], str, str]]:
+    return [(("model", i), m, "the model file") for i, m in enumerate(sweep.model)]
+
+
 def _expand(
     sweep: Sweep, path: Path, base_path: Path, base_data: dict[str, Any], engine: str | None, probs: _Problems
 ) -> SweepPlan:
@@ -238,10 +270,16 @@ def _expand(
     known_boards = available_boards()
     points: list[Point] = []
     excluded = 0
-    seen_problems: set[str] = set()
-    for combo, board, kernels, model, seed in itertools.product(combos, boards, kernel_sets, models, seeds):
+    digests = SourceDigests()
+    clocks: list[int | None] = list(sweep.clock_hz) or [None]
+    for combo, board, clock, kernels, model, seed in itertools.product(
+        combos, boards, clocks, kernel_sets, models, seeds
+    ):
         values: dict[str, Any] = dict(zip(names, combo, strict=True))
-        values.update(board=board, kernels=kernels)
+        values["board"] = board
+        if sweep.clock_hz:
+            values["clock_hz"] = clock
+        values["kernels"] = kernels
         if sweep.model:
             values["model"] = Path(model).name if model else None
         values["seed"] = seed
@@ -251,27 +289,49 @@ def _expand(
         data = dict(base_data)
         for n, v in zip(names, combo, strict=True):
             data = axes.set_value(data, n, v)
-        data["board"], data["seed"] = board, seed
+        if names:  # an axis over files (a part, a signal's CSV) names them relative to the base scenario
+            data = absolute_paths(data, base_path.parent)
+        # The clock travels in the board id (`stm32f405@84MHz`, core/boards.py): the build and the run both see it.
+        data["board"], data["seed"] = board_ref(board, clock), seed
         if model is not None:
             data["model"] = model
-        for problem in _point_problems(data, base_path, known_boards):
-            if problem not in seen_problems:
-                seen_problems.add(problem)
-                loc: tuple[str | int, ...] = ("board",) if problem.startswith("board:") else ("axes",)
-                probs.add(loc, f"point {len(points) + excluded} ({_label(values)}): {problem}")
+        where = f"point {len(points) + excluded} ({_label(values)})"
+        _add_point_problems(data, clock is not None and board in known_boards, base_path, known_boards, where, probs)
         build = BuildConfig(
-            board=board,
+            board=data["board"],  # with its clock: the binary has it (-DCOSIM_CLOCK_HZ)
             app=data.get("app"),
             model=data.get("model") if data.get("app") else None,
             kernels=kernels,
             firmware=data.get("firmware"),
         )
-        h = point_hash(data, kernels, engine)
+        h = point_hash(data, kernels, engine, digests.of(data))
         points.append(Point(len(points), values, data, kernels, build, h))
     if not points:
         probs.add(("exclude",), "every point is excluded: nothing to run")
-    axis_names = names + [k for k in SPECIAL_AXES if k != "model" or sweep.model]
+    optional = {"model": bool(sweep.model), "clock_hz": bool(sweep.clock_hz)}
+    axis_names = names + [k for k in SPECIAL_AXES if optional.get(k, True)]
     return SweepPlan(sweep, path, base_path, axis_names, points, excluded)
+
+
+def _add_point_problems(
+    data: dict[str, Any], clocked: bool, base_path: Path, known_boards: list[str], where: str, probs: _Problems
+) -> None:
+    """The point's problems (its clock first: a board that cannot run at it has no other checks), each told once."""
+    clock_problem = _clock_problem(data["board"]) if clocked else None
+    if clock_problem is not None:
+        probs.add_once(("clock_hz",), clock_problem)
+    for problem in [] if clock_problem else _point_problems(data, base_path, known_boards):
+        loc: tuple[str | int, ...] = ("board",) if problem.startswith("board:") else ("axes",)
+        probs.add_once(loc, f"{where}: {problem}", key=problem)
+
+
+def _clock_problem(board: str) -> str | None:
+    """Why the board cannot run at the point's clock (above its maximum, no flash latency table), or None."""
+    try:
+        load_board(board)
+    except BadInput as exc:
+        return str(exc)
+    return None
 
 
 def _label(values: dict[str, Any]) -> str:

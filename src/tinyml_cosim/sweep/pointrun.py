@@ -16,6 +16,7 @@ import yaml
 
 from tinyml_cosim.core.errors import EXIT_ENGINE_ERROR, EngineError
 from tinyml_cosim.core.files import write_text_atomically
+from tinyml_cosim.core.inputs import add_env_roots
 from tinyml_cosim.sweep.results import metrics_of
 from tinyml_cosim.sweep.store import PointStore
 
@@ -69,6 +70,9 @@ class PointTask:
     engine: str | None
     timeout_s: float | None
     out: str  # the sweep's output directory, absolute
+    # Where the point's files may come from besides its scenario's directory (core/inputs.py source roots): the
+    # base scenario's and the sweep file's directories. The output directory (the shipped firmware) is always one.
+    roots: tuple[str, ...] = ()
 
 
 class PointEngineError(EngineError):
@@ -82,6 +86,10 @@ def run_point(task: PointTask, firmware: FirmwareBundle) -> dict[str, Any]:
     t0 = time.monotonic()
     out = Path(task.out)
     store = PointStore(out)
+    # The point's scenario lives in points/, its firmware in firmware/ and its data where the base scenario's is:
+    # allowed for this worker (idempotent; the plan checked the base scenario's own paths against its roots).
+    out.mkdir(parents=True, exist_ok=True)
+    add_env_roots([out, *(Path(r) for r in task.roots if Path(r).is_dir())])
     elf = firmware.materialise(out / "firmware")
     scenario = {k: v for k, v in task.scenario.items() if k != "app"}
     scenario["firmware"] = str(elf)

@@ -22,6 +22,8 @@ False alarms per hour are over the scenario's simulated duration.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -220,44 +222,109 @@ def resolve_alignment(
     return ResolvedAlignment(window, debounce, grace, cfg.straddle, tol, bg, sources)
 
 
+class Timeline:
+    """The ground-truth segments indexed for O(log n) lookups, with the results of a scan over them exactly.
+
+    Segments come in input order and may overlap or be unsorted when built by hand (a validated scenario's are sorted
+    and disjoint: scenario.model._timeline_problems); where several cover a time, the first in input order wins. The
+    boundaries (every start and end) cut the time line into elementary intervals on each of which the set of
+    covering segments is constant, so the label of each is decided once (a sweep with a heap of input indices) and a
+    lookup is one bisect.
+    """
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self.segments = list(segments)
+        self.bounds = sorted({s.start_s for s in self.segments} | {s.end_s for s in self.segments})
+        self._labels = self._elementary_labels()
+        self.changes = self._find_changes()
+        # Sorted and disjoint in input order (every validated timeline): the segments overlapping a window are one
+        # contiguous run found by bisection, in input order.
+        self._disjoint = all(a.end_s <= b.start_s for a, b in pairwise(self.segments))
+        self._starts = [s.start_s for s in self.segments]
+        self._ends = [s.end_s for s in self.segments]
+        self._grace_ends: dict[float, list[float]] = {}
+
+    def _elementary_labels(self) -> list[str | None]:
+        """The label on [bounds[i], bounds[i+1]) for each i: the first segment (input order) covering it."""
+        by_start = sorted(range(len(self.segments)), key=lambda i: self.segments[i].start_s)
+        active: list[int] = []  # heap of input indices; ended ones are dropped lazily
+        labels: list[str | None] = []
+        k = 0
+        for lo in self.bounds[:-1]:
+            while k < len(by_start) and self.segments[by_start[k]].start_s <= lo:
+                heapq.heappush(active, by_start[k])
+                k += 1
+            while active and self.segments[active[0]].end_s <= lo:
+                heapq.heappop(active)
+            labels.append(self.segments[active[0]].label if active else None)
+        return labels
+
+    def label_at(self, t: float) -> str | None:
+        i = bisect.bisect_right(self.bounds, t) - 1
+        return self._labels[i] if 0 <= i < len(self._labels) else None
+
+    def _find_changes(self) -> list[tuple[float, str | None, str | None]]:
+        """(time, label before, label after) wherever the ground truth changes, unlabelled gaps included."""
+        out: list[tuple[float, str | None, str | None]] = []
+        for t in self.bounds:
+            before = self.label_at(t - 1e-12) if t > 0 else None
+            after = self.label_at(t)
+            if before != after and t > 0:
+                out.append((t, before, after))
+        return out
+
+    def grace_change(self, t: float, grace_s: float) -> tuple[float, str | None, str | None] | None:
+        """The first change (in time order) with t_c <= t < t_c + grace_s, or None."""
+        ends = self._grace_ends.get(grace_s)
+        if ends is None:  # t_c + grace_s is non-decreasing in t_c (float addition is monotonic): bisectable
+            ends = self._grace_ends[grace_s] = [c[0] + grace_s for c in self.changes]
+        j = bisect.bisect_right(ends, t)
+        if j < len(self.changes) and self.changes[j][0] <= t:
+            return self.changes[j]
+        return None
+
+    def overlaps(self, a: float, b: float) -> dict[str, float]:
+        """Label -> time it covers of [a, b], summed in input order (as a scan of every segment would)."""
+        if self._disjoint:
+            lo, hi = bisect.bisect_right(self._ends, a), bisect.bisect_left(self._starts, b)
+            candidates: Sequence[Segment] = self.segments[lo:hi]
+        else:
+            candidates = self.segments
+        cover: dict[str, float] = {}
+        for s in candidates:
+            o = min(b, s.end_s) - max(a, s.start_s)
+            if o > 0:
+                cover[s.label] = cover.get(s.label, 0.0) + o
+        return cover
+
+
 def _label_at(segments: Sequence[Segment], t: float) -> str | None:
-    for s in segments:
-        if s.start_s <= t < s.end_s:
-            return s.label
-    return None
+    return Timeline(segments).label_at(t)
 
 
 def _changes(segments: Sequence[Segment]) -> list[tuple[float, str | None, str | None]]:
     """(time, label before, label after) wherever the ground truth changes, unlabelled gaps included."""
-    out: list[tuple[float, str | None, str | None]] = []
-    bounds = sorted({s.start_s for s in segments} | {s.end_s for s in segments})
-    for t in bounds:
-        before = _label_at(segments, t - 1e-12) if t > 0 else None
-        after = _label_at(segments, t)
-        if before != after and t > 0:
-            out.append((t, before, after))
-    return out
+    return Timeline(segments).changes
 
 
 def _overlaps(segments: Sequence[Segment], a: float, b: float) -> dict[str, float]:
-    cover: dict[str, float] = {}
-    for s in segments:
-        o = min(b, s.end_s) - max(a, s.start_s)
-        if o > 0:
-            cover[s.label] = cover.get(s.label, 0.0) + o
-    return cover
+    return Timeline(segments).overlaps(a, b)
 
 
-def score_decision(d: Decision, segments: Sequence[Segment], al: ResolvedAlignment) -> ScoredDecision:
-    truth = _label_at(segments, d.t_s)
+def score_decision(
+    d: Decision, segments: Sequence[Segment], al: ResolvedAlignment, timeline: Timeline | None = None
+) -> ScoredDecision:
+    tl = timeline if timeline is not None else Timeline(segments)
+    truth = tl.label_at(d.t_s)
     if truth is None:
         return ScoredDecision(d, None, "unlabelled")
-    for t_c, before, after in _changes(segments):
-        if t_c <= d.t_s < t_c + al.grace_s:
-            if d.cls in (before, after):
-                return ScoredDecision(d, truth, "grace")
-            return ScoredDecision(d, truth, "scored")
-    cover = _overlaps(segments, max(0.0, d.t_s - al.window_s), d.t_s)
+    change = tl.grace_change(d.t_s, al.grace_s)
+    if change is not None:
+        _t_c, before, after = change
+        if d.cls in (before, after):
+            return ScoredDecision(d, truth, "grace")
+        return ScoredDecision(d, truth, "scored")
+    cover = tl.overlaps(max(0.0, d.t_s - al.window_s), d.t_s)
     if len(cover) > 1:
         majority = max(cover, key=lambda k: cover[k])
         if al.straddle == "ignore":
@@ -288,7 +355,8 @@ def evaluate_decisions(
     marks: dict[str, int] | None = None,
 ) -> DecisionResult:
     al = resolve_alignment(cfg or Alignment(), marks or {}, decisions, segments)
-    scored = [score_decision(d, segments, al) for d in decisions]
+    timeline = Timeline(segments)  # indexed once for every decision
+    scored = [score_decision(d, segments, al, timeline) for d in decisions]
     events = []
     for label, t0, t1 in find_events(segments, al.background):
         hit = next((d.t_s for d in decisions if d.cls == label and t0 <= d.t_s <= t1 + al.tolerance_s), None)

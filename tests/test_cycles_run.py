@@ -56,7 +56,8 @@ def test_model_runner_layers_are_costed_and_add_up(tmp_path: Path, monkeypatch: 
     monkeypatch.delenv(cycle_estimate.CYCLES_ENV, raising=False)  # the default: on
     from test_model_runner_qemu import _model  # the MLPerf Tiny models, skipped when ../shared is absent
 
-    from tinyml_cosim.orchestrate.model_check import build_runner, run_runner, seeded_input
+    from tinyml_cosim.orchestrate.model_check import build_runner, run_runner
+    from tinyml_cosim.orchestrate.model_inputs import seeded_input
 
     board = load_board("stm32f405")
     rb = build_runner(_model("ad01_int8"), board)

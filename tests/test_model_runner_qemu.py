@@ -22,8 +22,8 @@ from tinyml_cosim.orchestrate.model_check import (
     check_model,
     first_layer_difference,
     run_runner,
-    seeded_input,
 )
+from tinyml_cosim.orchestrate.model_inputs import seeded_input
 
 REPO = Path(__file__).resolve().parents[1]
 MLPERF = REPO.parent / "shared" / "models" / "mlperf-tiny"

@@ -68,8 +68,8 @@ def _refusal(tmp_path: Path, data: bytes) -> str:
 
 
 def test_unsupported_op_says_tflm_supports_it(tmp_path: Path) -> None:
-    msg = _refusal(tmp_path, _binary_model("SQUARED_DIFFERENCE"))
-    assert "operator 0 (SQUARED_DIFFERENCE)" in msg and "not supported by the compiler" in msg
+    msg = _refusal(tmp_path, _binary_model("BATCH_MATMUL"))
+    assert "operator 0 (BATCH_MATMUL)" in msg and "not supported by the compiler" in msg
     assert "TFLM supports it" in msg
 
 

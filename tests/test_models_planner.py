@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_cosim.nn.graph import Graph, Layer, Tensor
+from tinyml_cosim.nn.graph import Graph
+from tinyml_cosim.nn.ir import Layer, Tensor
 from tinyml_cosim.nn.planner import plan_memory, tflm_greedy_bytes
 
 

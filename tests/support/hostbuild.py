@@ -91,7 +91,10 @@ def header_cdef() -> str:
     text = (NN_INCLUDE / "cosim_nn.h").read_text()
     m = re.search(r"/\* COSIM_NN_CDEF_BEGIN \*/(.*)/\* COSIM_NN_CDEF_END \*/", text, re.S)
     assert m, "cosim_nn.h lost its COSIM_NN_CDEF markers"
-    return re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
+    # and every registry operator's header (firmware/nn/include/ops/), less its preprocessor lines
+    ops = [(NN_INCLUDE / "ops" / h).read_text() for h in sorted(p.name for p in (NN_INCLUDE / "ops").glob("*.h"))]
+    plain = "\n".join(ln for text in ops for ln in text.splitlines() if not ln.lstrip().startswith("#"))
+    return re.sub(r"/\*.*?\*/", "", m.group(1) + "\n" + plain, flags=re.S)
 
 
 def load(lib_path: Path, with_model: bool = False, extra_cdef: str = "") -> tuple[Any, Any]:
@@ -111,7 +114,8 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
     asks for (`cosim_<op>_scratch`: 0 for the ref kernels, CMSIS-NN's get_buffer_size for the adapters)."""
     import numpy as np
 
-    from tinyml_cosim.nn.emitter import CONST_FIELDS, STRUCTS, TWO_INPUT_KINDS
+    from tinyml_cosim.nn.emitter import CONST_FIELDS, TWO_INPUT_KINDS, kernel_of
+    from tinyml_cosim.nn.ops import BY_KIND
     from tinyml_cosim.nn.scratch import SCRATCH_KINDS
 
     keep: list[Any] = []
@@ -120,7 +124,10 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
         t: np.ascontiguousarray(np.asarray(v).reshape(-1)) for t, v in zip(graph.inputs, xs, strict=True)
     }
     for index, layer in enumerate(graph.layers):
-        struct, fn = STRUCTS[layer.kind]
+        struct, fn = kernel_of(layer.kind)
+        if layer.kind in BY_KIND:
+            values[layer.output] = _run_registry_layer(ffi, lib, graph, layer, struct, fn, values)
+            continue
         fields: dict[str, Any] = {}
         for k, v in layer.p.items():
             if k == "copy_sizes":
@@ -158,3 +165,26 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
             getattr(lib, fn)(desc, ptr(ins[0]), ptr(out))
         values[layer.output] = out
     return values[graph.output].reshape(graph.output_tensor.shape)
+
+
+def _run_registry_layer(
+    ffi: Any, lib: Any, graph: Any, layer: Any, struct: str, fn: str, values: dict[int, Any]
+) -> Any:
+    """One registry operator (nn/ops/): descriptor fields as they are (tuples fill arrays), its tables and constant
+    operands from `layer.consts`, the arena operands from `values`."""
+    import numpy as np
+
+    keep: list[Any] = []
+
+    def buf(a: Any) -> Any:
+        a = np.ascontiguousarray(a)
+        keep.append(a)
+        return ffi.cast("int32_t *" if a.dtype == np.int32 else "int8_t *", ffi.from_buffer(a))
+
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in layer.p.items()}
+    fields.update({name: buf(a) for name, a in layer.consts.items() if name not in layer.args})
+    desc = ffi.new(f"{struct} *", fields)
+    ins = [buf(values[a]) if isinstance(a, int) else buf(layer.consts[a]) for a in layer.args]
+    out = np.zeros(graph.tensors[layer.output].elements, np.int8)
+    getattr(lib, fn)(desc, *ins, buf(out))
+    return out

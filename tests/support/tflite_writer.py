@@ -3,6 +3,7 @@ and deliberately broken ones for the compiler's error messages."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from tflite.BuiltinOptions import BuiltinOptions
 TYPE_CODES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
 PADDING = {"SAME": 0, "VALID": 1}
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
+# builtin op name -> writer of its options table: (BuiltinOptions type, offset)
+EXTRA_OPTIONS: dict[str, Callable[[flatbuffers.Builder, dict[str, Any]], tuple[int, int]]] = {}
 
 
 @dataclass
@@ -128,6 +131,8 @@ def _options(b: flatbuffers.Builder, op: Op) -> tuple[int, int]:
         tflite.ShapeOptionsStart(b)
         tflite.ShapeOptionsAddOutType(b, TYPE_CODES["int32"])
         return BuiltinOptions.ShapeOptions, tflite.ShapeOptionsEnd(b)
+    if n in EXTRA_OPTIONS:  # options of operators added later (tests/support/tflite_ops_writer.py)
+        return EXTRA_OPTIONS[n](b, o)
     return BuiltinOptions.NONE, 0
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tinyml_cosim.cli.common import int_in
 from tinyml_cosim.core.errors import EXIT_FAILED, EXIT_OK, CosimError
 from tinyml_cosim.core.report_dir import check_output_folder
+
+if TYPE_CHECKING:  # the compiler loads lazily (below)
+    from tinyml_cosim.nn.compiler import CompiledModel, QuantInfo
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -77,8 +80,7 @@ def compile_command(
         "macs": cm.total_macs,
         "params": cm.total_params,
         "layers": len(cm.layers),
-        "input": {"shape": list(cm.input.shape), "dtype": cm.input.dtype, "bytes": cm.input.bytes},
-        "output": {"shape": list(cm.output.shape), "dtype": cm.output.dtype, "bytes": cm.output.bytes},
+        **_io_fields(cm),
     }
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
@@ -225,3 +227,17 @@ def diff(
             f"{f['operator']}) element {f['element']}: expected {f['expected']}, got {f['actual']}"
         )
     raise typer.Exit(EXIT_OK if report["identical"] else EXIT_FAILED)
+
+
+def _io_fields(cm: CompiledModel) -> dict[str, object]:
+    """The first input and output, and every one in order (packed so in the runner's buffers)."""
+    return {
+        "input": _tensor(cm.input),
+        "output": _tensor(cm.output),
+        "inputs": [_tensor(t) for t in cm.inputs],
+        "outputs": [_tensor(t) for t in cm.outputs],
+    }
+
+
+def _tensor(t: QuantInfo) -> dict[str, object]:
+    return {"shape": list(t.shape), "dtype": t.dtype, "bytes": t.bytes}

@@ -15,7 +15,8 @@ from tinyml_cosim.core.boards import DEFAULT_STACK_BYTES, Board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.emitter import emit
 from tinyml_cosim.nn.golden import tflm_arena, tflm_available
-from tinyml_cosim.nn.graph import Graph, Tensor, lower_model
+from tinyml_cosim.nn.graph import Graph, lower_model
+from tinyml_cosim.nn.ir import Tensor
 from tinyml_cosim.nn.planner import plan_memory, tflm_greedy_bytes
 from tinyml_cosim.nn.scratch import graph_scratch
 from tinyml_cosim.nn.tflite_reader import RawModel, read_tflite
@@ -68,8 +69,8 @@ class CompiledModel:
     arena_bytes: int
     flash_bytes: int  # const data: weights, biases, multipliers/shifts, kernel descriptors, layer table
     layers: list[LayerStats]
-    input: QuantInfo
-    output: QuantInfo
+    input: QuantInfo  # the first input (the only one of most models); `inputs` has them all
+    output: QuantInfo  # the first output; `outputs` has them all
     planner: str
     tflm_greedy_arena_bytes: int  # TFLM's greedy-by-size order applied to our buffers (scratch included)
     arena_bytes_without_scratch: int = 0  # the same plan without the scratch buffers (= arena_bytes for "ref")
@@ -80,6 +81,23 @@ class CompiledModel:
     ram_budget: dict[str, int] = field(default_factory=dict)  # model runner's RAM by part (with a board)
     files: list[Path] = field(default_factory=list)
     graph: Graph | None = field(default=None, repr=False)
+    # Every input and output tensor in the model's order: cosim_model_invoke takes them packed one after another.
+    inputs: list[QuantInfo] = field(default_factory=list)
+    outputs: list[QuantInfo] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.inputs = self.inputs or [self.input]
+        self.outputs = self.outputs or [self.output]
+
+    @property
+    def input_bytes(self) -> int:
+        """COSIM_MODEL_INPUT_BYTES: every input tensor, packed."""
+        return sum(t.bytes for t in self.inputs)
+
+    @property
+    def output_bytes(self) -> int:
+        """COSIM_MODEL_OUTPUT_BYTES: every output tensor, packed."""
+        return sum(t.bytes for t in self.outputs)
 
     @property
     def total_macs(self) -> int:
@@ -119,10 +137,6 @@ def compile_graph(
     build of the host tests — without a board)."""
     if kernels not in ("ref", "cmsis"):
         raise BadInput(f"unknown kernel set {kernels!r}: use 'ref' or 'cmsis'")
-    if len(graph.inputs) != 1:
-        raise BadInput(
-            f"{graph.path}: the model has {len(graph.inputs)} input tensors; the compiler takes models with exactly one"
-        )
     scratch: dict[int, int] = {}
     scratch_dsp: bool | None = None
     if kernels == "cmsis":
@@ -155,6 +169,8 @@ def compile_graph(
         ],
         input=_quant(graph.input_tensor),
         output=_quant(graph.output_tensor),
+        inputs=[_quant(graph.tensors[t]) for t in graph.inputs],
+        outputs=[_quant(graph.tensors[t]) for t in graph.outputs],
         planner=plan.strategy,
         tflm_greedy_arena_bytes=tflm_greedy_bytes(graph, scratch),
         arena_bytes_without_scratch=plan_memory(graph).arena_bytes if scratch else plan.arena_bytes,
@@ -207,8 +223,8 @@ def ram_budget(cm: CompiledModel) -> dict[str, int]:
     """The model runner's RAM by part: what must fit the board's RAM, not only the arena."""
     return {
         "arena": _align16(cm.arena_bytes),
-        "input buffer": _align16(cm.input.bytes),
-        "output buffer": _align16(cm.output.bytes),
+        "input buffer": _align16(cm.input_bytes),
+        "output buffer": _align16(cm.output_bytes),
         "stack": DEFAULT_STACK_BYTES,
         "runner": RUNNER_STATIC_RAM_BYTES,
     }

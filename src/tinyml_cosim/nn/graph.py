@@ -17,6 +17,8 @@ import numpy as np
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn import quant, refusals
+from tinyml_cosim.nn.ir import Layer, Tensor
+from tinyml_cosim.nn.ops import BY_BUILTIN, quantize_uint8
 from tinyml_cosim.nn.tflite_reader import RawModel, RawOperator, RawTensor, read_tflite
 from tinyml_cosim.nn.tflm_ops import tflm_support
 
@@ -37,49 +39,10 @@ SUPPORTED_OPS = (
     "PADV2",
     "QUANTIZE",
     "DEQUANTIZE",
-    "LEAKY_RELU",
-    "MAXIMUM",
-    "MINIMUM",
+    *BY_BUILTIN,  # the operator registry (nn/ops/)
 )
 SHAPE_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SHAPE", "STRIDED_SLICE", "PACK")
 ACTIVATIONS_SUPPORTED = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
-ITEMSIZE = {"int8": 1, "float32": 4}
-
-
-@dataclass
-class Tensor:
-    """An activation tensor that lives in the arena."""
-
-    id: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: str  # "int8" or "float32" (float only at the model boundary)
-    scale: float
-    zero_point: int
-
-    @property
-    def elements(self) -> int:
-        return int(np.prod(self.shape)) if self.shape else 1
-
-    @property
-    def nbytes(self) -> int:
-        return self.elements * ITEMSIZE[self.dtype]
-
-
-@dataclass
-class Layer:
-    """One kernel call. `p` holds the scalar fields of the kernel's C descriptor, `consts` its constant arrays."""
-
-    op_index: int
-    op_name: str
-    kind: str
-    inputs: list[int]
-    output: int
-    p: dict[str, Any] = field(default_factory=dict)
-    consts: dict[str, np.ndarray] = field(default_factory=dict)
-    macs: int = 0
-    params: int = 0
-    folded_zero_point: bool = False
 
 
 @dataclass
@@ -90,7 +53,13 @@ class Graph:
     tensors: dict[int, Tensor]
     layers: list[Layer]
     inputs: list[int]
-    output: int
+    output: int  # the first output
+    # Every output tensor, in the model's order (the first is `output`). The emitted model packs them one after
+    # another into the caller's output buffer, as it takes the inputs packed from one input buffer.
+    outputs: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.outputs = self.outputs or [self.output]
 
     @property
     def input(self) -> int:
@@ -183,6 +152,10 @@ class _Lowerer:
             raw.zero_points[0] if raw.zero_points else 0,
         )
 
+    def const_values(self, op: RawOperator, index: int) -> np.ndarray | None:
+        """The values of tensor `index` when known at compile time: a constant of the file, or folded here."""
+        return self.consts.get(index)
+
     def const(self, op: RawOperator, index: int, role: str, dtype: str) -> RawTensor:
         raw = self.t(index)
         if raw.data is None:
@@ -264,15 +237,17 @@ class _Lowerer:
     # -- lowering ------------------------------------------------------------------------------------------------
     def lower(self) -> Graph:
         self.check_supported_and_integer()
-        if len(self.raw.outputs) != 1 or not self.raw.inputs:
+        if not self.raw.outputs or not self.raw.inputs:
             raise BadInput(
-                f"{self.where}: the model has {len(self.raw.inputs)} inputs and {len(self.raw.outputs)} "
-                "outputs; only models with one output tensor compile"
+                f"{self.where}: the model has {len(self.raw.inputs)} inputs and {len(self.raw.outputs)} outputs; "
+                "a model needs at least one of each"
             )
         for op in self.raw.operators:
             try:
                 if op.name in SHAPE_OPS:
                     self.fold_shape_op(op)
+                elif op.name in BY_BUILTIN:
+                    self.layers.append(BY_BUILTIN[op.name].lower(self, op))
                 else:
                     getattr(self, "lower_" + op.name.lower())(op)
             except BadInput:
@@ -282,17 +257,27 @@ class _Lowerer:
         if not self.layers:
             raise BadInput(f"{self.where}: the model has no compute operator")
         in_ids = [self.canon(i) for i in self.raw.inputs]
-        out_id = self.canon(self.raw.outputs[0])
-        for role, ti in [*(("input", i) for i in in_ids), ("output", out_id)]:
+        out_ids = [self.canon(o) for o in self.raw.outputs]
+        for role, ti in [*(("input", i) for i in in_ids), *(("output", o) for o in out_ids)]:
             if ti not in self.tensors:
                 raise BadInput(f"{self.where}: model {role} {self.t(ti).describe()} is not used by any kernel")
         # The model's own I/O shapes (before aliasing) are what a runner sees.
-        for raw_i, cid in zip(self.raw.inputs, in_ids, strict=True):
+        for raw_i, cid in zip([*self.raw.inputs, *self.raw.outputs], [*in_ids, *out_ids], strict=True):
             self.tensors[cid].shape = tuple(max(d, 1) for d in self.t(raw_i).shape)
-        self.tensors[out_id].shape = tuple(max(d, 1) for d in self.t(self.raw.outputs[0]).shape)
-        if out_id in in_ids:
-            raise BadInput(f"{self.where}: the model output is one of its inputs")
-        return Graph(self.raw.path.stem, self.raw.path, self.raw.file_bytes, self.tensors, self.layers, in_ids, out_id)
+        if set(out_ids) & set(in_ids):
+            raise BadInput(f"{self.where}: a model output is one of its inputs (nothing computes it)")
+        if len(set(out_ids)) != len(out_ids) or len(set(in_ids)) != len(in_ids):
+            raise BadInput(f"{self.where}: the model lists one tensor as two of its inputs or outputs")
+        return Graph(
+            self.raw.path.stem,
+            self.raw.path,
+            self.raw.file_bytes,
+            self.tensors,
+            self.layers,
+            in_ids,
+            out_ids[0],
+            out_ids,
+        )
 
     def _bias(self, op: RawOperator, n: int) -> np.ndarray | None:
         if len(op.inputs) < 3 or op.inputs[2] < 0:
@@ -433,9 +418,7 @@ class _Lowerer:
         n, k = f.data.shape
         if x.elements % k:
             raise self.fail(op, f"input '{x.name}' has {x.elements} elements, not a multiple of the weights' depth {k}")
-        batches = x.elements // k
-        if batches != 1:
-            raise self.fail(op, f"input has {batches} rows; only batch 1 is supported")
+        batches = x.elements // k  # rows: a Dense applied at every position of a feature map (TFLM: same kernel)
         if y.elements != n * batches:
             raise self.fail(op, f"output has {y.elements} elements, expected {n * batches}")
         if not f.scales:
@@ -824,6 +807,9 @@ class _Lowerer:
                 )
             )
             return
+        if src.dtype == "uint8":  # a model taking bytes (camera, audio) as uint8: its own kernel
+            self.layers.append(quantize_uint8.OPERATORS[0].lower(self, op))
+            return
         x = self.act_tensor(op, op.inputs[0], "input")
         m, s = quant.quantize_multiplier(x.scale / y.scale)
         self.layers.append(
@@ -837,50 +823,6 @@ class _Lowerer:
                 macs=y.elements,
             )
         )
-
-    def lower_leaky_relu(self, op: RawOperator) -> None:
-        x = self.act_tensor(op, op.inputs[0], "input")
-        y = self.act_tensor(op, op.outputs[0], "output")
-        if x.elements != y.elements:
-            raise self.fail(op, f"input has {x.elements} elements, output {y.elements}")
-        # The pinned tflite-micro computes both ratios in double (input scale * alpha / output scale, input scale /
-        # output scale): float32 ratios differ at rounding ties (seen with power-of-two scales and alpha 0.1).
-        alpha = quant.f32(op.options.get("alpha", 0.2))
-        am, ash = quant.quantize_multiplier(x.scale * alpha / y.scale)
-        im, ish = quant.quantize_multiplier(x.scale / y.scale)
-        self.layers.append(
-            Layer(
-                op.index,
-                op.name,
-                "leaky_relu",
-                [x.id],
-                y.id,
-                dict(
-                    size=x.elements,
-                    input_zp=x.zero_point,
-                    output_zp=y.zero_point,
-                    alpha_mult=am,
-                    alpha_shift=ash,
-                    identity_mult=im,
-                    identity_shift=ish,
-                ),
-                macs=x.elements,
-            )
-        )
-
-    def _min_max(self, op: RawOperator, kind: str) -> None:
-        a = self.act_tensor(op, op.inputs[0], "input 0")
-        b = self.act_tensor(op, op.inputs[1], "input 1")
-        y = self.act_tensor(op, op.outputs[0], "output")
-        # TFLM compares the raw int8 values whatever the quantization, so the kernel does too.
-        p = self._broadcast(op, a, b, y)
-        self.layers.append(Layer(op.index, op.name, kind, [a.id, b.id], y.id, p, macs=y.elements))
-
-    def lower_maximum(self, op: RawOperator) -> None:
-        self._min_max(op, "maximum")
-
-    def lower_minimum(self, op: RawOperator) -> None:
-        self._min_max(op, "minimum")
 
     def lower_dequantize(self, op: RawOperator) -> None:
         x = self.act_tensor(op, op.inputs[0], "input")

@@ -61,7 +61,8 @@ def buffers_of(graph: Graph, scratch: dict[int, int] | None = None) -> list[Buff
         for t in layer.inputs:
             first.setdefault(t, i)
             last[t] = max(last.get(t, i), i)
-    last[graph.output] = len(graph.layers)
+    for t in graph.outputs:  # copied out after the last layer
+        last[t] = len(graph.layers)
     out = [Buffer(f"t{t}", _align(graph.tensors[t].nbytes), first[t], last[t]) for t in first]
     for i, size in (scratch or {}).items():
         if size > 0:

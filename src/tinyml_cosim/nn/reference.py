@@ -14,7 +14,9 @@ from typing import cast
 import numpy as np
 
 from tinyml_cosim.nn import quant
-from tinyml_cosim.nn.graph import Graph, Layer, load_graph
+from tinyml_cosim.nn.graph import Graph, load_graph
+from tinyml_cosim.nn.ir import Layer
+from tinyml_cosim.nn.ops import BY_KIND
 
 Values = dict[int, np.ndarray]
 
@@ -194,18 +196,18 @@ def _dequantize(layer: Layer, x: np.ndarray) -> np.ndarray:
     return (np.float64(p["scale"]) * (x.astype(np.int64) - p["zero_point"])).astype(np.float32)
 
 
-def _leaky_relu(layer: Layer, x: np.ndarray) -> np.ndarray:
-    p = layer.p
-    v = x.astype(np.int64) - p["input_zp"]
-    negative = p["alpha_mult"] < 0
-    scaled = quant.mbqm(v, abs(p["alpha_mult"]), p["alpha_shift"])
-    below = -scaled if negative else scaled
-    out = p["output_zp"] + np.where(v >= 0, quant.mbqm(v, p["identity_mult"], p["identity_shift"]), below)
-    return _clamp_i8(out, -128, 127)
+def _registry_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """A registry operator (nn/ops/): its own reference over its operands, constants included, shaped."""
+    arena = iter(inputs)
+    operands = [next(arena) if isinstance(a, int) else layer.consts[a] for a in layer.args]
+    shaped = [np.asarray(v).reshape(shape) for v, shape in zip(operands, layer.shapes, strict=True)]
+    return np.asarray(BY_KIND[layer.kind].reference(layer, shaped)).reshape(-1)
 
 
 def run_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
     k = layer.kind
+    if k in BY_KIND:
+        return _registry_layer(layer, inputs)
     x = inputs[0].reshape(-1)
     if k == "conv2d":
         return _conv(layer, x, False).reshape(-1)
@@ -235,11 +237,6 @@ def run_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return _requantize(layer, x)
     if k == "dequantize":
         return _dequantize(layer, x)
-    if k == "leaky_relu":
-        return _leaky_relu(layer, x)
-    if k in ("maximum", "minimum"):
-        va, vb = _broadcast_views(layer, x, inputs[1].reshape(-1))
-        return (np.maximum(va, vb) if k == "maximum" else np.minimum(va, vb)).astype(np.int8)
     raise NotImplementedError(k)
 
 
@@ -248,6 +245,16 @@ def run_graph(
     x: np.ndarray | Sequence[np.ndarray],
     on_layer: Callable[[int, Layer, np.ndarray], None] | None = None,
 ) -> np.ndarray:
+    """The graph's first output for input `x` (a list: one array per model input)."""
+    return run_graph_outputs(graph, x, on_layer)[0]
+
+
+def run_graph_outputs(
+    graph: Graph,
+    x: np.ndarray | Sequence[np.ndarray],
+    on_layer: Callable[[int, Layer, np.ndarray], None] | None = None,
+) -> list[np.ndarray]:
+    """Every output of the graph, in the model's order."""
     xs = list(x) if isinstance(x, list | tuple) else [x]
     values: Values = {t: np.asarray(v).reshape(-1) for t, v in zip(graph.inputs, xs, strict=True)}
     for i, layer in enumerate(graph.layers):
@@ -255,7 +262,7 @@ def run_graph(
         values[layer.output] = out
         if on_layer is not None:
             on_layer(i, layer, out)
-    return values[graph.output].reshape(graph.output_tensor.shape)
+    return [values[t].reshape(graph.tensors[t].shape) for t in graph.outputs]
 
 
 def run_numpy(

@@ -14,7 +14,8 @@ TFLM's CMSIS-NN kernels request the same sizes (RequestScratchBufferInArena in P
 
 from __future__ import annotations
 
-from tinyml_cosim.nn.graph import Graph, Layer
+from tinyml_cosim.nn.graph import Graph
+from tinyml_cosim.nn.ir import Layer
 
 # Layer kinds whose CMSIS-NN adapter takes a scratch buffer (the `cosim_<op>_with_scratch` entry points)
 SCRATCH_KINDS = ("conv2d", "dwconv2d", "avgpool", "fc")

@@ -6,6 +6,7 @@ a truncated or corrupt file ends in one message, never a traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,33 @@ def _options(op: Any, name: str) -> dict[str, Any]:
     if kind == BuiltinOptions.ReshapeOptions:
         o = make(tflite.ReshapeOptions)
         return {"new_shape": [int(v) for v in o.NewShapeAsNumpy()] if o.NewShapeLength() else []}
-    return {}
+    return _scalar_options(make, kind)
+
+
+OPTION_TABLES: dict[int, str] = {v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _scalar_options(make: Any, kind: int) -> dict[str, Any]:
+    """Any other options table, generically: each scalar field under its schema name in snake case (BlockSize ->
+    block_size), a fused activation also by name under `activation`, as the tables above do. The operator modules
+    of the registry (nn/ops/) read their options from here; vector fields are not decoded."""
+    cls = getattr(tflite, OPTION_TABLES.get(kind, ""), None)
+    if cls is None:
+        return {}
+    o = make(cls)
+    out: dict[str, Any] = {}
+    for attr in dir(cls):
+        if attr.startswith(("_", "GetRootAs", "Init")) or attr.endswith(("BufferHasIdentifier", "Length", "IsNone")):
+            continue
+        if attr.endswith("AsNumpy") or hasattr(cls, attr + "Length"):
+            continue  # a vector: needs an index
+        value = getattr(o, attr)()
+        if isinstance(value, bool | int | float):
+            out[_CAMEL.sub("_", attr).lower()] = value
+    if "fused_activation_function" in out:
+        out["activation"] = ACTIVATIONS.get(out["fused_activation_function"], "?")
+    return out
 
 
 def read_tflite(path: Path) -> RawModel:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.compiler import CompiledModel, tflm_arena_fields
 from tinyml_cosim.nn.golden import run_tflm, tflm_available
 from tinyml_cosim.nn.prepare import prepare_model
-from tinyml_cosim.nn.reference import run_numpy
+from tinyml_cosim.nn.reference import run_graph_outputs, run_numpy
+from tinyml_cosim.orchestrate.model_inputs import ModelInput, packed, seeded_inputs
 from tinyml_cosim.orchestrate.model_profile import cycle_fields, layer_profile
 from tinyml_cosim.protocol.datachannel import DataService, ReadResult
 from tinyml_cosim.protocol.frames import NO_MORE
@@ -120,7 +122,7 @@ def _split_layers(data: bytes, n_layers: int) -> list[dict[int, bytes]]:
 def run_runner(
     rb: RunnerBuild,
     board: Board,
-    inputs: list[np.ndarray] | list[bytes],
+    inputs: Sequence[ModelInput | bytes],
     intermediates: bool = False,
     engine: str | None = None,
     timeout_s: float | None = None,
@@ -128,11 +130,12 @@ def run_runner(
 ) -> RunnerResult:
     """Run every input through the model in one emulator session. `intermediates`: every layer's output comes back
     (stream 3); `profile`: every layer runs in its own span (the inference spans then include the reporting)."""
-    want = rb.model.input.bytes
-    tensors = [x if isinstance(x, bytes) else np.ascontiguousarray(x).tobytes() for x in inputs]
+    want = rb.model.input_bytes
+    tensors = [x if isinstance(x, bytes) else packed(x) for x in inputs]
     for i, t in enumerate(tensors):
         if len(t) != want:
-            raise BadInput(f"input {i} has {len(t)} bytes; {rb.model.name} takes {want} ({rb.model.input.shape})")
+            shapes = " + ".join(str(q.shape) for q in rb.model.inputs)
+            raise BadInput(f"input {i} has {len(t)} bytes; {rb.model.name} takes {want} ({shapes})")
     out, layers = ByteSink(), ByteSink()
     flags = (FLAG_INTERMEDIATES if intermediates else 0) | (FLAG_PROFILE if profile else 0)
     config = struct.pack("<II", RUNNER_MAGIC, flags)
@@ -143,7 +146,7 @@ def run_runner(
     if timeout_s is None:
         timeout_s = float(os.environ.get("COSIM_MODEL_TIMEOUT", 60 + 30 * len(tensors)))
     record = run_firmware(RunRequest(elf=rb.elf, board=board.id, engine=engine, data=svc, timeout_s=timeout_s))
-    ob = rb.model.output.bytes
+    ob = rb.model.output_bytes
     outputs = [bytes(out.data[i : i + ob]) for i in range(0, len(out.data) - ob + 1, ob)]
     spans = [s.end - s.begin for s in record.spans if s.name == "inference"]
     marks = {
@@ -164,18 +167,11 @@ def run_runner(
 GOLDEN_DIR = resources.GOLDEN_DIR
 
 
-def seeded_input(shape: tuple[int, ...], dtype: str, seed: int) -> np.ndarray:
-    """Input `seed`: the same generator as tests/kernels/regen_golden.py, so seeds 0..19 are the committed vectors."""
-    rng = np.random.default_rng([7, seed])
-    if dtype == "float32":
-        return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
-    return rng.integers(-128, 128, size=shape).astype(np.int8)
-
-
-def golden_outputs(cm: CompiledModel, xs: list[np.ndarray]) -> tuple[list[bytes], str]:
-    """TFLM when installed; else the committed vectors (matched by input); else the numpy golden."""
+def golden_outputs(cm: CompiledModel, xs: list[ModelInput]) -> tuple[list[bytes], str]:
+    """TFLM when installed; else the committed vectors (matched by input); else the numpy golden. Each output is
+    every output tensor of the model, packed."""
     if tflm_available():
-        return [np.ascontiguousarray(run_tflm(cm.source, x)[0]).tobytes() for x in xs], "tflite-micro"
+        return [packed(run_tflm(cm.source, x)) for x in xs], "tflite-micro"
     committed: dict[bytes, bytes] = {}
     f = GOLDEN_DIR / f"mlperf_{Path(cm.source).stem}.npz"
     if f.is_file():
@@ -183,10 +179,10 @@ def golden_outputs(cm: CompiledModel, xs: list[np.ndarray]) -> tuple[list[bytes]
             committed = {x.tobytes(): y.tobytes() for x, y in zip(z["inputs"], z["outputs"], strict=True)}
     outs, sources = [], set()
     for x in xs:
-        y = committed.get(x.tobytes())
+        y = committed.get(packed(x))
         if y is None:
             assert cm.graph is not None
-            y = np.ascontiguousarray(run_numpy(cm.graph, x)[0]).tobytes()
+            y = packed(run_graph_outputs(cm.graph, x))
             sources.add("numpy")
         else:
             sources.add("committed-tflm-vectors")
@@ -200,7 +196,7 @@ def _layer_dtype(cm: CompiledModel, layer: int) -> np.dtype:
     return np.dtype(np.float32 if t.dtype == "float32" else np.int8)
 
 
-def first_layer_difference(cm: CompiledModel, x: np.ndarray, got: dict[int, bytes]) -> dict[str, object] | None:
+def first_layer_difference(cm: CompiledModel, x: ModelInput, got: dict[int, bytes]) -> dict[str, object] | None:
     """The first layer (and element) where the firmware's intermediates differ from the numpy golden's."""
     assert cm.graph is not None
     want = run_numpy(cm.graph, x, intermediates=True)[1:]
@@ -288,7 +284,7 @@ def check_model(
         raise BadInput(f"--vectors must be at least 1, got {vectors}")
     rb = build_runner(path, board, kernels, extra_cflags)
     cm = rb.model
-    xs = [seeded_input(cm.input.shape, cm.input.dtype, seed + k) for k in range(vectors)]
+    xs = [seeded_inputs(cm, seed + k) for k in range(vectors)]
     want, golden = golden_outputs(cm, xs)
     res = run_runner(rb, board, xs, engine=engine)
     mismatched = [k for k in range(vectors) if k >= len(res.outputs) or res.outputs[k] != want[k]]
@@ -368,7 +364,7 @@ def diff_model(
     from the numpy golden (itself checked against TFLM), or null."""
     rb = build_runner(path, board, kernels, extra_cflags)
     cm = rb.model
-    x = seeded_input(cm.input.shape, cm.input.dtype, seed)
+    x = seeded_inputs(cm, seed)
     res = run_runner(rb, board, [x], intermediates=True, engine=engine)
     if not res.ok or not res.intermediates:
         raise BadInput(f"the model runner did not complete: {res.record.diagnosis}")

@@ -27,7 +27,9 @@ def cycle_fields(record: RunRecord) -> dict[str, object]:
     }
 
 
-def layer_profile(rb: RunnerBuild, board: Board, x: np.ndarray, engine: str | None) -> list[dict[str, object]]:
+def layer_profile(
+    rb: RunnerBuild, board: Board, x: np.ndarray | list[np.ndarray], engine: str | None
+) -> list[dict[str, object]]:
     """One input with every layer in its own span: which layer costs what, in exact instructions and estimated
     cycles, and where the cycles go (loads/stores, ALU/MAC, branches, wait states ...)."""
     from tinyml_cosim.orchestrate.model_check import run_runner  # model_check imports this module

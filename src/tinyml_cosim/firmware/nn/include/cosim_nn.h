@@ -129,15 +129,6 @@ typedef struct {
     int32_t multiplier, shift;
 } cosim_requantize_t;
 
-/* LEAKY_RELU: x - zp >= 0 scaled by input/output scale, below 0 by alpha * input/output scale (alpha may be
-   negative: its multiplier is then negative and the product negated, as TFLM does) */
-typedef struct {
-    int32_t size;
-    int32_t input_zp, output_zp;
-    int32_t alpha_mult, alpha_shift;
-    int32_t identity_mult, identity_shift;
-} cosim_leaky_relu_t;
-
 void cosim_conv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output);
 void cosim_dwconv2d_s8(const cosim_conv_t *p, const int8_t *input, int8_t *output);
 void cosim_fc_s8(const cosim_fc_t *p, const int8_t *input, int8_t *output);
@@ -154,11 +145,6 @@ void cosim_pad_s8(const cosim_pad_t *p, const int8_t *input, int8_t *output);
 void cosim_quantize_f32_s8(const cosim_quantize_t *p, const float *input, int8_t *output);
 void cosim_dequantize_s8_f32(const cosim_dequantize_t *p, const int8_t *input, float *output);
 void cosim_requantize_s8(const cosim_requantize_t *p, const int8_t *input, int8_t *output);
-void cosim_leaky_relu_s8(const cosim_leaky_relu_t *p, const int8_t *input, int8_t *output);
-/* MAXIMUM / MINIMUM: TFLM compares the raw int8 values (no requantization); broadcasting as for ADD (the eltwise
-   descriptor's out_shape and strides; its other fields are unused) */
-void cosim_maximum_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
-void cosim_minimum_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
 /* The same kernels with a scratch buffer: CMSIS-NN's working memory (im2col columns, int16 copies of the input,
  * per-channel sums). The compiler plans it into the arena as a buffer alive during that one call and passes
@@ -199,7 +185,7 @@ typedef struct {
 typedef struct {
     int32_t rank;
     int32_t shape[4];
-    int32_t type; /* 0 = int8, 1 = float32 */
+    int32_t type; /* 0 = int8, 1 = float32, 2 = uint8 (a model input QUANTIZE'd to int8) */
     float scale;
     int32_t zero_point;
     uint32_t bytes;

@@ -1,0 +1,53 @@
+"""What lowering produces and every later stage reads: the activation tensors of the arena and the kernel calls
+(layers). Shared by the graph lowering (nn/graph.py), the operator modules (nn/ops/) and the emitter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ITEMSIZE = {"int8": 1, "uint8": 1, "float32": 4}
+
+
+@dataclass
+class Tensor:
+    """An activation tensor that lives in the arena."""
+
+    id: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # "int8"; "float32" or "uint8" only at the model boundary
+    scale: float
+    zero_point: int
+
+    @property
+    def elements(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.elements * ITEMSIZE[self.dtype]
+
+
+@dataclass
+class Layer:
+    """One kernel call. `p` holds the scalar fields of the kernel's C descriptor, `consts` its constant arrays."""
+
+    op_index: int
+    op_name: str
+    kind: str
+    inputs: list[int]
+    output: int
+    p: dict[str, Any] = field(default_factory=dict)
+    consts: dict[str, np.ndarray] = field(default_factory=dict)
+    macs: int = 0
+    params: int = 0
+    folded_zero_point: bool = False
+    # Operators of the registry (nn/ops/): the kernel's operands in call order, each an arena tensor id or the name
+    # of a constant array in `consts` (emitted to flash); their shapes; and the operator's prepared parameters,
+    # which its numpy reference reads. Empty for the operators lowered in nn/graph.py.
+    args: list[int | str] = field(default_factory=list)
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    prepared: Any = None

@@ -1,0 +1,69 @@
+"""LEAKY_RELU int8 (any alpha, negative or above 1 too), as TFLM's reference kernel.
+
+Prepare: two multipliers, input scale * alpha / output scale and input scale / output scale. The pinned tflite-micro
+computes both ratios in double: float32 ratios differ at rounding ties (seen with power-of-two scales and alpha 0.1;
+tests/test_models_leaky_relu.py tells them apart). A negative alpha gives a negative multiplier: the kernel scales by
+its magnitude and negates, as the rounding multiply needs a non-negative multiplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tinyml_cosim.nn.ir import Layer
+from tinyml_cosim.nn.ops.base import Lowering, Operator, make_layer, operands
+from tinyml_cosim.nn.quant import f32, mbqm, quantize_multiplier
+from tinyml_cosim.nn.tflite_reader import RawOperator
+
+
+@dataclass(frozen=True)
+class LeakyReluParams:
+    """cosim_leaky_relu_t"""
+
+    size: int
+    input_zp: int
+    output_zp: int
+    alpha_mult: int
+    alpha_shift: int
+    identity_mult: int
+    identity_shift: int
+
+
+def prepare(size: int, q_in: tuple[float, int], q_out: tuple[float, int], alpha: float) -> LeakyReluParams:
+    am, ash = quantize_multiplier(q_in[0] * f32(alpha) / q_out[0])
+    im, ish = quantize_multiplier(q_in[0] / q_out[0])
+    return LeakyReluParams(size, q_in[1], q_out[1], am, ash, im, ish)
+
+
+def reference(p: LeakyReluParams, x: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+    v = x.astype(np.int64) - p.input_zp
+    scaled = mbqm(v, abs(p.alpha_mult), p.alpha_shift)
+    below = -scaled if p.alpha_mult < 0 else scaled
+    out = p.output_zp + np.where(v >= 0, mbqm(v, p.identity_mult, p.identity_shift), below)
+    return np.clip(out, -128, 127).astype(np.int8)
+
+
+def lower(ctx: Lowering, op: RawOperator) -> Layer:
+    ins = operands(ctx, op, ("input",), constant_ok=False)
+    x = ins[0][1]
+    y = ctx.act_tensor(op, op.outputs[0], "output")
+    if x.elements != y.elements:
+        raise ctx.fail(op, f"input has {x.elements} elements, output {y.elements}")
+    p = prepare(x.elements, (x.scale, x.zero_point), (y.scale, y.zero_point), op.options.get("alpha", 0.2))
+    return make_layer(op, "leaky_relu", p, ins, y)
+
+
+OPERATORS = (
+    Operator(
+        "leaky_relu",
+        ("LEAKY_RELU",),
+        "cosim_leaky_relu_t",
+        "cosim_leaky_relu_s8",
+        "ops/leaky_relu.h",
+        lower,
+        lambda layer, xs: reference(layer.prepared, *xs),
+    ),
+)

@@ -1,0 +1,496 @@
+"""Every operator of the registry (nn/ops/) through the whole compiler: a model that uses it is lowered, planned and
+emitted to model.c, that C is built for the host with the kernels and run, and its output is compared byte for byte
+with tflite-micro and with the numpy golden over the lowered graph; one model using them all runs in QEMU. Constant
+operands (SUB's, PRELU's alpha) are emitted to flash and passed to the kernel. The registry itself is checked: each
+operator has a header declaring its descriptor and kernel, a ref C file, and a case here."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tflite_ops_writer  # noqa: F401  (registers the options writers of SUB, TRANSPOSE, RESIZE, REDUCE_*)
+from hostbuild import build_library, cmsis_nn_dir, load, run_graph_c
+from tflite_writer import Op, T, build_model
+
+from tinyml_cosim.core import resources
+from tinyml_cosim.core.boards import load_board
+from tinyml_cosim.core.errors import BadInput
+from tinyml_cosim.nn.compiler import compile_model
+from tinyml_cosim.nn.golden import run_tflm, tflm_available
+from tinyml_cosim.nn.graph import SUPPORTED_OPS, lower_model
+from tinyml_cosim.nn.ops import BY_BUILTIN, REGISTRY
+from tinyml_cosim.nn.reference import run_numpy
+from tinyml_cosim.nn.tflite_reader import parse_tflite
+
+NN = resources.FIRMWARE_DIR / "nn"
+needs_tflm = pytest.mark.skipif(not tflm_available(), reason="tflite-micro is not installed (pip install tflite-micro)")
+needs_cc = pytest.mark.skipif(not (shutil.which("gcc") or shutil.which("cc")), reason="no host C compiler (gcc/cc)")
+
+
+def _i8(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-128, 128, shape).astype(np.int8)
+
+
+def _i32(values: list[int]) -> np.ndarray:
+    return np.array(values, np.int32)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A one-input model built around one registry operator (`builtin`)."""
+
+    id: str
+    builtin: str
+    tensors: list[T]
+    ops: list[Op]
+    output: int
+
+
+def _unary(builtin: str, shape: tuple[int, ...], q_in: tuple[float, int], q_out: tuple[float, int]) -> Case:
+    tensors = [T("x", shape, "int8", [q_in[0]], [q_in[1]]), T("y", shape, "int8", [q_out[0]], [q_out[1]])]
+    return Case(builtin.lower(), builtin, tensors, [Op(builtin, [0], [1])], 1)
+
+
+def _with_const(
+    builtin: str, shape: tuple[int, ...], const_shape: tuple[int, ...], q3: list[tuple[float, int]], **options: Any
+) -> Case:
+    """x (op) a constant int8 operand, broadcast: what a normalisation layer exports (x - mean, PReLU alpha)."""
+    out_shape = tuple(int(d) for d in np.broadcast_shapes(shape, const_shape))
+    (sx, zx), (sc, zc), (sy, zy) = q3
+    tensors = [
+        T("x", shape, "int8", [sx], [zx]),
+        T("c", const_shape, "int8", [sc], [zc], data=_i8(const_shape, len(shape))),
+        T("y", out_shape, "int8", [sy], [zy]),
+    ]
+    return Case(f"{builtin.lower()}_const", builtin, tensors, [Op(builtin, [0, 1], [2], options)], 2)
+
+
+def _self_binary(builtin: str, shape: tuple[int, ...]) -> Case:
+    """op(RELU(x), x): both operands from the arena."""
+    tensors = [
+        T("x", shape, "int8", [0.06], [-3]),
+        T("r", shape, "int8", [0.05], [-128]),
+        T("y", shape, "int8", [0.08], [4]),
+    ]
+    ops = [Op("RELU", [0], [1]), Op(builtin, [1, 0], [2])]
+    return Case(f"{builtin.lower()}_arena", builtin, tensors, ops, 2)
+
+
+def _shape_op(builtin: str, shape: tuple[int, ...], operand: list[int], out: tuple[int, ...], **options: Any) -> Case:
+    q = ([0.04], [7])
+    tensors = [
+        T("x", shape, "int8", *q),
+        T("operand", (len(operand),), "int32", data=_i32(operand)),
+        T("y", out, "int8", *q),
+    ]
+    return Case(
+        f"{builtin.lower()}_{'_'.join(map(str, operand))}", builtin, tensors, [Op(builtin, [0, 1], [2], options)], 2
+    )
+
+
+CASES = [
+    _with_const("SUB", (1, 3, 4, 8), (8,), [(0.05, -2), (0.03, 10), (0.07, 0)], activation="RELU6"),
+    _self_binary("SUB", (1, 5, 7)),
+    _with_const("SQUARED_DIFFERENCE", (1, 6, 6, 4), (1, 1, 4), [(0.05, 1), (0.04, -9), (0.02, -128)]),
+    _self_binary("SQUARED_DIFFERENCE", (2, 33)),
+    _with_const("PRELU", (1, 4, 5, 6), (1, 1, 6), [(0.05, -7), (0.01, 3), (0.06, 2)]),
+    _unary("HARD_SWISH", (1, 7, 7, 5), (0.05, 11), (0.03, -60)),
+    _unary("RELU", (1, 9, 13), (0.1, -20), (0.05, -128)),
+    _unary("RELU6", (1, 4, 4, 4), (0.04, -10), (0.04, -10)),
+    _shape_op("TRANSPOSE", (1, 3, 5, 4), [0, 2, 1, 3], (1, 5, 3, 4)),
+    _shape_op("TRANSPOSE", (2, 3, 4), [2, 0, 1], (4, 2, 3)),
+    _shape_op("RESIZE_NEAREST_NEIGHBOR", (1, 3, 4, 2), [6, 8], (1, 6, 8, 2)),
+    _shape_op("RESIZE_NEAREST_NEIGHBOR", (1, 5, 5, 3), [3, 7], (1, 3, 7, 3), half_pixel_centers=True),
+    _shape_op("REDUCE_MAX", (1, 4, 6, 5), [1, 2], (1, 5), keep_dims=False),
+    _shape_op("REDUCE_MIN", (1, 4, 6, 5), [-1], (1, 4, 6, 1), keep_dims=True),
+    Case(
+        "space_to_depth",
+        "SPACE_TO_DEPTH",
+        [T("x", (1, 4, 6, 3), "int8", [0.05], [-3]), T("y", (1, 2, 3, 12), "int8", [0.05], [-3])],
+        [Op("SPACE_TO_DEPTH", [0], [1], {"block_size": 2})],
+        1,
+    ),
+    Case(
+        "depth_to_space",
+        "DEPTH_TO_SPACE",
+        [T("x", (1, 2, 3, 18), "int8", [0.05], [6]), T("y", (1, 6, 9, 2), "int8", [0.05], [6])],
+        [Op("DEPTH_TO_SPACE", [0], [1], {"block_size": 3})],
+        1,
+    ),
+    Case(
+        "slice_int64",
+        "SLICE",
+        [
+            T("x", (1, 5, 6, 7), "int8", [0.04], [2]),
+            T("begin", (4,), "int64", data=np.array([0, 1, 2, 3], np.int64)),
+            T("size", (4,), "int64", data=np.array([1, -1, 3, 2], np.int64)),
+            T("y", (1, 4, 3, 2), "int8", [0.04], [2]),
+        ],
+        [Op("SLICE", [0, 1, 2], [3])],
+        3,
+    ),
+    _shape_op("GATHER", (1, 5, 6), [4, 0, 4], (1, 3, 6), axis=-2),
+    Case(
+        "space_to_batch_nd_3d",
+        "SPACE_TO_BATCH_ND",
+        [
+            T("x", (1, 8, 4), "int8", [0.05], [-9]),
+            T("block", (1,), "int32", data=_i32([2])),
+            T("pad", (1, 2), "int32", data=np.zeros((1, 2), np.int32)),  # TFLM's padding is its uninitialised memory
+            T("y", (2, 4, 4), "int8", [0.05], [-9]),
+        ],
+        [Op("SPACE_TO_BATCH_ND", [0, 1, 2], [3])],
+        3,
+    ),
+    Case(
+        "batch_to_space_nd_3d",
+        "BATCH_TO_SPACE_ND",
+        [
+            T("x", (2, 4, 4), "int8", [0.05], [-9]),
+            T("block", (1,), "int32", data=_i32([2])),
+            T("crops", (1, 2), "int32", data=np.array([[1, 0]], np.int32)),
+            T("y", (1, 7, 4), "int8", [0.05], [-9]),
+        ],
+        [Op("BATCH_TO_SPACE_ND", [0, 1, 2], [3])],
+        3,
+    ),
+    _unary("ABS", (1, 6, 7), (0.05, 9), (0.03, -128)),
+    Case(
+        "leaky_relu",
+        "LEAKY_RELU",
+        [T("x", (1, 6, 9), "int8", [0.05], [-7]), T("y", (1, 6, 9), "int8", [0.03], [20])],
+        [Op("LEAKY_RELU", [0], [1], {"alpha": -0.3})],
+        1,
+    ),
+    _with_const("MAXIMUM", (1, 4, 5, 6), (1, 1, 6), [(0.05, -3), (0.05, -3), (0.05, -3)]),
+    _self_binary("MINIMUM", (3, 7)),
+    _shape_op("SUM", (1, 4, 6, 5), [1, 2], (1, 5), keep_dims=False),
+    Case(
+        "sum_requantized",
+        "SUM",
+        [
+            T("x", (2, 3, 7), "int8", [0.04], [7]),
+            T("axes", (2,), "int32", data=_i32([-1, 0])),
+            T("y", (1, 3, 1), "int8", [0.9], [-3]),
+        ],
+        [Op("SUM", [0, 1], [2], {"keep_dims": True})],
+        2,
+    ),
+    _shape_op("RESIZE_BILINEAR", (1, 3, 4, 2), [6, 7], (1, 6, 7, 2), half_pixel_centers=True),
+    _shape_op("RESIZE_BILINEAR", (1, 5, 5, 3), [3, 8], (1, 3, 8, 3), align_corners=True),
+    _unary("L2_NORMALIZATION", (1, 5, 12), (0.05, 3), (1 / 128, 0)),
+    _unary("LOG_SOFTMAX", (2, 3, 10), (0.1, -4), (16 / 256, 127)),
+    _with_const("DIV", (1, 3, 4, 8), (8,), [(0.05, -2), (0.03, 100), (0.07, 0)], activation="RELU"),
+    _unary("RSQRT", (1, 6, 7), (0.05, -128), (0.02, -100)),
+    # -- the cases of operators added later go above this line --
+]
+
+
+def _model(case: Case) -> bytes:
+    return build_model(case.tensors, case.ops, [0], [case.output])
+
+
+def _input(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    x = _i8(shape, seed)
+    if seed % 3 == 2:  # the rails
+        x[...] = 127 if seed % 2 else -128
+    return x
+
+
+# One suite, every kernel set (as TFLM compiles one <op>_test.cc against every kernel directory): the registry's
+# operators have ref kernels only, so the CMSIS-NN build is their ref C linked beside CMSIS-NN's.
+KERNEL_SETS = [
+    pytest.param("ref"),
+    pytest.param(
+        "cmsis",
+        marks=pytest.mark.skipif(cmsis_nn_dir() is None, reason="CMSIS_NN_DIR is not set to a CMSIS-NN checkout"),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Kernels:
+    ffi: Any
+    lib: Any
+    path: Path  # the shared library, which a model's library links against
+    name: str  # "ref" or "cmsis"
+
+
+@pytest.fixture(scope="module", params=KERNEL_SETS)
+def kernels(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Kernels:
+    if not (shutil.which("gcc") or shutil.which("cc")):
+        pytest.skip("no host C compiler (gcc/cc) to build firmware/nn for the host")
+    name = str(request.param)
+    path = build_library(Path(tmp_path_factory.mktemp(f"nn_registry_{name}")) / "libcosim_nn.so", kernels=name)
+    return Kernels(*load(path), path, name)
+
+
+class EmittedRunner:
+    """The generated model.c of one model, built for the host against a kernel library, run through
+    cosim_model_invoke."""
+
+    def __init__(self, model: Path, out: Path, kernels: Kernels | None = None) -> None:
+        self.cm = compile_model(model, load_board("stm32f405"), out, kernels=kernels.name if kernels else "ref")
+        lib = build_library(
+            out / "libmodel.so",
+            [out / "model.c"],
+            kernels=kernels.name if kernels else "ref",
+            include_dirs=[out],
+            kernel_library=kernels.path if kernels else None,
+        )
+        self.ffi, self.lib = load(lib, True)
+        raw = self.ffi.new("uint8_t[]", self.cm.arena_bytes + 16)
+        self._keep = raw
+        addr = int(self.ffi.cast("uintptr_t", raw))
+        self.arena = self.ffi.cast("uint8_t *", raw) + ((16 - addr % 16) % 16)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.int8)
+        out = np.zeros(self.cm.output.shape, np.int8)
+        assert self.lib.cosim_model_invoke(self.arena, self.ffi.from_buffer(x), self.ffi.from_buffer(out)) == 0
+        return out
+
+
+@needs_tflm
+@needs_cc
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_operator_through_the_compiler_is_bit_exact(case: Case, kernels: Kernels, tmp_path: Path) -> None:
+    model = tmp_path / f"{case.id}.tflite"
+    model.write_bytes(_model(case))
+    graph = lower_model(parse_tflite(model.read_bytes(), model))
+    assert case.builtin in {layer.op_name for layer in graph.layers}
+    emitted = EmittedRunner(model, tmp_path / "out", kernels)
+    ffi, lib = kernels.ffi, kernels.lib
+    for seed in range(6):
+        x = _input(case.tensors[0].shape, seed)
+        want = run_tflm(model.read_bytes(), x)[0]
+        np.testing.assert_array_equal(emitted(x).reshape(want.shape), want, err_msg=f"model.c, input {seed}")
+        np.testing.assert_array_equal(run_numpy(graph, x)[0].reshape(want.shape), want, err_msg=f"numpy, {seed}")
+        got = run_graph_c(ffi, lib, graph, x)
+        np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"kernels, input {seed}")
+
+
+def test_every_registry_operator_has_a_case_a_header_and_a_ref_kernel() -> None:
+    covered = {c.builtin for c in CASES}
+    for op in REGISTRY:
+        assert set(op.builtins) <= covered, f"{op.kind}: add a case to tests/ops/test_registry.py"
+        header = (NN / "include" / op.header).read_text()
+        assert re.search(rf"}}\s*{op.ctype};", header), f"{op.header} does not define {op.ctype}"
+        assert re.search(rf"\bvoid {op.cfunc}\(const {op.ctype} \*p,", header), f"{op.header}: no {op.cfunc}"
+        assert (NN / "ref" / Path(op.header).with_suffix(".c").name).is_file(), f"{op.kind}: no ref C file"
+        assert set(op.builtins) <= set(SUPPORTED_OPS)
+
+
+def test_a_constant_operand_is_emitted_to_flash_and_passed(tmp_path: Path) -> None:
+    case = CASES[0]  # SUB with a constant
+    model = tmp_path / "m.tflite"
+    model.write_bytes(_model(case))
+    compile_model(model, load_board("stm32f405"), tmp_path / "out")
+    text = (tmp_path / "out" / "model.c").read_text()
+    assert '#include "ops/sub.h"' in text
+    assert re.search(r"static const int8_t L0_input_2\[8\]", text)
+    assert re.search(
+        r"cosim_sub_s8\(&L0, \(const int8_t \*\)\(A \+ \d+\), L0_input_2, \(int8_t \*\)\(A \+ \d+\)\);", text
+    )
+
+
+REFUSALS: list[tuple[str, Callable[[], bytes], str]] = [
+    (
+        "transpose_perm_at_run_time",
+        lambda: build_model(
+            [T("x", (1, 2, 3, 4), "int8", [0.1], [0]), T("p", (4,), "int32"), T("y", (1, 3, 2, 4), "int8", [0.1], [0])],
+            [Op("TRANSPOSE", [0, 1], [2])],
+            [0, 1],
+            [2],
+        ),
+        "perm is not a constant tensor",
+    ),
+    (
+        "reduce_max_requantizes",
+        lambda: build_model(
+            [
+                T("x", (1, 4, 5), "int8", [0.1], [0]),
+                T("a", (1,), "int32", data=_i32([1])),
+                T("y", (1, 5), "int8", [0.2], [0]),
+            ],
+            [Op("REDUCE_MAX", [0, 1], [2], {"keep_dims": False})],
+            [0],
+            [2],
+        ),
+        "needs them equal",
+    ),
+    (
+        "sub_of_two_constants",
+        lambda: build_model(
+            [
+                T("x", (1, 4), "int8", [0.1], [0]),
+                T("a", (4,), "int8", [0.1], [0], data=_i8((4,), 1)),
+                T("b", (4,), "int8", [0.1], [0], data=_i8((4,), 2)),
+                T("s", (4,), "int8", [0.2], [0]),
+                T("y", (1, 4), "int8", [0.3], [0]),
+            ],
+            [Op("SUB", [1, 2], [3]), Op("SUB", [0, 3], [4])],
+            [0],
+            [4],
+        ),
+        "every input is a constant",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "fragment"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_refusals_name_the_file_the_operator_and_the_reason(
+    name: str, make: Callable[[], bytes], fragment: str, tmp_path: Path
+) -> None:
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(make())
+    with pytest.raises(BadInput) as err:
+        lower_model(parse_tflite(path.read_bytes(), path))
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: operator ") and fragment in msg and "\n" not in msg, msg
+
+
+def _all_ops_model() -> bytes:
+    """TRANSPOSE -> RESIZE -> SUB(const) -> PRELU(const alpha) -> HARD_SWISH -> RELU -> SQUARED_DIFFERENCE(const)
+    -> REDUCE_MAX over H, W -> RELU6 -> REDUCE_MIN: ten registry kinds in one model, as the emulator runs it."""
+    t = [
+        T("x", (1, 4, 3, 6), "int8", [0.05], [-5]),
+        T("perm", (4,), "int32", data=_i32([0, 2, 1, 3])),
+        T("xt", (1, 3, 4, 6), "int8", [0.05], [-5]),
+        T("size", (2,), "int32", data=_i32([6, 8])),
+        T("xr", (1, 6, 8, 6), "int8", [0.05], [-5]),
+        T("mean", (6,), "int8", [0.02], [1], data=_i8((6,), 11)),
+        T("xs", (1, 6, 8, 6), "int8", [0.06], [3]),
+        T("alpha", (1, 1, 6), "int8", [0.004], [0], data=_i8((1, 1, 6), 12)),
+        T("xp", (1, 6, 8, 6), "int8", [0.05], [-20]),
+        T("xh", (1, 6, 8, 6), "int8", [0.03], [-30]),
+        T("xu", (1, 6, 8, 6), "int8", [0.02], [-128]),
+        T("ref", (1, 1, 1, 6), "int8", [0.02], [-100], data=_i8((1, 1, 1, 6), 13)),
+        T("xd", (1, 6, 8, 6), "int8", [0.01], [-128]),
+        T("axes", (2,), "int32", data=_i32([1, 2])),
+        T("xm", (1, 6), "int8", [0.01], [-128]),
+        T("x6", (1, 6), "int8", [0.01], [-128]),
+        T("ax1", (1,), "int32", data=_i32([1])),
+        T("y", (1, 1), "int8", [0.01], [-128]),
+    ]
+    ops = [
+        Op("TRANSPOSE", [0, 1], [2]),
+        Op("RESIZE_NEAREST_NEIGHBOR", [2, 3], [4]),
+        Op("SUB", [4, 5], [6]),
+        Op("PRELU", [6, 7], [8]),
+        Op("HARD_SWISH", [8], [9]),
+        Op("RELU", [9], [10]),
+        Op("SQUARED_DIFFERENCE", [10, 11], [12]),
+        Op("REDUCE_MAX", [12, 13], [14], {"keep_dims": False}),
+        Op("RELU6", [14], [15]),
+        Op("REDUCE_MIN", [15, 16], [17], {"keep_dims": True}),
+    ]
+    return build_model(t, ops, [0], [17])
+
+
+def _movement_model() -> bytes:
+    """SPACE_TO_DEPTH -> DEPTH_TO_SPACE -> SLICE (int64) -> GATHER (axis 0, a scalar index: 3-D) ->
+    BATCH_TO_SPACE_ND (3-D, crops) -> SPACE_TO_BATCH_ND (3-D, no padding) -> ABS (requantizing)."""
+    q = ([0.05], [-5])
+    t = [
+        T("x", (1, 4, 6, 3), "int8", *q),
+        T("xd", (1, 2, 3, 12), "int8", *q),
+        T("xs", (1, 4, 6, 3), "int8", *q),
+        T("begin", (4,), "int64", data=np.array([0, 1, 0, 0], np.int64)),
+        T("size", (4,), "int64", data=np.array([1, 2, -1, -1], np.int64)),
+        T("xc", (1, 2, 6, 3), "int8", *q),
+        T("index", (), "int32", data=np.array(0, np.int32)),
+        T("xg", (2, 6, 3), "int8", *q),
+        T("block", (1,), "int32", data=_i32([2])),
+        T("crops", (1, 2), "int32", data=np.array([[1, 1]], np.int32)),
+        T("xb", (1, 10, 3), "int8", *q),
+        T("pads", (1, 2), "int32", data=np.zeros((1, 2), np.int32)),
+        T("xp", (2, 5, 3), "int8", *q),
+        T("y", (2, 5, 3), "int8", [0.03], [-128]),
+    ]
+    ops = [
+        Op("SPACE_TO_DEPTH", [0], [1], {"block_size": 2}),
+        Op("DEPTH_TO_SPACE", [1], [2], {"block_size": 2}),
+        Op("SLICE", [2, 3, 4], [5]),
+        Op("GATHER", [5, 6], [7], {"axis": 0}),
+        Op("BATCH_TO_SPACE_ND", [7, 8, 9], [10]),
+        Op("SPACE_TO_BATCH_ND", [10, 8, 11], [12]),
+        Op("ABS", [12], [13]),
+    ]
+    return build_model(t, ops, [0], [13])
+
+
+def _arithmetic_model() -> bytes:
+    """RESIZE_BILINEAR -> DIV by a constant -> L2_NORMALIZATION -> LOG_SOFTMAX -> SUM over H, W."""
+    t = [
+        T("x", (1, 3, 4, 5), "int8", [0.05], [-5]),
+        T("size", (2,), "int32", data=_i32([6, 8])),
+        T("xr", (1, 6, 8, 5), "int8", [0.05], [-5]),
+        T("c", (5,), "int8", [0.02], [-100], data=np.array([-50, 0, 20, 60, 100], np.int8)),
+        T("xd", (1, 6, 8, 5), "int8", [0.1], [0]),
+        T("xl", (1, 6, 8, 5), "int8", [1 / 128], [0]),
+        T("xs", (1, 6, 8, 5), "int8", [16 / 256], [127]),
+        T("axes", (2,), "int32", data=_i32([1, 2])),
+        T("y", (1, 5), "int8", [1.0], [127]),
+    ]
+    ops = [
+        Op("RESIZE_BILINEAR", [0, 1], [2], {"half_pixel_centers": True}),
+        Op("DIV", [2, 3], [4]),
+        Op("L2_NORMALIZATION", [4], [5]),
+        Op("LOG_SOFTMAX", [5], [6]),
+        Op("SUM", [6, 7], [8], {"keep_dims": False}),
+    ]
+    return build_model(t, ops, [0], [8])
+
+
+# models chaining several registry operators: (builder, input shape, distinct layer kinds)
+CHAINS: dict[str, tuple[Callable[[], bytes], tuple[int, ...], int]] = {
+    "elementwise": (_all_ops_model, (1, 4, 3, 6), 10),
+    "movement": (_movement_model, (1, 4, 6, 3), 7),
+    "arithmetic": (_arithmetic_model, (1, 3, 4, 5), 5),
+}
+
+
+@needs_tflm
+@needs_cc
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_registry_operators_chained_in_one_model_on_the_host(tmp_path: Path, chain: str) -> None:
+    make, shape, n_kinds = CHAINS[chain]
+    model = tmp_path / f"{chain}.tflite"
+    model.write_bytes(make())
+    run = EmittedRunner(model, tmp_path / "out")
+    kinds = {layer.kind for layer in run.cm.graph.layers}
+    assert len(kinds) == n_kinds and kinds <= {op.kind for op in REGISTRY}
+    for seed in range(8):
+        x = _input(shape, seed)
+        want = run_tflm(model.read_bytes(), x)[0]
+        np.testing.assert_array_equal(run(x).reshape(want.shape), want, err_msg=f"input {seed}")
+
+
+@pytest.mark.skipif(
+    not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+    reason="needs qemu-system-arm and arm-none-eabi-gcc (run `make setup`)",
+)
+@pytest.mark.parametrize("kernel_set", ["ref", "cmsis-nn"])
+@pytest.mark.parametrize("chain", list(CHAINS))
+def test_registry_operators_chained_in_one_model_in_qemu(tmp_path: Path, chain: str, kernel_set: str) -> None:
+    from tinyml_cosim.orchestrate.model_check import check_model
+
+    if kernel_set == "cmsis-nn" and cmsis_nn_dir() is None:
+        pytest.skip("CMSIS_NN_DIR is not set to a CMSIS-NN checkout")
+    model = tmp_path / f"{chain}.tflite"
+    model.write_bytes(CHAINS[chain][0]())
+    rep = check_model(model, load_board("stm32f405"), kernels=kernel_set, vectors=4)
+    assert rep["run_status"] == "exited" and rep["bit_exact"] is True and rep["mismatched_vectors"] == [], rep
+
+
+def test_registry_builtins_are_what_the_compiler_reports_it_compiles() -> None:
+    assert set(BY_BUILTIN) <= set(SUPPORTED_OPS)
+    assert "RELU_N1_TO_1" not in BY_BUILTIN  # TFLM's op resolver has no kernel for it: refused as such

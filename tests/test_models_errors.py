@@ -149,14 +149,15 @@ def test_float_check_before_operator_check(tmp_path: Path) -> None:
 
 
 def test_constant_operand_refused(tmp_path: Path) -> None:
-    """ADD of a constant: refused by name (it used to be planned as an arena tensor nobody writes)."""
+    """CONCATENATION of a constant: refused by name (it used to be planned as an arena tensor nobody writes). ADD,
+    MUL and the registry's element-wise operators take constants: tests/test_models_eltwise_const.py."""
     tensors = [
         T("a", (1, 4), "int8", [0.1], [0]),
         T("b", (1, 4), "int8", [0.1], [0], data=np.ones((1, 4), np.int8)),
-        T("y", (1, 4), "int8", [0.1], [0]),
+        T("y", (1, 8), "int8", [0.1], [0]),
     ]
-    msg = _refusal(tmp_path, build_model(tensors, [Op("ADD", [0, 1], [2])], [0], [2]))
-    assert "operator 0 (ADD)" in msg and "input 1 tensor 1 'b'" in msg and "is a constant" in msg
+    msg = _refusal(tmp_path, build_model(tensors, [Op("CONCATENATION", [0, 1], [2], {"axis": 1})], [0], [2]))
+    assert "operator 0 (CONCATENATION)" in msg and "input 1 tensor 1 'b'" in msg and "is a constant" in msg
 
 
 def test_git_lfs_pointer(tmp_path: Path) -> None:

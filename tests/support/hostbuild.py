@@ -144,7 +144,7 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
         desc = ffi.new(f"{struct} *", fields)
         out_t = graph.tensors[layer.output]
         out = np.zeros(out_t.elements, np.float32 if out_t.dtype == "float32" else np.int8)
-        ins = [values[t] for t in layer.inputs]
+        ins = [values[a] if isinstance(a, int) else layer.consts[a].reshape(-1) for a in (layer.args or layer.inputs)]
 
         def ptr(a: np.ndarray) -> Any:
             return ffi.cast("float *" if a.dtype == np.float32 else "int8_t *", ffi.from_buffer(a))

@@ -144,6 +144,10 @@ def _layer_constants(layer: Layer, tag: str) -> tuple[str, int, dict[str, Any]]:
             fields[cname] = f"{tag}_{cname}"
         elif layer.kind in ("conv2d", "dwconv2d", "fc") and cname == "bias":
             fields["bias"] = "NULL"
+    for arg in layer.args:  # a constant operand (ADD / MUL with a constant): passed to the kernel, not a field
+        if isinstance(arg, str):
+            text.append(_array(f"{tag}_{arg}", layer.consts[arg]))
+            nbytes += layer.consts[arg].nbytes
     if layer.kind == "concat":
         sizes = np.array(layer.p["copy_sizes"], np.int32)
         text.append(_array(f"{tag}_sizes", sizes))
@@ -280,8 +284,8 @@ def _call(tag: str, fn: str, layer: Layer, plan: Plan, index: int, out_bytes: in
         operands = [ptr(a, "const int8_t") if isinstance(a, int) else f"{tag}_{a}" for a in layer.args]
         line = f"    {fn}(&{tag}, {', '.join([*operands, out_ptr])});\n"
     elif layer.kind in TWO_INPUT_KINDS:
-        args = f"{ptr(layer.inputs[0], 'const int8_t')}, {ptr(layer.inputs[1], 'const int8_t')}, {out_ptr}"
-        line = f"    {fn}(&{tag}, {args});\n"
+        two = [ptr(a, "const int8_t") if isinstance(a, int) else f"{tag}_{a}" for a in (layer.args or layer.inputs)]
+        line = f"    {fn}(&{tag}, {', '.join([*two, out_ptr])});\n"
     elif layer.kind == "concat":
         ins = ", ".join(ptr(t, "const int8_t") for t in layer.inputs)
         line = (

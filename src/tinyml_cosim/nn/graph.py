@@ -19,6 +19,7 @@ from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn import quant, refusals
 from tinyml_cosim.nn.ir import Layer, Tensor
 from tinyml_cosim.nn.ops import BY_BUILTIN, quantize_uint8
+from tinyml_cosim.nn.ops.base import operands
 from tinyml_cosim.nn.tflite_reader import RawModel, RawOperator, RawTensor, read_tflite
 from tinyml_cosim.nn.tflm_ops import tflm_support
 
@@ -539,10 +540,19 @@ class _Lowerer:
 
         return dict(out_shape=list(sy), in1_strides=strides(sa), in2_strides=strides(sb), size=y.elements)
 
+    def _eltwise(self, op: RawOperator) -> tuple[Tensor, Tensor, Tensor, dict[str, Any]]:
+        """ADD / MUL operands, either of which may be a constant (emitted to flash, passed to the kernel): the two
+        inputs' quantization and shapes, the output, and the Layer fields that say where each operand is."""
+        ins = operands(self, op, ("input 1", "input 2"))
+        (_, a, _), (_, b, _) = ins
+        consts = {str(arg): np.asarray(v) for arg, _, v in ins if v is not None}
+        where = dict(
+            inputs=[arg for arg, _, _ in ins if isinstance(arg, int)], consts=consts, args=[arg for arg, _, _ in ins]
+        )
+        return a, b, self.act_tensor(op, op.outputs[0], "output"), where
+
     def lower_add(self, op: RawOperator) -> None:
-        a = self.act_tensor(op, op.inputs[0], "input 0")
-        b = self.act_tensor(op, op.inputs[1], "input 1")
-        y = self.act_tensor(op, op.outputs[0], "output")
+        a, b, y, where = self._eltwise(op)
         p = self._broadcast(op, a, b, y)
         left_shift = 20
         twice_max = 2 * max(quant.f32(a.scale), quant.f32(b.scale))
@@ -567,12 +577,10 @@ class _Lowerer:
             act_min=act_min,
             act_max=act_max,
         )
-        self.layers.append(Layer(op.index, op.name, "add", [a.id, b.id], y.id, p, macs=y.elements))
+        self.layers.append(Layer(op.index, op.name, "add", output=y.id, p=p, macs=y.elements, **where))
 
     def lower_mul(self, op: RawOperator) -> None:
-        a = self.act_tensor(op, op.inputs[0], "input 0")
-        b = self.act_tensor(op, op.inputs[1], "input 1")
-        y = self.act_tensor(op, op.outputs[0], "output")
+        a, b, y, where = self._eltwise(op)
         p = self._broadcast(op, a, b, y)
         m, s = quant.quantize_multiplier(a.scale * b.scale / y.scale)
         act_min, act_max = self.activation(op, y)
@@ -590,7 +598,7 @@ class _Lowerer:
             act_min=act_min,
             act_max=act_max,
         )
-        self.layers.append(Layer(op.index, op.name, "mul", [a.id, b.id], y.id, p, macs=y.elements))
+        self.layers.append(Layer(op.index, op.name, "mul", output=y.id, p=p, macs=y.elements, **where))
 
     def lower_mean(self, op: RawOperator) -> None:
         x = self.act_tensor(op, op.inputs[0], "input")

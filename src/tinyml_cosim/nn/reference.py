@@ -197,10 +197,8 @@ def _dequantize(layer: Layer, x: np.ndarray) -> np.ndarray:
 
 
 def _registry_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
-    """A registry operator (nn/ops/): its own reference over its operands, constants included, shaped."""
-    arena = iter(inputs)
-    operands = [next(arena) if isinstance(a, int) else layer.consts[a] for a in layer.args]
-    shaped = [np.asarray(v).reshape(shape) for v, shape in zip(operands, layer.shapes, strict=True)]
+    """A registry operator (nn/ops/): its own reference over its operands (constants included), shaped."""
+    shaped = [np.asarray(v).reshape(shape) for v, shape in zip(inputs, layer.shapes, strict=True)]
     return np.asarray(BY_KIND[layer.kind].reference(layer, shaped)).reshape(-1)
 
 
@@ -258,7 +256,9 @@ def run_graph_outputs(
     xs = list(x) if isinstance(x, list | tuple) else [x]
     values: Values = {t: np.asarray(v).reshape(-1) for t, v in zip(graph.inputs, xs, strict=True)}
     for i, layer in enumerate(graph.layers):
-        out = run_layer(layer, [values[t] for t in layer.inputs])
+        # the kernel's operands: arena tensors, and constants where the layer passes them (layer.args)
+        where = layer.args or layer.inputs
+        out = run_layer(layer, [values[a] if isinstance(a, int) else layer.consts[a].reshape(-1) for a in where])
         values[layer.output] = out
         if on_layer is not None:
             on_layer(i, layer, out)

@@ -77,7 +77,7 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	clang-format --dry-run --Werror $(C_FORMAT_FILES)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=30 $(PYTEST_ARGS)
 
 # The long tier re-synthesizes the keyword spotter's held-out speech (models/kws/dataset.py): espeak-ng and sox.
 test-long: setup

@@ -287,6 +287,10 @@ def test_tightened_clock_makes_overruns_appear_and_be_reported(tmp_path: Path) -
     ~0.5 s of a 240 ms stride): the 320 ms DMA ring overflows, and the loss is counted and reported."""
     board = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     board["clock_hz"] = 24_000_000
+    # the flash wait states of that clock, from the board file's latency table (core/memory_system.py)
+    board["cycle_model"]["wait_states"] = next(
+        s["wait_states"] for s in board["cycle_model"]["latency"] if s["max_hclk_hz"] >= 24_000_000
+    )
     board["id"] = "stm32f405_24mhz"
     board["silicon"] = {"unavailable": "a derived 24 MHz board: no silicon was measured at this clock"}
     path = tmp_path / "stm32f405_24mhz.yaml"

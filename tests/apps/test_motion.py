@@ -232,6 +232,10 @@ def slow_board(tmp_path: Path, clock_hz: int) -> Path:
     data = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     data["id"] = "stm32f405_slow"
     data["clock_hz"] = clock_hz
+    # the flash wait states of that clock, from the board file's latency table (core/memory_system.py)
+    data["cycle_model"]["wait_states"] = next(
+        s["wait_states"] for s in data["cycle_model"]["latency"] if clock_hz <= s["max_hclk_hz"]
+    )
     data["engines"]["qemu"]["systick_hz"] = clock_hz
     path = tmp_path / "stm32f405_slow.yaml"
     path.write_text(yaml.safe_dump(data))

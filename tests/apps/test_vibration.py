@@ -289,6 +289,10 @@ def slow_board(tmp_path: Path, clock_hz: int) -> Path:
     data = yaml.safe_load((ROOT / "src" / "tinyml_cosim" / "platforms" / "stm32f405.yaml").read_text())
     data["id"] = f"stm32f405_{clock_hz // 1_000_000}mhz"
     data["clock_hz"] = clock_hz
+    # the flash wait states of that clock, from the board file's latency table (core/memory_system.py)
+    data["cycle_model"]["wait_states"] = next(
+        s["wait_states"] for s in data["cycle_model"]["latency"] if clock_hz <= s["max_hclk_hz"]
+    )
     path = tmp_path / f"{data['id']}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

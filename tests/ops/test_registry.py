@@ -474,12 +474,16 @@ def test_registry_operators_chained_in_one_model_on_the_host(tmp_path: Path, cha
         np.testing.assert_array_equal(run(x).reshape(want.shape), want, err_msg=f"input {seed}")
 
 
+# One chain in `make test`, the others (the same kernels, other operators) in `make test-long`: each is a build.
+QEMU_CHAINS = [c if c == "elementwise" else pytest.param(c, marks=pytest.mark.long) for c in CHAINS]
+
+
 @pytest.mark.skipif(
     not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
     reason="needs qemu-system-arm and arm-none-eabi-gcc (run `make setup`)",
 )
 @pytest.mark.parametrize("kernel_set", ["ref", "cmsis-nn"])
-@pytest.mark.parametrize("chain", list(CHAINS))
+@pytest.mark.parametrize("chain", QEMU_CHAINS)
 def test_registry_operators_chained_in_one_model_in_qemu(tmp_path: Path, chain: str, kernel_set: str) -> None:
     from tinyml_cosim.orchestrate.model_check import check_model
 

@@ -279,7 +279,8 @@ class Board(_Strict):
             if cm.latency and cm.wait_states_at(self.clock_hz) != cm.wait_states:
                 raise ValueError(
                     f"cycle_model.wait_states {cm.wait_states} differs from its latency table's "
-                    f"{cm.wait_states_at(self.clock_hz)} at clock_hz {self.clock_hz}"
+                    f"{cm.wait_states_at(self.clock_hz)} at clock_hz {self.clock_hz}: set it to that, or keep the "
+                    f"file's clock and run the board below it as `{self.id}@{self.clock_hz // 1_000_000}MHz`"
                 )
         return self
 

@@ -21,7 +21,7 @@ from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer
 from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer, operands, q
 from tinyml_cosim.nn.ops.fixed_math import clrsb32, reciprocal
-from tinyml_cosim.nn.ops.sub import ACTIVATIONS, MAX_DIMS, broadcast_shape, broadcast_strides
+from tinyml_cosim.nn.ops.sub import ACTIVATIONS, broadcast_4d, broadcast_layout
 from tinyml_cosim.nn.quant import activation_range, f32, quantize_multiplier, srdhm, wrap32
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
@@ -58,11 +58,7 @@ def prepare(
     if activation not in ACTIVATIONS:
         raise BadInput(f"DIV: fused_activation_function {activation}: TFLM's int8 DIV takes {', '.join(ACTIVATIONS)}")
     (s1, zp1), (s2, zp2), (so, zpo) = quant
-    if len(shapes[2]) > MAX_DIMS:
-        raise BadInput(f"DIV: output rank {len(shapes[2])}: this compiler's DIV kernel broadcasts up to 4-D")
-    if broadcast_shape("DIV", shapes[0], shapes[1]) != tuple(shapes[2]):
-        raise BadInput(f"DIV: output shape {list(shapes[2])} is not the broadcast of the inputs' shapes")
-    out4 = (1,) * (MAX_DIMS - len(shapes[2])) + tuple(shapes[2])
+    layout = broadcast_layout("DIV", shapes)
     # in double: the pinned tflite-micro does so (a float32 quotient, as the source of Aug 2026 reads, misses 535
     # of the 65536 byte pairs of a ratio of exactly 10: the exact ties round the other way)
     mult, shift = quantize_multiplier(f32(s1) / (f32(s2) * f32(so)))
@@ -73,8 +69,7 @@ def prepare(
             f"DIV: scale ratio {s1 / (s2 * so):.6g} is below 2^{MIN_OUT_SHIFT - 1}: TFLM's shifts are undefined"
         )
     lo, hi = activation_range(activation, so, zpo)
-    strides = (broadcast_strides("DIV", shapes[0], out4), broadcast_strides("DIV", shapes[1], out4))
-    return DivParams(out4, *strides, -zp1, -zp2, zpo, mult, shift, lo, hi)
+    return DivParams(*layout, -zp1, -zp2, zpo, mult, shift, lo, hi)
 
 
 def _rdbpot_wide(x: npt.NDArray[np.int64], exponent: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -99,8 +94,7 @@ def divide(p: DivParams, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.i
 
 
 def reference(p: DivParams, a: npt.NDArray[np.int8], b: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
-    a4 = np.broadcast_to(a.reshape((1,) * (MAX_DIMS - a.ndim) + a.shape), p.out_shape)
-    b4 = np.broadcast_to(b.reshape((1,) * (MAX_DIMS - b.ndim) + b.shape), p.out_shape)
+    a4, b4 = broadcast_4d(a, p.out_shape), broadcast_4d(b, p.out_shape)
     return divide(p, a4, b4).astype(np.int8).reshape(np.broadcast_shapes(a.shape, b.shape))
 
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer
 from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer, operands
-from tinyml_cosim.nn.ops.sub import MAX_DIMS, broadcast_shape, broadcast_strides
+from tinyml_cosim.nn.ops.sub import broadcast_layout
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
 
@@ -26,12 +25,7 @@ class MinMaxParams:
 
 
 def prepare(op: str, shapes: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]) -> MinMaxParams:
-    if len(shapes[2]) > MAX_DIMS:
-        raise BadInput(f"{op}: output rank {len(shapes[2])}: this compiler's kernel broadcasts up to 4-D")
-    if broadcast_shape(op, shapes[0], shapes[1]) != tuple(shapes[2]):
-        raise BadInput(f"{op}: output shape {list(shapes[2])} is not the broadcast of the inputs' shapes")
-    out4 = (1,) * (MAX_DIMS - len(shapes[2])) + tuple(shapes[2])
-    return MinMaxParams(out4, broadcast_strides(op, shapes[0], out4), broadcast_strides(op, shapes[1], out4))
+    return MinMaxParams(*broadcast_layout(op, shapes))
 
 
 def reference(op: str, a: npt.NDArray[np.int8], b: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:

@@ -23,7 +23,7 @@ from tinyml_cosim.nn.ops.base import (
     operands,
     q,
 )
-from tinyml_cosim.nn.ops.sub import MAX_DIMS, broadcast_shape, broadcast_strides
+from tinyml_cosim.nn.ops.sub import broadcast_4d, broadcast_layout
 from tinyml_cosim.nn.quant import f32, mbqm, quantize_multiplier
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
@@ -55,18 +55,12 @@ def prepare(
     """`shapes` of input, alpha, output; alpha's quantization as the model lists it (one entry expected)."""
     if len(q_alpha[0]) != 1:
         raise BadInput(f"{OP}: alpha has {len(q_alpha[0])} scales: TFLM's int8 PRELU uses one (per-tensor) scale")
-    if len(shapes[2]) > MAX_DIMS:
-        raise BadInput(f"{OP}: output rank {len(shapes[2])}: TFLM's int8 PRELU broadcasts up to 4-D")
-    if broadcast_shape(OP, shapes[0], shapes[1]) != tuple(shapes[2]):
-        raise BadInput(f"{OP}: output shape {list(shapes[2])} is not the broadcast of input and alpha")
+    layout = broadcast_layout(OP, shapes, of="the input's and alpha's")
     s_in, s_alpha, s_out = f32(q_in[0]), f32(q_alpha[0][0]), f32(q_out[0])
-    out4 = (1,) * (MAX_DIMS - len(shapes[2])) + tuple(shapes[2])
     m1 = quantize_multiplier(s_in / s_out)  # double, as TFLM
     m2 = quantize_multiplier(s_in * s_alpha / s_out)
     return PreluParams(
-        out4,
-        broadcast_strides(OP, shapes[0], out4),
-        broadcast_strides(OP, shapes[1], out4),
+        *layout,
         -q_in[1],
         -q_alpha[1][0],
         q_out[1],
@@ -76,8 +70,7 @@ def prepare(
 
 
 def reference(p: PreluParams, x: npt.NDArray[np.int8], alpha: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
-    x4 = np.broadcast_to(x.reshape((1,) * (MAX_DIMS - x.ndim) + x.shape), p.out_shape).astype(np.int64)
-    a4 = np.broadcast_to(alpha.reshape((1,) * (MAX_DIMS - alpha.ndim) + alpha.shape), p.out_shape).astype(np.int64)
+    x4, a4 = broadcast_4d(x, p.out_shape), broadcast_4d(alpha, p.out_shape)
     v = x4 + p.input_offset
     pos = mbqm(v, p.mult_pos, p.shift_pos)
     neg = mbqm(v * (a4 + p.alpha_offset), p.mult_neg, p.shift_neg)

@@ -22,7 +22,7 @@ from tinyml_cosim.nn.ops.base import (
     operands,
     q,
 )
-from tinyml_cosim.nn.ops.sub import MAX_DIMS, broadcast_shape, broadcast_strides
+from tinyml_cosim.nn.ops.sub import broadcast_4d, broadcast_layout
 from tinyml_cosim.nn.quant import f32, mbqm, quantize_multiplier, wrap32
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
@@ -63,19 +63,13 @@ def prepare(
     quant: tuple[tuple[float, int], tuple[float, int], tuple[float, int]],
 ) -> SquaredDifferenceParams:
     (s1, zp1), (s2, zp2), (so, zpo) = quant
-    if len(shapes[2]) > MAX_DIMS:
-        raise BadInput(f"{OP}: output rank {len(shapes[2])}: TFLM's kernel broadcasts up to 4-D")
-    if broadcast_shape(OP, shapes[0], shapes[1]) != tuple(shapes[2]):
-        raise BadInput(f"{OP}: output shape {list(shapes[2])} is not the broadcast of the inputs' shapes")
-    out4 = (1,) * (MAX_DIMS - len(shapes[2])) + tuple(shapes[2])
+    layout = broadcast_layout(OP, shapes)
     twice_max = 2.0 * max(f32(s1), f32(s2))  # double
     m1 = _input_multiplier(f32(s1) / twice_max)
     m2 = _input_multiplier(f32(s2) / twice_max)
     mo = quantize_multiplier(twice_max * twice_max / f32((1 << (2 * LEFT_SHIFT)) * f32(so)))
     return SquaredDifferenceParams(
-        out4,
-        broadcast_strides(OP, shapes[0], out4),
-        broadcast_strides(OP, shapes[1], out4),
+        *layout,
         -zp1,
         -zp2,
         zpo,
@@ -89,8 +83,7 @@ def prepare(
 
 
 def reference(p: SquaredDifferenceParams, a: npt.NDArray[np.int8], b: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
-    a4 = np.broadcast_to(a.reshape((1,) * (MAX_DIMS - a.ndim) + a.shape), p.out_shape).astype(np.int64)
-    b4 = np.broadcast_to(b.reshape((1,) * (MAX_DIMS - b.ndim) + b.shape), p.out_shape).astype(np.int64)
+    a4, b4 = broadcast_4d(a, p.out_shape), broadcast_4d(b, p.out_shape)
     sa = mbqm((a4 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift)
     sb = mbqm((b4 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift)
     diff = sa - sb  # |diff| < 2^15: its square fits int32

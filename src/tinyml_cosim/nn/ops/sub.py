@@ -78,8 +78,29 @@ def broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[in
         raise BadInput(f"{op}: input shapes {list(a)} and {list(b)} do not broadcast") from None
 
 
+Shapes3 = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def broadcast_layout(
+    op: str, shapes: Shapes3, of: str = "the inputs'"
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The 4-D output shape and each input's element strides per output dimension (0 = broadcast) of a two-input
+    element-wise operator, from the shapes of its inputs and output (`of`: how its messages name the inputs)."""
+    if len(shapes[2]) > MAX_DIMS:
+        raise BadInput(f"{op}: output rank {len(shapes[2])}: this compiler's {op} kernel broadcasts up to 4-D")
+    if broadcast_shape(op, shapes[0], shapes[1]) != tuple(shapes[2]):
+        raise BadInput(f"{op}: output shape {list(shapes[2])} is not the broadcast of {of} shapes")
+    out4 = (1,) * (MAX_DIMS - len(shapes[2])) + tuple(shapes[2])
+    return out4, broadcast_strides(op, shapes[0], out4), broadcast_strides(op, shapes[1], out4)
+
+
+def broadcast_4d(x: npt.NDArray[np.int8], out_shape: tuple[int, ...]) -> npt.NDArray[np.int64]:
+    """`x` as int64, broadcast to the 4-D `out_shape` (the references' view of what the kernels read)."""
+    return np.broadcast_to(x.reshape((1,) * (MAX_DIMS - x.ndim) + x.shape), out_shape).astype(np.int64)
+
+
 def prepare(
-    shapes: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]],
+    shapes: Shapes3,
     quant: tuple[tuple[float, int], tuple[float, int], tuple[float, int]],
     activation: str = "NONE",
 ) -> SubParams:
@@ -87,11 +108,7 @@ def prepare(
     if activation not in ACTIVATIONS:
         raise BadInput(f"SUB: fused_activation_function {activation}: TFLM's int8 SUB takes {', '.join(ACTIVATIONS)}")
     (s1, zp1), (s2, zp2), (so, zpo) = quant
-    if len(shapes[2]) > MAX_DIMS:
-        raise BadInput(f"SUB: output rank {len(shapes[2])}: this compiler's SUB kernel broadcasts up to 4-D")
-    if broadcast_shape("SUB", shapes[0], shapes[1]) != tuple(shapes[2]):
-        raise BadInput(f"SUB: output shape {list(shapes[2])} is not the broadcast of the inputs' shapes")
-    out4 = (1,) * (MAX_DIMS - len(shapes[2])) + tuple(shapes[2])
+    layout = broadcast_layout("SUB", shapes)
     # In double, from the float32 scales (as tflite-micro's CalculateOpDataSub: double twice_max_input_scale, ...);
     # float32 ratios differ at rounding ties (seen: scales 0.05 / 0.04 / 0.08, tests/test_models_multi_io.py).
     twice_max = 2.0 * max(f32(s1), f32(s2))
@@ -100,9 +117,7 @@ def prepare(
     mo = _smaller_than_one("output", twice_max / ((1 << LEFT_SHIFT) * f32(so)))
     lo, hi = activation_range(activation, so, zpo)
     return SubParams(
-        out4,
-        broadcast_strides("SUB", shapes[0], out4),
-        broadcast_strides("SUB", shapes[1], out4),
+        *layout,
         -zp1,
         -zp2,
         zpo,
@@ -116,8 +131,7 @@ def prepare(
 
 
 def reference(p: SubParams, a: npt.NDArray[np.int8], b: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
-    a4 = np.broadcast_to(a.reshape((1,) * (MAX_DIMS - a.ndim) + a.shape), p.out_shape).astype(np.int64)
-    b4 = np.broadcast_to(b.reshape((1,) * (MAX_DIMS - b.ndim) + b.shape), p.out_shape).astype(np.int64)
+    a4, b4 = broadcast_4d(a, p.out_shape), broadcast_4d(b, p.out_shape)
     sa = mbqm((a4 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift)
     sb = mbqm((b4 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift)
     raw = mbqm(wrap32(sa - sb), p.out_mult, p.out_shift) + p.out_offset

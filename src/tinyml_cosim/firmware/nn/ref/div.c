@@ -1,8 +1,7 @@
 /* DIV int8 with 4-D broadcasting (TFLM's reference DivElementwise / BroadcastDivSlow arithmetic). */
 #include "ops/div.h"
 
-#include <stddef.h>
-
+#include "broadcast4d.h"
 #include "fixedpoint.h"
 #include "fixedpoint_ext.h"
 
@@ -32,21 +31,7 @@ static int32_t div_one(const cosim_div_t *p, int32_t a, int32_t b)
 
 void cosim_div_s8(const cosim_div_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    int32_t i0, i1, i2, i3;
-    size_t o = 0;
-    for (i0 = 0; i0 < p->out_shape[0]; ++i0) {
-        for (i1 = 0; i1 < p->out_shape[1]; ++i1) {
-            for (i2 = 0; i2 < p->out_shape[2]; ++i2) {
-                const size_t a_base = (size_t)i0 * (size_t)p->in1_strides[0] + (size_t)i1 * (size_t)p->in1_strides[1] +
-                                      (size_t)i2 * (size_t)p->in1_strides[2];
-                const size_t b_base = (size_t)i0 * (size_t)p->in2_strides[0] + (size_t)i1 * (size_t)p->in2_strides[1] +
-                                      (size_t)i2 * (size_t)p->in2_strides[2];
-                for (i3 = 0; i3 < p->out_shape[3]; ++i3) {
-                    const int32_t a = in1[a_base + (size_t)i3 * (size_t)p->in1_strides[3]];
-                    const int32_t b = in2[b_base + (size_t)i3 * (size_t)p->in2_strides[3]];
-                    out[o++] = (int8_t)div_one(p, a, b);
-                }
-            }
-        }
-    }
+#define DIV_ONE(a, b) div_one(p, a, b)
+    COSIM_BROADCAST_4D(p->out_shape, p->in1_strides, p->in2_strides, in1, in2, out, DIV_ONE);
+#undef DIV_ONE
 }

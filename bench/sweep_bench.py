@@ -12,7 +12,9 @@ In order:
 * **direct**: every point's own scenario file (`points/<hash>.scenario.yaml`, the firmware it names) run with
   `cosim run` one after another, each a new process as a user runs it;
 * **1 worker** and **2 workers**: `cosim sweep run --workers N` into a fresh output directory (a new process:
-  cluster start, shipping the firmware, the runs, the results table and report.html).
+  cluster start, shipping the firmware, the runs, the results table and report.html);
+* **ceiling**: the first eight points' `cosim run`s again, two processes at a time: what two cores of this machine
+  give this work without any sweep machinery (two vCPUs that share one physical core, or a busy host, show here).
 
 Points per minute = points / wall time of the whole sweep command. Overhead per point = (1-worker sweep wall -
 direct wall) / direct wall: what the sweep machinery adds to the same runs on the same single core (it includes the
@@ -67,6 +69,15 @@ def noise_label(load_before: tuple[float, ...], runs: dict[str, dict[str, object
     return f"noisy ({'; '.join(why)})" if why else "quiet"
 
 
+def timed_pair(cmds: list[list[str]], env: dict[str, str]) -> float:
+    """Wall time of the commands run at once, each a process of its own."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmds]
+    for proc in procs:
+        proc.wait()
+    return time.perf_counter() - t0
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -111,10 +122,16 @@ def main() -> int:
             print(json.dumps({f"workers_{workers}": runs[f"workers_{workers}"]}), flush=True)
         # The same points as a user runs them: each point's scenario (it names the shipped firmware) by cosim run.
         direct = 0.0
-        for p in plan.points:
-            scenario = tmp / "sweep1" / "points" / f"{p.hash}.scenario.yaml"
+        direct_walls: list[float] = []
+        scenarios = [tmp / "sweep1" / "points" / f"{p.hash}.scenario.yaml" for p in plan.points]
+        for p, scenario in zip(plan.points, scenarios, strict=True):
             wall, _rc, _ = timed([*cosim, "run", str(scenario), "--out", str(tmp / "direct" / p.hash)], env)
             direct += wall
+            direct_walls.append(wall)
+        # The machine's own ceiling for this work: the same `cosim run`s two at a time, no sweep machinery.
+        k = min(8, len(scenarios)) // 2 * 2
+        runs_of = [[*cosim, "run", str(s), "--out", str(tmp / "pairs" / s.stem)] for s in scenarios[:k]]
+        pair_wall = sum(timed_pair(runs_of[i : i + 2], env) for i in range(0, k, 2))
         builds_left = sorted(str(d.relative_to(tmp / "build")) for d in (tmp / "build").glob("*/*") if d.is_dir())
     n = len(plan.points)
     w1 = float(runs["workers_1"]["wall_s"])  # type: ignore[arg-type]
@@ -136,6 +153,9 @@ def main() -> int:
             "points_per_minute_1_worker": round(n / w1 * 60, 2),
             "points_per_minute_2_workers": round(n / w2 * 60, 2),
             "speedup_2_vs_1": round(w1 / w2, 2),
+            # the same cosim runs one at a time vs two at a time: what 2 cores of this machine give this work
+            "machine_ceiling_2_vs_1": round(sum(direct_walls[:k]) / pair_wall, 2) if k else None,
+            "speedup_of_ceiling_pct": round(100 * (w1 / w2) / (sum(direct_walls[:k]) / pair_wall), 1) if k else None,
             "direct_cosim_run_wall_s": round(direct, 2),
             "direct_per_point_s": round(direct / n, 2),
             "sweep_1_worker_per_point_s": round(w1 / n, 2),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.compiler import compile_model
 from tinyml_cosim.nn.golden import run_tflm, tflm_available
 from tinyml_cosim.nn.graph import SUPPORTED_OPS, lower_model
+from tinyml_cosim.nn.ir import NP_DTYPES
 from tinyml_cosim.nn.ops import BY_BUILTIN, REGISTRY
 from tinyml_cosim.nn.reference import run_numpy
 from tinyml_cosim.nn.tflite_reader import parse_tflite
@@ -189,6 +190,323 @@ CASES = [
     _unary("LOG_SOFTMAX", (2, 3, 10), (0.1, -4), (16 / 256, 127)),
     _with_const("DIV", (1, 3, 4, 8), (8,), [(0.05, -2), (0.03, 100), (0.07, 0)], activation="RELU"),
     _unary("RSQRT", (1, 6, 7), (0.05, -128), (0.02, -100)),
+    *(  # SVDF: int8 state (zero point 5) and int16 state; each input from the reset state (a fresh TFLM)
+        Case(
+            f"svdf_{dt}",
+            "SVDF",
+            [
+                T("x", (1, 16), "int8", [0.05], [-3]),
+                T("wf", (6, 16), "int8", [0.01], [0], data=_i8((6, 16), 41)),
+                T("wt", (6, 4), dt, [s_wt], [0], data=np.random.default_rng(42).integers(-lim, lim, (6, 4)).astype(dt)),
+                T("b", (3,), "int32", [float(np.float32(s_st) * np.float32(s_wt))], [0], data=_i32([900, -4000, 77])),
+                T("state", (1, 24), dt, [s_st], [zp], variable=True),
+                T("y", (1, 3), "int8", [s_out], [2]),
+            ],
+            [Op("SVDF", [0, 1, 2, 3, 4], [5], {"rank": 2})],
+            5,
+        )
+        for dt, lim, s_st, zp, s_wt, s_out in [
+            ("int8", 128, 0.27, 5, 0.005, 0.28),
+            ("int16", 32768, 1e-3, 0, 1e-5, 0.15),
+        ]
+    ),
+    *(
+        Case(
+            f"{name.lower()}_axis{axis}",
+            name,
+            [
+                T("x", (1, 6, 5, 7), "int8", [0.1], [3]),
+                T("axis", (1,), dt, data=np.array([axis], dt)),
+                T("y", out, "int32"),
+            ],
+            [Op(name, [0, 1], [2], {"output_type": "int32"})],
+            2,
+        )
+        for name, axis, dt, out in [("ARG_MAX", -1, "int32", (1, 6, 5)), ("ARG_MIN", 1, "int32", (1, 5, 7))]
+    ),
+    Case(  # UNIDIRECTIONAL_SEQUENCE_LSTM (tests/ops/lstm_models.py writes every variety): 3 steps, 4 units, clip
+        "unidirectional_sequence_lstm",
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        [
+            T("x", (1, 3, 5), "int8", [0.04], [-5]),
+            *(
+                T(f"w{k}", (4, 5 - k // 4), "int8", [0.003 + k / 2000], [0], data=_i8((4, 5 - k // 4), 60 + k))
+                for k in range(8)
+            ),
+            *(
+                T(f"b{k}", (4,), "int32", [0.04 * (0.003 + k / 2000)], [0], data=_i32([900 * k - 2000, 3000, -7, 5]))
+                for k in range(4)
+            ),
+            T("h", (1, 4), "int8", [1 / 128], [3], variable=True),
+            T("c", (1, 4), "int16", [2.0**-11], [0], variable=True),
+            *(T(f"mid{k}", (0,), "int16" if k < 4 else "int8", [2.0**-12], [0]) for k in range(5)),  # unread
+            T("y", (1, 3, 4), "int8", [1 / 128], [3]),
+        ],
+        [
+            Op(
+                "UNIDIRECTIONAL_SEQUENCE_LSTM",
+                [0, 1, 2, 3, 4, 5, 6, 7, 8, -1, -1, -1, 9, 10, 11, 12, -1, -1, 13, 14, -1, -1, -1, -1],
+                [20],
+                {"activation": "TANH", "cell_clip": 3.0},
+                intermediates=[15, 16, 17, 18, 19],
+            )
+        ],
+        20,
+    ),
+    Case(
+        "strided_slice",
+        "STRIDED_SLICE",
+        [
+            T("x", (1, 8, 6, 4), "int8", [0.05], [-2]),
+            T("b", (4,), "int32", data=_i32([0, 7, 1, 0])),
+            T("e", (4,), "int32", data=_i32([1, 0, 6, 4])),
+            T("s", (4,), "int32", data=_i32([1, -2, 2, 1])),
+            T("y", (1, 4, 3, 4), "int8", [0.05], [-2]),
+        ],
+        [Op("STRIDED_SLICE", [0, 1, 2, 3], [4], {"begin_mask": 8})],
+        4,
+    ),
+    Case(
+        "transpose_conv_same_2x2",
+        "TRANSPOSE_CONV",
+        [
+            T("x", (1, 4, 5, 3), "int8", [0.05], [-4]),
+            T("output_shape", (4,), "int32", data=_i32([1, 8, 10, 6])),
+            T("filter", (6, 3, 3, 3), "int8", [0.004, 0.006, 0.01, 0.003, 0.008, 0.005], [0] * 6, data=_i8((6, 27), 2)),
+            T("bias", (6,), "int32", data=_i32([-900, 400, 0, 2500, -60, 7])),
+            T("y", (1, 8, 10, 6), "int8", [0.06], [3]),
+        ],
+        [
+            Op(
+                "TRANSPOSE_CONV",
+                [1, 2, 0, 3],
+                [4],
+                {"padding": "SAME", "stride_h": 2, "stride_w": 2, "activation": "RELU"},
+            )
+        ],
+        4,
+    ),
+    Case(
+        "split",
+        "SPLIT",
+        [
+            T("x", (1, 4, 6, 8), "int8", [0.05], [-2]),
+            T("axis", (), "int32", data=np.array(-1, np.int32)),
+            T("y0", (1, 4, 6, 4), "int8", [0.05], [-2]),
+            T("y1", (1, 4, 6, 4), "int8", [0.05], [-2]),
+        ],
+        [Op("SPLIT", [1, 0], [2, 3], {"num_splits": 2})],
+        3,
+    ),
+    Case(
+        "split_v",
+        "SPLIT_V",
+        [
+            T("x", (1, 9, 6), "int8", [0.05], [5]),
+            T("sizes", (3,), "int32", data=_i32([2, -1, 3])),
+            T("axis", (), "int32", data=np.array(1, np.int32)),
+            T("y0", (1, 2, 6), "int8", [0.05], [5]),
+            T("y1", (1, 4, 6), "int8", [0.05], [5]),
+            T("y2", (1, 3, 6), "int8", [0.05], [5]),
+        ],
+        [Op("SPLIT_V", [0, 1, 2], [3, 4, 5], {"num_splits": 3})],
+        4,
+    ),
+    Case(
+        "cast_int8_int32",
+        "CAST",
+        [T("x", (1, 5, 7), "int8", [0.05], [3]), T("y", (1, 5, 7), "int32")],
+        [Op("CAST", [0], [1], {"in_data_type": "int8", "out_data_type": "int32"})],
+        1,
+    ),
+    *[
+        Case(  # x (op) a constant, broadcast: a bool tensor in the arena, which SELECT_V2 reads
+            f"{name.lower()}_select",
+            name,
+            [
+                T("x", (1, 4, 5, 6), "int8", [0.05], [3]),
+                T("c", (1, 1, 6), "int8", [0.04], [-2], data=_i8((1, 1, 6), 31)),
+                T("cond", (1, 4, 5, 6), "bool"),
+                T("fill", (1, 5, 1), "int8", [0.05], [3], data=_i8((1, 5, 1), 32)),
+                T("y", (1, 4, 5, 6), "int8", [0.05], [3]),
+            ],
+            [Op(name, [0, 1], [2]), Op("SELECT_V2", [2, 0, 3], [4])],
+            4,
+        )
+        for name in ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL")
+    ],
+    Case(
+        "select_v2_arena",
+        "SELECT_V2",
+        [
+            T("x", (1, 3, 4, 5), "int8", [0.05], [-4]),
+            T("r", (1, 3, 4, 5), "int8", [0.05], [-4]),
+            T("cond", (1, 3, 4, 5), "bool"),
+            T("y", (1, 3, 4, 5), "int8", [0.05], [-4]),
+        ],
+        [Op("RELU", [0], [1]), Op("LESS", [0, 1], [2]), Op("SELECT_V2", [2, 0, 1], [3])],
+        3,
+    ),
+    Case(
+        "quantize_uint8",
+        "QUANTIZE",
+        [T("x", (1, 4, 4, 3), "uint8", [0.02], [128]), T("y", (1, 4, 4, 3), "int8", [0.03], [-5])],
+        [Op("QUANTIZE", [0], [1])],
+        1,
+    ),
+    _shape_op("MEAN", (1, 5, 6, 8), [1, 2], (1, 8), keep_dims=False),
+    Case(
+        "pad",
+        "PAD",
+        [
+            T("x", (1, 4, 5, 3), "int8", [0.05], [-9]),
+            T("pads", (4, 2), "int32", data=_i32([0, 0, 1, 2, 0, 3, 1, 0]).reshape(4, 2)),
+            T("y", (1, 7, 8, 4), "int8", [0.05], [-9]),
+        ],
+        [Op("PAD", [0, 1], [2])],
+        2,
+    ),
+    Case(
+        "padv2",
+        "PADV2",
+        [
+            T("x", (1, 6, 7), "int8", [0.05], [4]),
+            T("pads", (3, 2), "int32", data=_i32([0, 0, 2, 2, 1, 1]).reshape(3, 2)),
+            T("value", (1,), "int8", [0.05], [4], data=np.array([-100], np.int8)),
+            T("y", (1, 10, 9), "int8", [0.05], [4]),
+        ],
+        [Op("PADV2", [0, 1, 2], [3])],
+        3,
+    ),
+    Case(
+        "unpack",
+        "UNPACK",
+        [
+            T("x", (1, 3, 5, 4), "int8", [0.05], [2]),
+            T("y0", (1, 5, 4), "int8", [0.05], [2]),
+            T("y1", (1, 5, 4), "int8", [0.05], [2]),
+            T("y2", (1, 5, 4), "int8", [0.05], [2]),
+        ],
+        [Op("UNPACK", [0], [1, 2, 3], {"num": 3, "axis": 1})],
+        2,
+    ),
+    Case(
+        "mirror_pad_symmetric",
+        "MIRROR_PAD",
+        [
+            T("x", (1, 5, 6, 3), "int8", [0.05], [-1]),
+            T("pads", (4, 2), "int32", data=_i32([0, 0, 2, 1, 0, 3, 0, 0]).reshape(4, 2)),
+            T("y", (1, 8, 9, 3), "int8", [0.05], [-1]),
+        ],
+        [Op("MIRROR_PAD", [0, 1], [2], {"mode": 1})],
+        2,
+    ),
+    Case(  # the 16x8 path's output boundary (QUANTIZE float32 -> int16: _input makes no float input)
+        "dequantize_16",
+        "DEQUANTIZE",
+        [T("x", (1, 4, 5, 6), "int16", [0.0007], [-5]), T("f", (1, 4, 5, 6), "float32")],
+        [Op("DEQUANTIZE", [0], [1])],
+        1,
+    ),
+    Case(  # int8 -> int16 -> int16 -> int8
+        "requantize_16",
+        "QUANTIZE",
+        [
+            T("x", (1, 3, 4, 5), "int8", [0.05], [-3]),
+            T("a", (1, 3, 4, 5), "int16", [0.05 / 300], [0]),
+            T("b", (1, 3, 4, 5), "int16", [0.05 / 200], [0]),
+            T("y", (1, 3, 4, 5), "int8", [0.04], [6]),
+        ],
+        [Op("QUANTIZE", [0], [1]), Op("QUANTIZE", [1], [2]), Op("QUANTIZE", [2], [3])],
+        3,
+    ),
+    Case(  # x + a constant, broadcast, RELU
+        "add_16x8_const",
+        "ADD",
+        [
+            T("x", (1, 3, 4, 8), "int16", [0.0004], [0]),
+            T("c", (1, 1, 8), "int16", [0.0003], [0], data=np.arange(-8, 8, 2, dtype=np.int16) * 4000),
+            T("y", (1, 3, 4, 8), "int16", [0.0006], [0]),
+        ],
+        [Op("ADD", [0, 1], [2], {"activation": "RELU"})],
+        2,
+    ),
+    Case(
+        "mul_16x8_arena",
+        "MUL",
+        [T("x", (1, 5, 7), "int16", [0.0005], [0]), T("y", (1, 5, 7), "int16", [0.2], [0])],
+        [Op("MUL", [0, 0], [1])],
+        1,
+    ),
+    *[
+        Case(
+            f"{name.lower()}_16",
+            name,
+            [T("x", (1, 4, 4, 6), "int16", [0.0009], [0]), T("y", (1, 4, 4, 6), "int16", [1 / 32768], [0])],
+            [Op(name, [0], [1])],
+            1,
+        )
+        for name in ("LOGISTIC", "TANH", "SOFTMAX")
+    ],
+    Case(
+        "softmax_8_16",
+        "SOFTMAX",
+        [T("x", (1, 3, 4, 10), "int8", [0.1], [-3]), T("y", (1, 3, 4, 10), "int16", [1 / 65536], [-32768])],
+        [Op("SOFTMAX", [0], [1])],
+        1,
+    ),
+    Case(  # CONV_2D 16x8: SAME, stride 2, per-channel filter, int64 bias, RELU
+        "conv2d_16x8",
+        "CONV_2D",
+        [
+            T("x", (1, 6, 5, 3), "int16", [0.0005], [0]),
+            T("f", (4, 3, 3, 3), "int8", [0.01, 0.02, 0.005, 0.015], [0] * 4, data=_i8((4, 3, 3, 3), 40)),
+            T("b", (4,), "int64", [5e-6, 1e-5, 2.5e-6, 7.5e-6], [0] * 4, data=np.array([9000, -4000, 0, 2**33])),
+            T("y", (1, 3, 3, 4), "int16", [0.004], [0]),
+        ],
+        [Op("CONV_2D", [0, 1, 2], [3], {"padding": "SAME", "stride_h": 2, "stride_w": 2, "activation": "RELU"})],
+        3,
+    ),
+    Case(  # DEPTHWISE_CONV_2D 16x8: depth multiplier 2, dilation 2, no bias
+        "dwconv2d_16x8",
+        "DEPTHWISE_CONV_2D",
+        [
+            T("x", (1, 6, 6, 2), "int16", [0.0005], [0]),
+            T("f", (1, 2, 2, 4), "int8", [0.01], [0], qdim=3, data=_i8((1, 2, 2, 4), 41)),
+            T("y", (1, 4, 4, 4), "int16", [0.0008], [0]),
+        ],
+        [Op("DEPTHWISE_CONV_2D", [0, 1], [2], {"depth_multiplier": 2, "dilation_h": 2, "dilation_w": 2})],
+        2,
+    ),
+    Case(  # FULLY_CONNECTED 16x8: per-tensor weights, int32 bias, zero points, three rows
+        "fc_16x8",
+        "FULLY_CONNECTED",
+        [
+            T("x", (3, 10), "int16", [0.0005], [4]),
+            T("w", (5, 10), "int8", [0.01], [0], data=_i8((5, 10), 42)),
+            T("b", (5,), "int32", [5e-6], [0], data=_i32([100000, -50000, 0, 7, -(2**30)])),
+            T("y", (3, 5), "int16", [0.002], [-6]),
+        ],
+        [Op("FULLY_CONNECTED", [0, 1, 2], [3], {"activation": "RELU6"})],
+        3,
+    ),
+    *[
+        Case(  # int16 pooling: 3x3 windows, stride 2, SAME (partial windows at the edges)
+            f"{name.lower()}_16",
+            name,
+            [T("x", (1, 7, 6, 3), "int16", [0.0004], [0]), T("y", (1, 4, 3, 3), "int16", [0.0004], [0])],
+            [Op(name, [0], [1], {"filter_h": 3, "filter_w": 3, "stride_h": 2, "stride_w": 2, "padding": "SAME"})],
+            1,
+        )
+        for name in ("AVERAGE_POOL_2D", "MAX_POOL_2D")
+    ],
+    Case(
+        "quantize_f32_int16",
+        "QUANTIZE",
+        [T("x", (1, 6, 7), "float32"), T("y", (1, 6, 7), "int16", [4 / 32768], [0])],
+        [Op("QUANTIZE", [0], [1])],
+        1,
+    ),
     # -- the cases of operators added later go above this line --
 ]
 
@@ -197,10 +515,19 @@ def _model(case: Case) -> bytes:
     return build_model(case.tensors, case.ops, [0], [case.output])
 
 
-def _input(shape: tuple[int, ...], seed: int) -> np.ndarray:
+def _input(shape: tuple[int, ...], seed: int, dtype: str = "int8") -> np.ndarray:
+    """Seeded int8 values (every third input at a rail), as the model input's type: uint8 the same bytes, int16 /
+    int32 over their whole range."""
     x = _i8(shape, seed)
     if seed % 3 == 2:  # the rails
         x[...] = 127 if seed % 2 else -128
+    if dtype == "uint8":
+        return x.view(np.uint8)
+    if dtype == "float32":  # a model that quantizes its float input itself
+        return np.random.default_rng([seed, 32]).uniform(-4, 4, shape).astype(np.float32)
+    if dtype in ("int16", "int32"):
+        info = np.iinfo(dtype)
+        return np.random.default_rng([seed, 16]).integers(int(info.min), int(info.max) + 1, shape).astype(dtype)
     return x
 
 
@@ -251,9 +578,12 @@ class EmittedRunner:
         addr = int(self.ffi.cast("uintptr_t", raw))
         self.arena = self.ffi.cast("uint8_t *", raw) + ((16 - addr % 16) % 16)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, np.int8)
-        out = np.zeros(self.cm.output.shape, np.int8)
+    def __call__(self, x: np.ndarray, reset: bool = True) -> np.ndarray:
+        """One invocation; from the reset state (as a fresh TFLM interpreter) unless `reset` is False."""
+        x = np.ascontiguousarray(x)
+        out = np.zeros(self.cm.output.shape, NP_DTYPES[self.cm.output.dtype])
+        if reset:
+            assert self.lib.cosim_model_reset(self.arena) == 0
         assert self.lib.cosim_model_invoke(self.arena, self.ffi.from_buffer(x), self.ffi.from_buffer(out)) == 0
         return out
 
@@ -269,12 +599,47 @@ def test_operator_through_the_compiler_is_bit_exact(case: Case, kernels: Kernels
     emitted = EmittedRunner(model, tmp_path / "out", kernels)
     ffi, lib = kernels.ffi, kernels.lib
     for seed in range(6):
-        x = _input(case.tensors[0].shape, seed)
+        x = _input(case.tensors[0].shape, seed, case.tensors[0].dtype)
         want = run_tflm(model.read_bytes(), x)[0]
         np.testing.assert_array_equal(emitted(x).reshape(want.shape), want, err_msg=f"model.c, input {seed}")
         np.testing.assert_array_equal(run_numpy(graph, x)[0].reshape(want.shape), want, err_msg=f"numpy, {seed}")
         got = run_graph_c(ffi, lib, graph, x)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"kernels, input {seed}")
+
+
+def _batch_2(case: Case) -> Case | None:
+    """The case with batch 2 in every 4-D activation tensor, or None when some activation tensor is not 4-D."""
+    acts = [t for t in case.tensors if t.data is None]
+    if case.builtin in ("SLICE", "STRIDED_SLICE"):  # their constant begin / size fix the output's batch
+        return None
+    if not all(len(t.shape) == 4 and t.shape[0] == 1 for t in acts):
+        return None
+    tensors = [t if t.data is not None else replace(t, shape=(2, *t.shape[1:])) for t in case.tensors]
+    return replace(case, id=f"{case.id}_batch2", tensors=tensors)
+
+
+BATCH_2 = [b for b in map(_batch_2, CASES) if b is not None]
+
+
+@needs_tflm
+@needs_cc
+@pytest.mark.parametrize("case", BATCH_2, ids=[c.id for c in BATCH_2])
+def test_registry_operators_take_batch_2(case: Case, kernels: Kernels, tmp_path: Path) -> None:
+    """4-D tensors of two images (the registry's kernels walk any batch; the older NHWC kernels refuse it)."""
+    model = tmp_path / f"{case.id}.tflite"
+    model.write_bytes(_model(case))
+    graph = lower_model(parse_tflite(model.read_bytes(), model))
+    emitted = EmittedRunner(model, tmp_path / "out", kernels)
+    x = _input(case.tensors[0].shape, 1, case.tensors[0].dtype)
+    want = run_tflm(model.read_bytes(), x)[0]
+    assert want.shape[0] == 2
+    np.testing.assert_array_equal(emitted(x).reshape(want.shape), want, err_msg="model.c")
+    np.testing.assert_array_equal(run_numpy(graph, x)[0].reshape(want.shape), want, err_msg="numpy")
+    np.testing.assert_array_equal(run_graph_c(kernels.ffi, kernels.lib, graph, x).reshape(want.shape), want)
+
+
+def test_batch_2_covers_the_4d_operators() -> None:
+    assert len(BATCH_2) >= 15, [c.id for c in BATCH_2]
 
 
 def test_every_registry_operator_has_a_case_a_header_and_a_ref_kernel() -> None:

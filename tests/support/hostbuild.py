@@ -23,6 +23,7 @@ CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fPIC
 MODEL_CDEF = """
 int cosim_model_invoke(void *arena, const void *input, void *output);
 int cosim_model_invoke_cb(void *arena, const void *input, void *output, cosim_layer_cb_t cb, void *user);
+int cosim_model_reset(void *arena);
 extern cosim_model_desc_t cosim_model_desc;  // const in C; cffi only reads non-const globals
 """
 
@@ -106,7 +107,9 @@ def load(lib_path: Path, with_model: bool = False, extra_cdef: str = "") -> tupl
     return ffi, ffi.dlopen(str(lib_path))
 
 
-def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] | None = None) -> Any:
+def run_graph_c(
+    ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] | None = None, state: dict[int, Any] | None = None
+) -> Any:
     """Run a lowered graph layer by layer through the C kernels in `lib` (no planner, no emitter: one numpy buffer
     per tensor), so kernel tests exercise exactly kernels + lowering.
 
@@ -116,6 +119,7 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
 
     from tinyml_cosim.nn.emitter import CONST_FIELDS, TWO_INPUT_KINDS, kernel_of
     from tinyml_cosim.nn.ops import BY_KIND
+    from tinyml_cosim.nn.reference import initial_state
     from tinyml_cosim.nn.scratch import SCRATCH_KINDS
 
     keep: list[Any] = []
@@ -123,6 +127,12 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
     values: dict[int, np.ndarray] = {
         t: np.ascontiguousarray(np.asarray(v).reshape(-1)) for t, v in zip(graph.inputs, xs, strict=True)
     }
+    # state tensors (LSTM / SVDF): from `state` (carried from call to call, written in place) or reset
+    if state is None:
+        state = {}
+    for t, v in initial_state(graph).items():
+        state.setdefault(t, v)
+    values.update(state)
     for index, layer in enumerate(graph.layers):
         struct, fn = kernel_of(layer.kind)
         if layer.kind in BY_KIND:
@@ -156,13 +166,16 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
             getattr(lib, fn)(desc, arr, ptr(out))
         elif layer.kind in SCRATCH_KINDS:
             want = scratch.get(index, 0) if scratch is not None else int(getattr(lib, fn + "_scratch")(desc))
-            if want > 0:
-                buf = np.zeros((want + 3) // 4, np.int32)  # CMSIS-NN reads it as int16 / int32 arrays
-                getattr(lib, fn + "_with_scratch")(desc, ptr(ins[0]), ptr(out), ffi.from_buffer(buf), want)
-            else:
-                getattr(lib, fn)(desc, ptr(ins[0]), ptr(out))
+            buf = np.zeros((max(want, 0) + 3) // 4, np.int32)  # CMSIS-NN reads it as int16 / int32 arrays
+            # a 4-D batch: the kernel sees one image, called once per image on consecutive slices (as model.c)
+            for x_img, y_img in zip(np.split(ins[0], layer.batch), np.split(out, layer.batch), strict=True):
+                if want > 0:
+                    getattr(lib, fn + "_with_scratch")(desc, ptr(x_img), ptr(y_img), ffi.from_buffer(buf), want)
+                else:
+                    getattr(lib, fn)(desc, ptr(x_img), ptr(y_img))
         else:
-            getattr(lib, fn)(desc, ptr(ins[0]), ptr(out))
+            for x_img, y_img in zip(np.split(ins[0], layer.batch), np.split(out, layer.batch), strict=True):
+                getattr(lib, fn)(desc, ptr(x_img), ptr(y_img))
         values[layer.output] = out
     return values[graph.output].reshape(graph.output_tensor.shape)
 
@@ -170,21 +183,31 @@ def run_graph_c(ffi: Any, lib: Any, graph: Any, x: Any, scratch: dict[int, int] 
 def _run_registry_layer(
     ffi: Any, lib: Any, graph: Any, layer: Any, struct: str, fn: str, values: dict[int, Any]
 ) -> Any:
-    """One registry operator (nn/ops/): descriptor fields as they are (tuples fill arrays), its tables and constant
-    operands from `layer.consts`, the arena operands from `values`."""
+    """One registry operator (nn/ops/): descriptor fields as they are (tuples fill arrays, None is NULL), its tables
+    and constant operands from `layer.consts`, the arena operands from `values` (a state tensor's array is written
+    in place), a zeroed working buffer when the operator takes one."""
     import numpy as np
+
+    from tinyml_cosim.nn.ir import NP_DTYPES
+    from tinyml_cosim.nn.ops import BY_KIND
 
     keep: list[Any] = []
 
     def buf(a: Any) -> Any:
         a = np.ascontiguousarray(a)
         keep.append(a)
-        return ffi.cast("int32_t *" if a.dtype == np.int32 else "int8_t *", ffi.from_buffer(a))
+        return ffi.cast("void *", ffi.from_buffer(a))
 
-    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in layer.p.items()}
+    fields = {k: list(v) if isinstance(v, tuple) else ffi.NULL if v is None else v for k, v in layer.p.items()}
     fields.update({name: buf(a) for name, a in layer.consts.items() if name not in layer.args})
     desc = ffi.new(f"{struct} *", fields)
     ins = [buf(values[a]) if isinstance(a, int) else buf(layer.consts[a]) for a in layer.args]
-    out = np.zeros(graph.tensors[layer.output].elements, np.int8)
-    getattr(lib, fn)(desc, *ins, buf(out))
+    out_t = graph.tensors[layer.output]
+    out = np.zeros(out_t.elements, NP_DTYPES[out_t.dtype])
+    extra = []
+    op = BY_KIND[layer.kind]
+    if op.scratch is not None:
+        n = int(op.scratch(layer))
+        extra.append(buf(np.zeros((n + 15) // 16 * 4, np.int32)) if n > 0 else ffi.NULL)
+    getattr(lib, fn)(desc, *ins, buf(out), *extra)
     return out

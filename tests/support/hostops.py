@@ -3,6 +3,7 @@ operator's own header (firmware/nn/include/ops/<op>.h) without its preprocessor 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,15 @@ def op_header_cdef(op: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
+def ref_sources(op: str) -> list[Path]:
+    """ref/<op>.c and the shared ref helpers it includes (a `#include "x.h"` with a ref/x.c beside it)."""
+    main = NN / "ref" / f"{op}.c"
+    helpers = re.findall(r'#include "(\w+)\.h"', main.read_text())
+    return [main, *(NN / "ref" / f"{h}.c" for h in helpers if (NN / "ref" / f"{h}.c").is_file())]
+
+
 def load_op(op: str, build_dir: Path) -> tuple[Any, Any]:
-    lib = build_shared(
-        build_dir / f"libcosim_op_{op}.so", [NN / "ref" / f"{op}.c"], include_dirs=[NN / "include", NN / "ref"]
-    )
+    lib = build_shared(build_dir / f"libcosim_op_{op}.so", ref_sources(op), include_dirs=[NN / "include", NN / "ref"])
     return load_shared(lib, op_header_cdef(op))
 
 

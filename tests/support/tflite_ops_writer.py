@@ -9,7 +9,7 @@ import flatbuffers
 import numpy as np
 import tflite
 from tflite.BuiltinOptions import BuiltinOptions
-from tflite_writer import ACT, EXTRA_OPTIONS, Op, T, build_model
+from tflite_writer import ACT, EXTRA_OPTIONS, TYPE_CODES, Op, T, build_model
 
 
 def _sub(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
@@ -101,6 +101,102 @@ def _div(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
 
 EXTRA_OPTIONS.update({"SUM": _reducer, "RESIZE_BILINEAR": _resize_bilinear, "L2_NORMALIZATION": _l2norm})
 EXTRA_OPTIONS.update({"LOG_SOFTMAX": _log_softmax, "DIV": _div})
+
+
+def _svdf(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+    tflite.SVDFOptionsStart(b)
+    tflite.SVDFOptionsAddRank(b, int(o.get("rank", 1)))
+    tflite.SVDFOptionsAddFusedActivationFunction(b, ACT[o.get("activation", "NONE")])
+    tflite.SVDFOptionsAddAsymmetricQuantizeInputs(b, bool(o.get("asymmetric_quantize_inputs", False)))
+    return BuiltinOptions.SVDFOptions, tflite.SVDFOptionsEnd(b)
+
+
+EXTRA_OPTIONS.update({"SVDF": _svdf})
+
+
+def _lstm(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+    act = {**ACT, "SIGN_BIT": 5}[o.get("activation", "TANH")]  # what converters write, or a refused one
+    tflite.UnidirectionalSequenceLSTMOptionsStart(b)
+    tflite.UnidirectionalSequenceLSTMOptionsAddFusedActivationFunction(b, act)
+    tflite.UnidirectionalSequenceLSTMOptionsAddCellClip(b, float(o.get("cell_clip", 0.0)))
+    tflite.UnidirectionalSequenceLSTMOptionsAddProjClip(b, float(o.get("proj_clip", 0.0)))
+    tflite.UnidirectionalSequenceLSTMOptionsAddTimeMajor(b, bool(o.get("time_major", False)))
+    asym = bool(o.get("asymmetric_quantize_inputs", False))
+    tflite.UnidirectionalSequenceLSTMOptionsAddAsymmetricQuantizeInputs(b, asym)
+    diag = bool(o.get("diagonal_recurrent_tensors", False))
+    tflite.UnidirectionalSequenceLSTMOptionsAddDiagonalRecurrentTensors(b, diag)
+    return BuiltinOptions.UnidirectionalSequenceLSTMOptions, tflite.UnidirectionalSequenceLSTMOptionsEnd(b)
+
+
+EXTRA_OPTIONS.update({"UNIDIRECTIONAL_SEQUENCE_LSTM": _lstm})
+
+
+def _arg_min_max(name: str) -> Any:
+    def write(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+        getattr(tflite, f"{name}OptionsStart")(b)
+        getattr(tflite, f"{name}OptionsAddOutputType")(b, TYPE_CODES[o.get("output_type", "int32")])
+        return getattr(BuiltinOptions, f"{name}Options"), getattr(tflite, f"{name}OptionsEnd")(b)
+
+    return write
+
+
+EXTRA_OPTIONS.update({"ARG_MAX": _arg_min_max("ArgMax"), "ARG_MIN": _arg_min_max("ArgMin")})
+
+
+def _transpose_conv(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+    tflite.TransposeConvOptionsStart(b)
+    padding = o.get("padding", "SAME")
+    tflite.TransposeConvOptionsAddPadding(b, {"SAME": 0, "VALID": 1}.get(padding, padding))  # an int: a bad one
+    tflite.TransposeConvOptionsAddStrideW(b, int(o.get("stride_w", 1)))
+    tflite.TransposeConvOptionsAddStrideH(b, int(o.get("stride_h", 1)))
+    tflite.TransposeConvOptionsAddFusedActivationFunction(b, ACT[o.get("activation", "NONE")])
+    return BuiltinOptions.TransposeConvOptions, tflite.TransposeConvOptionsEnd(b)
+
+
+EXTRA_OPTIONS.update({"TRANSPOSE_CONV": _transpose_conv})
+EXTRA_OPTIONS.update({"EQUAL": _empty("EqualOptions"), "NOT_EQUAL": _empty("NotEqualOptions")})
+EXTRA_OPTIONS.update({"LESS": _empty("LessOptions"), "LESS_EQUAL": _empty("LessEqualOptions")})
+EXTRA_OPTIONS.update({"GREATER": _empty("GreaterOptions"), "GREATER_EQUAL": _empty("GreaterEqualOptions")})
+EXTRA_OPTIONS.update({"SELECT_V2": _empty("SelectV2Options")})
+
+
+def _split(name: str) -> Any:
+    def write(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+        getattr(tflite, f"{name}OptionsStart")(b)
+        getattr(tflite, f"{name}OptionsAddNumSplits")(b, int(o.get("num_splits", 1)))
+        return getattr(BuiltinOptions, f"{name}Options"), getattr(tflite, f"{name}OptionsEnd")(b)
+
+    return write
+
+
+EXTRA_OPTIONS.update({"SPLIT": _split("Split"), "SPLIT_V": _split("SplitV")})
+
+
+def _cast(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+    tflite.CastOptionsStart(b)
+    if "in_data_type" in o:
+        tflite.CastOptionsAddInDataType(b, TYPE_CODES[o["in_data_type"]])
+        tflite.CastOptionsAddOutDataType(b, TYPE_CODES[o["out_data_type"]])
+    return BuiltinOptions.CastOptions, tflite.CastOptionsEnd(b)
+
+
+EXTRA_OPTIONS.update({"CAST": _cast})
+
+
+def _unpack(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+    tflite.UnpackOptionsStart(b)
+    tflite.UnpackOptionsAddNum(b, int(o.get("num", 0)))
+    tflite.UnpackOptionsAddAxis(b, int(o.get("axis", 0)))
+    return BuiltinOptions.UnpackOptions, tflite.UnpackOptionsEnd(b)
+
+
+def _mirror_pad(b: flatbuffers.Builder, o: dict[str, Any]) -> tuple[int, int]:
+    tflite.MirrorPadOptionsStart(b)
+    tflite.MirrorPadOptionsAddMode(b, int(o.get("mode", 0)))
+    return BuiltinOptions.MirrorPadOptions, tflite.MirrorPadOptionsEnd(b)
+
+
+EXTRA_OPTIONS.update({"UNPACK": _unpack, "MIRROR_PAD": _mirror_pad})
 # -- options of operators added later: their writer functions above, their EXTRA_OPTIONS.update lines above this --
 
 Q = tuple[float, int]  # (scale, zero point)

@@ -13,7 +13,7 @@ import tflite
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
-TYPE_CODES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
+TYPE_CODES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7, "int8": 9}
 PADDING = {"SAME": 0, "VALID": 1}
 ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
 # builtin op name -> writer of its options table: (BuiltinOptions type, offset)
@@ -32,6 +32,7 @@ class T:
     qdim: int = 0
     data: np.ndarray | None = None
     sparse: bool = False  # write SparsityParameters (traversal order only): a pruned model's compressed tensor
+    variable: bool = False  # is_variable: a state tensor the interpreter keeps between invocations (LSTM, SVDF)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Op:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    intermediates: list[int] = field(default_factory=list)  # tensor indices (the quantized LSTM's gate scales)
 
 
 def _vec(b: flatbuffers.Builder, start: Any, values: list[int], kind: str = "int32") -> int:
@@ -121,6 +123,9 @@ def _options(b: flatbuffers.Builder, op: Op) -> tuple[int, int]:
         tflite.StridedSliceOptionsAddBeginMask(b, o.get("begin_mask", 0))
         tflite.StridedSliceOptionsAddEndMask(b, o.get("end_mask", 0))
         tflite.StridedSliceOptionsAddShrinkAxisMask(b, o.get("shrink_axis_mask", 0))
+        tflite.StridedSliceOptionsAddEllipsisMask(b, o.get("ellipsis_mask", 0))
+        tflite.StridedSliceOptionsAddNewAxisMask(b, o.get("new_axis_mask", 0))
+        tflite.StridedSliceOptionsAddOffset(b, bool(o.get("offset", False)))
         return BuiltinOptions.StridedSliceOptions, tflite.StridedSliceOptionsEnd(b)
     if n == "PACK":
         tflite.PackOptionsStart(b)
@@ -183,6 +188,8 @@ def build_model(tensors: list[T], ops: list[Op], inputs: list[int], outputs: lis
         tflite.TensorAddType(b, TYPE_CODES[t.dtype])
         tflite.TensorAddBuffer(b, buf)
         tflite.TensorAddName(b, name)
+        if t.variable:
+            tflite.TensorAddIsVariable(b, True)
         if q is not None:
             tflite.TensorAddQuantization(b, q)
         tensor_offsets.append(tflite.TensorEnd(b))
@@ -196,10 +203,13 @@ def build_model(tensors: list[T], ops: list[Op], inputs: list[int], outputs: lis
         opt_type, opt = _options(b, op)
         ins = _vec(b, tflite.OperatorStartInputsVector, op.inputs)
         outs = _vec(b, tflite.OperatorStartOutputsVector, op.outputs)
+        mids = _vec(b, tflite.OperatorStartIntermediatesVector, op.intermediates) if op.intermediates else None
         tflite.OperatorStart(b)
         tflite.OperatorAddOpcodeIndex(b, codes.index(op.name))
         tflite.OperatorAddInputs(b, ins)
         tflite.OperatorAddOutputs(b, outs)
+        if mids is not None:
+            tflite.OperatorAddIntermediates(b, mids)
         if opt_type:
             tflite.OperatorAddBuiltinOptionsType(b, opt_type)
             tflite.OperatorAddBuiltinOptions(b, opt)

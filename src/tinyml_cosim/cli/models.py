@@ -69,6 +69,7 @@ def compile_command(
         "files": [str(f) for f in cm.files],
         "arena_bytes": cm.arena_bytes,
         "arena_bytes_without_scratch": cm.arena_bytes_without_scratch,
+        "state_bytes": cm.state_bytes,
         "scratch_bytes": {str(i): n for i, n in cm.scratch.items()},
         **tflm_arena_fields(cm),
         "tflm_greedy_arena_bytes": cm.tflm_greedy_arena_bytes,
@@ -92,6 +93,8 @@ def compile_command(
     )
     typer.echo(f"{cm.name} for {b.id} ({kernels} kernels) -> {out}")
     typer.echo(f"  arena  {cm.arena_bytes:>10,} bytes; {tflm}")
+    if cm.state_bytes:
+        typer.echo(f"  state  {cm.state_bytes:>10,} bytes of it kept between inferences (LSTM / SVDF state)")
     if cm.tflm_arena32 is not None:
         a = cm.tflm_arena32
         how = "computed from TFLM's 32-bit structs" + ("" if a.exact else ", upper bound: some operators not measured")
@@ -123,7 +126,8 @@ def _human_check(r: dict[str, object]) -> None:
     )
     ipi = r["instructions_per_inference"]
     if isinstance(ipi, list) and ipi:
-        typer.echo(f"  instructions per inference: {min(ipi):,} .. {max(ipi):,} ({r['instructions_per_mac']}/MAC)")
+        per_mac = "no MACs: copies only" if r["instructions_per_mac"] is None else f"{r['instructions_per_mac']}/MAC"
+        typer.echo(f"  instructions per inference: {min(ipi):,} .. {max(ipi):,} ({per_mac})")
     typer.echo(
         f"  arena {r['arena_bytes']} bytes (TFLM non-persistent {r['tflm_arena_nonpersistent_bytes']}, whole on the "
         f"32-bit board {r['tflm_arena_whole_32bit_bytes']}), model flash {r['flash_bytes_model']}"

@@ -18,7 +18,7 @@ from tinyml_cosim.nn.golden import tflm_arena, tflm_available
 from tinyml_cosim.nn.graph import Graph, lower_model
 from tinyml_cosim.nn.ir import Tensor
 from tinyml_cosim.nn.planner import plan_memory, tflm_greedy_bytes
-from tinyml_cosim.nn.scratch import graph_scratch
+from tinyml_cosim.nn.scratch import graph_scratch, registry_scratch
 from tinyml_cosim.nn.tflite_reader import RawModel, read_tflite
 from tinyml_cosim.nn.tflm_arena import TflmArena32, tflm_arena_32bit
 
@@ -90,6 +90,11 @@ class CompiledModel:
         self.outputs = self.outputs or [self.output]
 
     @property
+    def state_bytes(self) -> int:
+        """Bytes of state (LSTM / SVDF variable tensors) inside the arena, kept between inferences."""
+        return sum(t.nbytes for t in self.graph.tensors.values() if t.variable) if self.graph is not None else 0
+
+    @property
     def input_bytes(self) -> int:
         """COSIM_MODEL_INPUT_BYTES: every input tensor, packed."""
         return sum(t.bytes for t in self.inputs)
@@ -137,13 +142,15 @@ def compile_graph(
     build of the host tests — without a board)."""
     if kernels not in ("ref", "cmsis"):
         raise BadInput(f"unknown kernel set {kernels!r}: use 'ref' or 'cmsis'")
-    scratch: dict[int, int] = {}
+    # working buffers of registry kernels (nn/ops: Operator.scratch), whatever the kernel set
+    own_scratch = registry_scratch(graph)
+    scratch: dict[int, int] = dict(own_scratch)
     scratch_dsp: bool | None = None
     if kernels == "cmsis":
         # firmware/nn/cmsis adapters over CMSIS-NN replace the ref files of the same name; their working buffers
         # live in the arena, each only while its layer runs (the planner overlaps them with dead tensors).
         scratch_dsp = dsp if dsp is not None else (board.dsp if board is not None else False)
-        scratch = graph_scratch(graph, scratch_dsp)
+        scratch.update(graph_scratch(graph, scratch_dsp))
     plan = plan_memory(graph, scratch)
     emitted = emit(graph, plan)
     cm = CompiledModel(
@@ -173,7 +180,9 @@ def compile_graph(
         outputs=[_quant(graph.tensors[t]) for t in graph.outputs],
         planner=plan.strategy,
         tflm_greedy_arena_bytes=tflm_greedy_bytes(graph, scratch),
-        arena_bytes_without_scratch=plan_memory(graph).arena_bytes if scratch else plan.arena_bytes,
+        arena_bytes_without_scratch=(
+            plan_memory(graph, own_scratch).arena_bytes if scratch != own_scratch else plan.arena_bytes
+        ),
         scratch_dsp=scratch_dsp,
         graph=graph,
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinyml_cosim.nn.graph import Graph
-from tinyml_cosim.nn.ir import Layer
+from tinyml_cosim.nn.ir import Layer, Tensor
 from tinyml_cosim.nn.ops import BY_KIND
 from tinyml_cosim.nn.planner import Plan
 from tinyml_cosim.nn.scratch import SCRATCH_KINDS
@@ -28,12 +28,10 @@ STRUCTS = {
     "maxpool": ("cosim_pool_t", "cosim_maxpool_s8"),
     "add": ("cosim_eltwise_t", "cosim_add_s8"),
     "mul": ("cosim_eltwise_t", "cosim_mul_s8"),
-    "mean": ("cosim_mean_t", "cosim_mean_s8"),
     "softmax": ("cosim_softmax_t", "cosim_softmax_s8"),
     "logistic": ("cosim_sigmoid_t", "cosim_logistic_s8"),
     "tanh": ("cosim_sigmoid_t", "cosim_tanh_s8"),
     "concat": ("cosim_concat_t", "cosim_concat_s8"),
-    "pad": ("cosim_pad_t", "cosim_pad_s8"),
     "quantize": ("cosim_quantize_t", "cosim_quantize_f32_s8"),
     "dequantize": ("cosim_dequantize_t", "cosim_dequantize_s8_f32"),
     "requantize": ("cosim_requantize_t", "cosim_requantize_s8"),
@@ -46,17 +44,20 @@ STRUCT_BYTES_32 = {
     "cosim_fc_t": 9 * 4 + 4 * 4,
     "cosim_pool_t": 13 * 4,
     "cosim_eltwise_t": 25 * 4,
-    "cosim_mean_t": 7 * 4,
     "cosim_softmax_t": 5 * 4,
     "cosim_sigmoid_t": 5 * 4,
     "cosim_concat_t": 3 * 4,
-    "cosim_pad_t": 13 * 4,
     "cosim_quantize_t": 3 * 4,
     "cosim_dequantize_t": 16,
     "cosim_requantize_t": 5 * 4,
 }
 LAYER_INFO_BYTES_32 = 5 * 4
-C_TYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t"}
+C_TYPES = {
+    np.dtype(np.int8): "int8_t",
+    np.dtype(np.int16): "int16_t",
+    np.dtype(np.int32): "int32_t",
+    np.dtype(np.int64): "int64_t",  # the 16x8 path's biases
+}
 CONST_FIELDS = ("filter", "bias", "multiplier", "shift")
 
 
@@ -77,6 +78,8 @@ def _array(name: str, a: np.ndarray) -> str:
 
 
 def _value(v: Any) -> str:
+    if v is None:  # an absent optional array of a registry descriptor
+        return "NULL"
     if isinstance(v, list | tuple):
         return "{" + ", ".join(_value(x) for x in v) + "}"
     if isinstance(v, float):
@@ -177,7 +180,7 @@ def emit(graph: Graph, plan: Plan, model_name: str | None = None) -> EmittedMode
             f"static const {struct} {tag} = {{\n    {init}\n}};\n\n"
         )
         const_bytes += descriptor_bytes_32(layer)
-        calls.append(_call(tag, fn, layer, plan, i, graph.tensors[layer.output].nbytes))
+        calls.append(_call(tag, fn, layer, plan, i, graph.tensors))
         infos.append(
             f"    {{{_c_string(f'{layer.op_index}:{layer.op_name}')}, {layer.macs}u, {layer.params}u, "
             f"{graph.tensors[layer.output].nbytes}u, {plan.tensor_offset(layer.output)}u}}"
@@ -208,13 +211,33 @@ def emit(graph: Graph, plan: Plan, model_name: str | None = None) -> EmittedMode
         + "".join(calls)
         + copy_out
         + "    return 0;\n}\n\n"
-        "int cosim_model_invoke_cb(void *arena, const void *input, void *output, cosim_layer_cb_t cb, void *user)\n"
+        + _reset(graph, plan)
+        + "int cosim_model_invoke_cb(void *arena, const void *input, void *output, cosim_layer_cb_t cb, void *user)\n"
         "{\n    return cosim__model_run(arena, input, output, cb, user);\n}\n\n"
         "int cosim_model_invoke(void *arena, const void *input, void *output)\n"
         "{\n    return cosim__model_run(arena, input, output, NULL, NULL);\n}\n"
     )
     header = _header(graph, plan, ins, outs)
     return EmittedModel("".join(out), header, const_bytes)
+
+
+def _state_tensors(graph: Graph) -> list[Any]:
+    return [t for t in graph.tensors.values() if t.variable]
+
+
+def _reset(graph: Graph, plan: Plan) -> str:
+    """cosim_model_reset: every state tensor (LSTM / SVDF) as TFLM's ResetVariableTensors leaves it: an int8 one
+    filled with its zero point, any other type with zero bytes (TFLM memsets the zero point only for int8)."""
+    body = []
+    for t in _state_tensors(graph):
+        fill = t.zero_point & 0xFF if t.dtype == "int8" else 0
+        body.append(f"    memset(A + {plan.tensor_offset(t.id)}, {fill}, {t.nbytes}u);\n")
+    if not body:
+        return "int cosim_model_reset(void *arena)\n{\n    return arena == NULL ? -1 : 0;\n}\n\n"
+    return (
+        "int cosim_model_reset(void *arena)\n{\n    uint8_t *const A = (uint8_t *)arena;\n"
+        "    if (arena == NULL) return -1;\n" + "".join(body) + "    return 0;\n}\n\n"
+    )
 
 
 def _io_copies(plan: Plan, ins: list[Any], outs: list[Any]) -> tuple[str, str]:
@@ -246,14 +269,19 @@ def _header(graph: Graph, plan: Plan, ins: list[Any], outs: list[Any]) -> str:
         f"#define COSIM_MODEL_INPUT_OFFSETS {_value(_packed_offsets(ins))}\n"
         f"#define COSIM_MODEL_OUTPUTS {len(outs)}u\n"
         f"#define COSIM_MODEL_OUTPUT_OFFSETS {_value(_packed_offsets(outs))}\n"
-        f"#define COSIM_MODEL_LAYERS {len(graph.layers)}u\n\n"
+        f"#define COSIM_MODEL_LAYERS {len(graph.layers)}u\n"
+        "/* bytes of state (LSTM / SVDF) kept in the arena between invocations; 0: the model is stateless */\n"
+        f"#define COSIM_MODEL_STATE_BYTES {sum(t.nbytes for t in _state_tensors(graph))}u\n\n"
         '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
         "extern const cosim_model_desc_t cosim_model_desc;\n\n"
         "/* Run one inference. arena: COSIM_MODEL_ARENA_BYTES, 16-byte aligned; input/output: the model's tensors.\n"
         "   Returns 0, or a negative value for a bad argument. */\n"
         "int cosim_model_invoke(void *arena, const void *input, void *output);\n"
         "/* The same, calling cb after every layer with that layer's output tensor (cb may be NULL). */\n"
-        "int cosim_model_invoke_cb(void *arena, const void *input, void *output, cosim_layer_cb_t cb, void *user);\n\n"
+        "int cosim_model_invoke_cb(void *arena, const void *input, void *output, cosim_layer_cb_t cb, void *user);\n"
+        "/* Set the model's state to its initial value (call once before the first inference, and to restart a\n"
+        "   stream). Returns 0, or -1 for a NULL arena. */\n"
+        "int cosim_model_reset(void *arena);\n\n"
         "#ifdef __cplusplus\n}\n#endif\n\n#endif\n"
     )
 
@@ -275,14 +303,31 @@ def _tensor_info(t: Any) -> str:
     return f"{{{rank}, {_value(shape4)}, {ttype}, {float(np.float32(t.scale))!r}f, {t.zero_point}, {t.nbytes}u}}"
 
 
-def _call(tag: str, fn: str, layer: Layer, plan: Plan, index: int, out_bytes: int) -> str:
+def _call(tag: str, fn: str, layer: Layer, plan: Plan, index: int, tensors: dict[int, Tensor]) -> str:
+    out_bytes = tensors[layer.output].nbytes
+
     def ptr(tid: int, ctype: str = "int8_t") -> str:
         return f"({ctype} *)(A + {plan.tensor_offset(tid)})"
 
     out_ptr = ptr(layer.output, "float" if layer.kind == "dequantize" else "int8_t")
     if layer.kind in BY_KIND:
-        operands = [ptr(a, "const int8_t") if isinstance(a, int) else f"{tag}_{a}" for a in layer.args]
-        line = f"    {fn}(&{tag}, {', '.join([*operands, out_ptr])});\n"
+        # int8 operands as before; a state tensor (read and written in place) as void *, other types as const
+        # void *, so the kernel declares each parameter with its own type
+        operands = [
+            f"{tag}_{a}"
+            if isinstance(a, str)
+            else ptr(a, "void")
+            if tensors[a].variable
+            else ptr(a, "const int8_t" if tensors[a].dtype == "int8" else "const void")
+            for a in layer.args
+        ]
+        if tensors[layer.output].dtype != "int8":
+            out_ptr = ptr(layer.output, "void")
+        operands.append(out_ptr)
+        if BY_KIND[layer.kind].scratch is not None:  # the kernel's working buffer comes after the output
+            found = plan.scratch(index)
+            operands.append(f"(void *)(A + {found[0]})" if found else "NULL")
+        line = f"    {fn}(&{tag}, {', '.join(operands)});\n"
     elif layer.kind in TWO_INPUT_KINDS:
         two = [ptr(a, "const int8_t") if isinstance(a, int) else f"{tag}_{a}" for a in (layer.args or layer.inputs)]
         line = f"    {fn}(&{tag}, {', '.join([*two, out_ptr])});\n"
@@ -293,13 +338,20 @@ def _call(tag: str, fn: str, layer: Layer, plan: Plan, index: int, out_bytes: in
         )
     else:
         in_type = "const float" if layer.kind == "quantize" else "const int8_t"
+        in_ptr = ptr(layer.inputs[0], in_type)
+        if layer.batch > 1:  # the kernel sees one image: once per image, on consecutive slices
+            per_in, per_out = tensors[layer.inputs[0]].nbytes // layer.batch, out_bytes // layer.batch
+            in_ptr = f"({in_type} *)(A + {plan.tensor_offset(layer.inputs[0])} + b * {per_in}u)"
+            out_ptr = f"(int8_t *)(A + {plan.tensor_offset(layer.output)} + b * {per_out}u)"
         scratch = plan.scratch(index)
         if scratch is None:
-            line = f"    {fn}(&{tag}, {ptr(layer.inputs[0], in_type)}, {out_ptr});\n"
+            line = f"    {fn}(&{tag}, {in_ptr}, {out_ptr});\n"
         else:
             # the kernel's working buffer (CMSIS-NN), planned into the arena for the duration of this call
             assert layer.kind in SCRATCH_KINDS, layer.kind
             off, size = scratch
-            line = f"    {fn}_with_scratch(&{tag}, {ptr(layer.inputs[0], in_type)}, {out_ptr}, A + {off}, {size});\n"
+            line = f"    {fn}_with_scratch(&{tag}, {in_ptr}, {out_ptr}, A + {off}, {size});\n"
+        if layer.batch > 1:
+            line = f"    for (uint32_t b = 0; b < {layer.batch}u; b++) {{\n    {line}    }}\n"
     cb = f"    if (cb) cb({index}u, A + {plan.tensor_offset(layer.output)}, {out_bytes}u, user);\n"
     return line + cb

@@ -61,6 +61,26 @@ def run_tflm(model: Path | bytes, inputs: Sequence[np.ndarray] | np.ndarray) -> 
     return [np.array(interp.get_output(i)) for i in range(len(raw.outputs))]
 
 
+def run_tflm_sequence(
+    model: Path | bytes, inputs: Sequence[Sequence[np.ndarray] | np.ndarray]
+) -> list[list[np.ndarray]]:
+    """Invocations in a row on one TFLM interpreter (each item: the model's inputs of one invocation); returns each
+    invocation's outputs. A stateful model (LSTM, SVDF: variable tensors) carries its state from one to the next,
+    as it does on the board; `run_tflm` starts every call from the reset state."""
+    rt = _runtime()
+    data = _model_bytes(model)
+    interp = rt.Interpreter.from_bytes(data, arena_size=max(len(data) * 10, 256 * 1024))
+    n_out = len(parse_tflite(data).outputs)
+    outs = []
+    for item in inputs:
+        xs = [item] if isinstance(item, np.ndarray) else list(item)
+        for i, x in enumerate(xs):
+            interp.set_input(np.asarray(x), i)
+        interp.invoke()
+        outs.append([np.array(interp.get_output(i)) for i in range(n_out)])
+    return outs
+
+
 @dataclass(frozen=True)
 class TflmArena:
     total: int  # RecordingMicroAllocator: whole arena used (head + tail)

@@ -18,8 +18,8 @@ import numpy as np
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn import quant, refusals
 from tinyml_cosim.nn.ir import Layer, Tensor
-from tinyml_cosim.nn.ops import BY_BUILTIN, quantize_uint8
-from tinyml_cosim.nn.ops.base import operands
+from tinyml_cosim.nn.ops import BY_BUILTIN, variant_for
+from tinyml_cosim.nn.ops.base import Operator, operands
 from tinyml_cosim.nn.tflite_reader import RawModel, RawOperator, RawTensor, read_tflite
 from tinyml_cosim.nn.tflm_ops import tflm_support
 
@@ -31,19 +31,20 @@ SUPPORTED_OPS = (
     "MAX_POOL_2D",
     "ADD",
     "MUL",
-    "MEAN",
     "SOFTMAX",
     "LOGISTIC",
     "TANH",
     "CONCATENATION",
-    "PAD",
-    "PADV2",
     "QUANTIZE",
     "DEQUANTIZE",
     *BY_BUILTIN,  # the operator registry (nn/ops/)
 )
 SHAPE_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SHAPE", "STRIDED_SLICE", "PACK")
 ACTIVATIONS_SUPPORTED = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+# NHWC kernels that see one image: a 4-D batch runs them once per image (Layer.batch); and copies that never look
+# at the batch
+PER_IMAGE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
+ANY_BATCH_OPS = ("CONCATENATION", "PACK")
 
 
 @dataclass
@@ -131,7 +132,9 @@ class _Lowerer:
         if dtype == "int8" and (len(raw.scales) != 1 or len(raw.zero_points) != 1):
             raise self.fail(op, f"{role} {raw.describe()} has no per-tensor quantization (scale/zero point)")
         shape = raw.shape
-        if len(shape) >= 2 and shape[0] != 1 and len(shape) == 4:
+        # the kernels lowered here walk NHWC tensors of one image; the registry's operators take any batch
+        batched = op.name in (*PER_IMAGE_OPS, *ANY_BATCH_OPS) or op.name in BY_BUILTIN or self.variant(op) is not None
+        if len(shape) == 4 and shape[0] != 1 and not batched:
             raise self.fail(op, f"{role} {raw.describe()} has batch {shape[0]}; only batch 1 is supported")
         cid = self.canon(index)
         if cid not in self.tensors:
@@ -152,6 +155,21 @@ class _Lowerer:
             raw.scales[0] if raw.scales else 1.0,
             raw.zero_points[0] if raw.zero_points else 0,
         )
+
+    def variant(self, op: RawOperator) -> Operator | None:
+        """The registry variant for the types of the operator's first non-constant input and first output."""
+        first_in = next((self.t(i).dtype for i in op.inputs if i >= 0 and i not in self.consts), "")
+        return variant_for(op.name, first_in, self.t(op.outputs[0]).dtype if op.outputs else "")
+
+    def state_tensor(self, op: RawOperator, index: int, role: str, dtype: str = "int8") -> Tensor:
+        """A variable tensor (LSTM / SVDF state): read and written in place by its operator, kept between
+        invocations, set to its zero point by the model's reset (as TFLM's ResetVariableTensors)."""
+        raw = self.t(index)
+        if not raw.variable:
+            raise self.fail(op, f"{role} {raw.describe()} is not marked variable: TFLM keeps this state in one")
+        t = self.act_tensor(op, index, role, dtype)
+        self.tensors[t.id].variable = t.variable = True
+        return t
 
     def const_values(self, op: RawOperator, index: int) -> np.ndarray | None:
         """The values of tensor `index` when known at compile time: a constant of the file, or folded here."""
@@ -245,10 +263,18 @@ class _Lowerer:
             )
         for op in self.raw.operators:
             try:
-                if op.name in SHAPE_OPS:
+                # STRIDED_SLICE of a constant (a Flatten's shape chain) folds; of an activation it is a kernel
+                variant = self.variant(op)
+                if variant is not None:  # e.g. the 16x8 form of an operator whose int8 form is lowered here
+                    got = variant.lower(self, op)
+                    self.layers.extend(got if isinstance(got, list) else [got])
+                elif op.name == "PACK" and any(i not in self.consts for i in op.inputs):
+                    self.lower_pack(op)  # of activations: a concatenation along a new axis
+                elif op.name in SHAPE_OPS and not (op.name in BY_BUILTIN and op.inputs[0] not in self.consts):
                     self.fold_shape_op(op)
                 elif op.name in BY_BUILTIN:
-                    self.layers.append(BY_BUILTIN[op.name].lower(self, op))
+                    got = BY_BUILTIN[op.name].lower(self, op)  # one kernel call, or several (SPLIT: one per output)
+                    self.layers.extend(got if isinstance(got, list) else [got])
                 else:
                     getattr(self, "lower_" + op.name.lower())(op)
             except BadInput:
@@ -302,6 +328,12 @@ class _Lowerer:
         # The folded sum must stay inside int32 for every possible input, or the fold would not be exact.
         return bool(np.all(np.abs(bias.astype(np.int64)) + 128 * filt_abs_sum <= quant.INT32_MAX))
 
+    def _batch(self, op: RawOperator, x: Tensor, y: Tensor) -> int:
+        """The images of a 4-D NHWC operator (input and output batch must agree)."""
+        if len(x.shape) == 4 and len(y.shape) == 4 and x.shape[0] != y.shape[0]:
+            raise self.fail(op, f"input batch {x.shape[0]} and output batch {y.shape[0]} differ")
+        return max(int(x.shape[0]), 1) if len(x.shape) == 4 else 1
+
     def _conv_like(self, op: RawOperator, depthwise: bool) -> None:
         x = self.act_tensor(op, op.inputs[0], "input")
         y = self.act_tensor(op, op.outputs[0], "output")
@@ -309,6 +341,7 @@ class _Lowerer:
         assert f.data is not None
         if len(x.shape) != 4 or len(y.shape) != 4 or f.data.ndim != 4:
             raise self.fail(op, "input, filter and output must be 4-D (NHWC)")
+        batch = self._batch(op, x, y)
         _, ih, iw, ic = x.shape
         _, oh, ow, oc = y.shape
         o = op.options
@@ -395,9 +428,10 @@ class _Lowerer:
                     act_max=act_max,
                 ),
                 consts,
-                macs=macs,
+                macs=macs * batch,
                 params=int(filt.size + (bias.size if bias is not None else 0)),
                 folded_zero_point=folded,
+                batch=batch,
             )
         )
 
@@ -480,6 +514,7 @@ class _Lowerer:
         y = self.act_tensor(op, op.outputs[0], "output")
         if len(x.shape) != 4 or len(y.shape) != 4:
             raise self.fail(op, "input and output must be 4-D (NHWC)")
+        batch = self._batch(op, x, y)
         _, ih, iw, c = x.shape
         _, oh, ow, oc = y.shape
         o = op.options
@@ -513,7 +548,8 @@ class _Lowerer:
                     act_min=act_min,
                     act_max=act_max,
                 ),
-                macs=oh * ow * c * kh * kw,
+                macs=oh * ow * c * kh * kw * batch,
+                batch=batch,
             )
         )
 
@@ -600,60 +636,6 @@ class _Lowerer:
         )
         self.layers.append(Layer(op.index, op.name, "mul", output=y.id, p=p, macs=y.elements, **where))
 
-    def lower_mean(self, op: RawOperator) -> None:
-        x = self.act_tensor(op, op.inputs[0], "input")
-        y = self.act_tensor(op, op.outputs[0], "output")
-        axis_t = self.const(op, op.inputs[1], "axis", "int32")
-        assert axis_t.data is not None
-        rank = len(x.shape)
-        axes = sorted({int(a) % rank for a in axis_t.data.reshape(-1)}) if rank else []
-        # TFLM's int8 MEAN runs one general reduction whatever the axes and keep_dims (keep_dims only changes the
-        # output shape, not its bytes). Dimensions of size 1 do not move any byte, so the reduced axes only need to be
-        # contiguous among the others: the input is then [outer, reduce, inner] and the output [outer, inner].
-        big = [d for d in range(rank) if x.shape[d] != 1]
-        reduced = [d for d in big if d in axes]
-        if reduced and big[big.index(reduced[0]) : big.index(reduced[-1]) + 1] != reduced:
-            raise self.fail(
-                op,
-                f"MEAN over axes {axes} of {list(x.shape)} is not supported: the reduced axes must be adjacent "
-                "(ignoring dimensions of size 1)",
-            )
-        first, last = (reduced[0], reduced[-1]) if reduced else (rank, rank - 1)
-        outer = int(np.prod(x.shape[:first])) if first else 1
-        n = int(np.prod(x.shape[first : last + 1])) if reduced else 1
-        inner = x.elements // (outer * n)
-        if y.elements != outer * inner:
-            raise self.fail(
-                op,
-                f"output {list(y.shape)} has {y.elements} elements; MEAN over axes {axes} of {list(x.shape)} "
-                f"gives {outer * inner}",
-            )
-        m, s = quant.quantize_multiplier(x.scale / y.scale)
-        # TFLM folds the division by the element count into the multiplier: shift it up by floor(log2(n)) bits
-        # (capped at 32 and at 31 + shift), divide in int64 (truncating), and lower the shift to match.
-        extra = min(n.bit_length() - 1, 32, 31 + s)
-        m = int((m << extra) // n)
-        s -= extra
-        self.layers.append(
-            Layer(
-                op.index,
-                op.name,
-                "mean",
-                [x.id],
-                y.id,
-                dict(
-                    outer=outer,
-                    reduce=n,
-                    inner=inner,
-                    input_zp=x.zero_point,
-                    output_zp=y.zero_point,
-                    multiplier=m,
-                    shift=s,
-                ),
-                macs=x.elements,
-            )
-        )
-
     def lower_softmax(self, op: RawOperator) -> None:
         x = self.act_tensor(op, op.inputs[0], "input")
         y = self.act_tensor(op, op.outputs[0], "output")
@@ -725,6 +707,34 @@ class _Lowerer:
     def lower_tanh(self, op: RawOperator) -> None:
         self._sigmoid_like(op, "tanh", 0, 1 / 128)
 
+    def lower_pack(self, op: RawOperator) -> None:
+        """PACK of int8 activations: the inputs (equal shapes and quantization) side by side along a new axis, which
+        is a concatenation of each input's rows of prod(shape[axis:]) elements: the concat kernel."""
+        y = self.act_tensor(op, op.outputs[0], "output")
+        xs = [self.act_tensor(op, i, f"input {k}") for k, i in enumerate(op.inputs)]
+        shape = xs[0].shape
+        axis = op.options.get("axis", 0) % (len(shape) + 1)
+        for k, x in enumerate(xs):
+            if x.shape != shape:
+                raise self.fail(op, f"input {k} '{x.name}' has shape {list(x.shape)}, input 0 {list(shape)}")
+            if (x.scale, x.zero_point) != (y.scale, y.zero_point):
+                raise self.fail(op, f"input {k} '{x.name}' is quantized unlike the output; int8 PACK moves bytes")
+        want = (*shape[:axis], len(xs), *shape[axis:])
+        if tuple(y.shape) != want:
+            raise self.fail(op, f"output {list(y.shape)}: packing {len(xs)} inputs on axis {axis} gives {list(want)}")
+        outer = int(np.prod(shape[:axis])) if axis else 1
+        rows = [int(np.prod(shape[axis:])) if axis < len(shape) else 1] * len(xs)
+        self.layers.append(
+            Layer(
+                op.index,
+                op.name,
+                "concat",
+                [x.id for x in xs],
+                y.id,
+                dict(outer=outer, n_inputs=len(xs), copy_sizes=rows),
+            )
+        )
+
     def lower_concatenation(self, op: RawOperator) -> None:
         y = self.act_tensor(op, op.outputs[0], "output")
         xs = [self.act_tensor(op, i, f"input {k}") for k, i in enumerate(op.inputs)]
@@ -756,48 +766,6 @@ class _Lowerer:
             )
         )
 
-    def _pad(self, op: RawOperator) -> None:
-        x = self.act_tensor(op, op.inputs[0], "input")
-        y = self.act_tensor(op, op.outputs[0], "output")
-        pads_t = self.const(op, op.inputs[1], "paddings", "int32")
-        assert pads_t.data is not None
-        pads = pads_t.data.reshape(-1, 2).astype(int)
-        if len(x.shape) > 4 or pads.shape[0] != len(x.shape):
-            raise self.fail(op, "PAD is supported up to 4-D with one (before, after) pair per dimension")
-        if x.scale != y.scale or x.zero_point != y.zero_point:
-            raise self.fail(op, "int8 PAD needs equal input and output quantization")
-        value = y.zero_point
-        if op.name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
-            v = self.const(op, op.inputs[2], "constant value", "int8")
-            assert v.data is not None
-            value = int(v.data.reshape(-1)[0])
-        lead = 4 - len(x.shape)
-        before = [0] * lead + [int(p) for p in pads[:, 0]]
-        after = [0] * lead + [int(p) for p in pads[:, 1]]
-        if min(before + after) < 0:
-            raise self.fail(op, "negative padding is not supported")
-        self.layers.append(
-            Layer(
-                op.index,
-                op.name,
-                "pad",
-                [x.id],
-                y.id,
-                dict(
-                    in_shape=list(_shape4(x.shape)),
-                    out_shape=list(_shape4(y.shape)),
-                    pad_before=before,
-                    pad_value=value,
-                ),
-            )
-        )
-
-    def lower_pad(self, op: RawOperator) -> None:
-        self._pad(op)
-
-    def lower_padv2(self, op: RawOperator) -> None:
-        self._pad(op)
-
     def lower_quantize(self, op: RawOperator) -> None:
         src = self.t(op.inputs[0])
         y = self.act_tensor(op, op.outputs[0], "output")
@@ -814,9 +782,6 @@ class _Lowerer:
                     macs=y.elements,
                 )
             )
-            return
-        if src.dtype == "uint8":  # a model taking bytes (camera, audio) as uint8: its own kernel
-            self.layers.append(quantize_uint8.OPERATORS[0].lower(self, op))
             return
         x = self.act_tensor(op, op.inputs[0], "input")
         m, s = quant.quantize_multiplier(x.scale / y.scale)

@@ -8,19 +8,29 @@ from typing import Any
 
 import numpy as np
 
-ITEMSIZE = {"int8": 1, "uint8": 1, "float32": 4}
+ITEMSIZE = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "int32": 4, "float32": 4}
+NP_DTYPES: dict[str, type] = {
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "bool": np.bool_,
+    "int16": np.int16,
+    "int32": np.int32,
+    "float32": np.float32,
+}
 
 
 @dataclass
 class Tensor:
-    """An activation tensor that lives in the arena."""
+    """An activation tensor that lives in the arena; a `variable` one (LSTM / SVDF state) is kept between
+    invocations and set to its zero point by the model's reset."""
 
     id: int
     name: str
     shape: tuple[int, ...]
-    dtype: str  # "int8"; "float32" or "uint8" only at the model boundary
+    dtype: str  # "int8"; "float32" or "uint8" only at the model boundary; int16 / int32 / bool inside
     scale: float
     zero_point: int
+    variable: bool = False
 
     @property
     def elements(self) -> int:
@@ -51,3 +61,6 @@ class Layer:
     args: list[int | str] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
     prepared: Any = None
+    # Images of a 4-D batch an NHWC kernel of nn/graph.py (convolutions, pooling) walks one at a time: the generated
+    # code calls it once per image on consecutive slices of its input and output (the descriptor is per image).
+    batch: int = 1

@@ -63,6 +63,9 @@ def buffers_of(graph: Graph, scratch: dict[int, int] | None = None) -> list[Buff
             last[t] = max(last.get(t, i), i)
     for t in graph.outputs:  # copied out after the last layer
         last[t] = len(graph.layers)
+    for t, tensor in graph.tensors.items():  # state kept between invocations: live all the time, shared with nothing
+        if tensor.variable and t in first:
+            first[t], last[t] = -1, len(graph.layers)
     out = [Buffer(f"t{t}", _align(graph.tensors[t].nbytes), first[t], last[t]) for t in first]
     for i, size in (scratch or {}).items():
         if size > 0:

@@ -8,6 +8,7 @@ this and tflite-micro.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from tinyml_cosim.nn import quant
 from tinyml_cosim.nn.graph import Graph, load_graph
-from tinyml_cosim.nn.ir import Layer
+from tinyml_cosim.nn.ir import NP_DTYPES, Layer
 from tinyml_cosim.nn.ops import BY_KIND
 
 Values = dict[int, np.ndarray]
@@ -118,13 +119,6 @@ def _mul(layer: Layer, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _clamp_i8(raw, p["act_min"], p["act_max"])
 
 
-def _mean(layer: Layer, x: np.ndarray) -> np.ndarray:
-    p = layer.p
-    acc = (x.reshape(p["outer"], p["reduce"], p["inner"]).astype(np.int64) - p["input_zp"]).sum(axis=1).reshape(-1)
-    acc = quant.mbqm(quant.wrap32(acc), p["multiplier"], p["shift"])
-    return _clamp_i8(acc + p["output_zp"], -128, 127)
-
-
 def _softmax(layer: Layer, x: np.ndarray) -> np.ndarray:
     p = layer.p
     rows = x.reshape(p["outer"], p["depth"]).astype(np.int64)
@@ -168,15 +162,6 @@ def _concat(layer: Layer, xs: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, axis=1).reshape(-1).astype(np.int8)
 
 
-def _pad(layer: Layer, x: np.ndarray) -> np.ndarray:
-    p = layer.p
-    out = np.full(p["out_shape"], p["pad_value"], np.int8)
-    b = p["pad_before"]
-    s = p["in_shape"]
-    out[b[0] : b[0] + s[0], b[1] : b[1] + s[1], b[2] : b[2] + s[2], b[3] : b[3] + s[3]] = x.reshape(s)
-    return out.reshape(-1)
-
-
 def _quantize(layer: Layer, x: np.ndarray) -> np.ndarray:
     p = layer.p
     q = (x.astype(np.float32) / np.float32(p["scale"])).astype(np.float64)  # the division is in float32, as in TFLM
@@ -196,17 +181,23 @@ def _dequantize(layer: Layer, x: np.ndarray) -> np.ndarray:
     return (np.float64(p["scale"]) * (x.astype(np.int64) - p["zero_point"])).astype(np.float32)
 
 
-def _registry_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
-    """A registry operator (nn/ops/): its own reference over its operands (constants included), shaped."""
+def registry_call(layer: Layer, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """A registry operator (nn/ops/): its own reference over its operands (constants included), shaped; returns
+    the output and, for a stateful operator, the new values of its state operands (by position in `args`)."""
     shaped = [np.asarray(v).reshape(shape) for v, shape in zip(inputs, layer.shapes, strict=True)]
-    return np.asarray(BY_KIND[layer.kind].reference(layer, shaped)).reshape(-1)
+    got = BY_KIND[layer.kind].reference(layer, shaped)
+    out, updates = got if isinstance(got, tuple) else (got, {})
+    return np.asarray(out).reshape(-1), {k: np.asarray(v).reshape(-1) for k, v in updates.items()}
 
 
 def run_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
     k = layer.kind
     if k in BY_KIND:
-        return _registry_layer(layer, inputs)
+        return registry_call(layer, inputs)[0]
     x = inputs[0].reshape(-1)
+    if layer.batch > 1:  # an NHWC kernel of one image, run once per image of the batch
+        images = x.reshape(layer.batch, -1)
+        return np.concatenate([run_layer(replace(layer, batch=1), [img]) for img in images])
     if k == "conv2d":
         return _conv(layer, x, False).reshape(-1)
     if k == "dwconv2d":
@@ -219,16 +210,12 @@ def run_layer(layer: Layer, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return _add(layer, x, inputs[1].reshape(-1))
     if k == "mul":
         return _mul(layer, x, inputs[1].reshape(-1))
-    if k == "mean":
-        return _mean(layer, x)
     if k == "softmax":
         return _softmax(layer, x).reshape(-1)
     if k in ("logistic", "tanh"):
         return _sigmoid_like(layer, x, k == "tanh")
     if k == "concat":
         return _concat(layer, [i.reshape(-1) for i in inputs])
-    if k == "pad":
-        return _pad(layer, x)
     if k == "quantize":
         return _quantize(layer, x)
     if k == "requantize":
@@ -242,23 +229,49 @@ def run_graph(
     graph: Graph,
     x: np.ndarray | Sequence[np.ndarray],
     on_layer: Callable[[int, Layer, np.ndarray], None] | None = None,
+    state: Values | None = None,
 ) -> np.ndarray:
     """The graph's first output for input `x` (a list: one array per model input)."""
-    return run_graph_outputs(graph, x, on_layer)[0]
+    return run_graph_outputs(graph, x, on_layer, state)[0]
+
+
+def initial_state(graph: Graph) -> Values:
+    """Every state tensor (LSTM / SVDF) as cosim_model_reset and TFLM's ResetVariableTensors leave it: an int8 one
+    at its zero point, any other type at 0 (TFLM fills the zero point only into int8 tensors)."""
+    return {
+        t: np.full(v.elements, v.zero_point if v.dtype == "int8" else 0, NP_DTYPES[v.dtype])
+        for t, v in graph.tensors.items()
+        if v.variable
+    }
 
 
 def run_graph_outputs(
     graph: Graph,
     x: np.ndarray | Sequence[np.ndarray],
     on_layer: Callable[[int, Layer, np.ndarray], None] | None = None,
+    state: Values | None = None,
 ) -> list[np.ndarray]:
-    """Every output of the graph, in the model's order."""
+    """Every output of the graph, in the model's order. State tensors start from `state` (updated in place, so
+    calls in a row carry it, as invocations of one TFLM interpreter do), or from their reset values."""
     xs = list(x) if isinstance(x, list | tuple) else [x]
     values: Values = {t: np.asarray(v).reshape(-1) for t, v in zip(graph.inputs, xs, strict=True)}
+    if state is None:
+        state = {}
+    for t, v in initial_state(graph).items():
+        state.setdefault(t, v)
+    values.update(state)
     for i, layer in enumerate(graph.layers):
         # the kernel's operands: arena tensors, and constants where the layer passes them (layer.args)
         where = layer.args or layer.inputs
-        out = run_layer(layer, [values[a] if isinstance(a, int) else layer.consts[a].reshape(-1) for a in where])
+        ins = [values[a] if isinstance(a, int) else layer.consts[a].reshape(-1) for a in where]
+        if layer.kind in BY_KIND:
+            out, updates = registry_call(layer, ins)
+            for pos, v in updates.items():
+                tid = where[pos]
+                assert isinstance(tid, int) and graph.tensors[tid].variable, f"{layer.kind} updates a non-state {pos}"
+                values[tid] = state[tid] = v.astype(NP_DTYPES[graph.tensors[tid].dtype])
+        else:
+            out = run_layer(layer, ins)
         values[layer.output] = out
         if on_layer is not None:
             on_layer(i, layer, out)

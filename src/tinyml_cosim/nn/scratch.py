@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tinyml_cosim.nn.graph import Graph
 from tinyml_cosim.nn.ir import Layer
+from tinyml_cosim.nn.ops import BY_KIND
 
 # Layer kinds whose CMSIS-NN adapter takes a scratch buffer (the `cosim_<op>_with_scratch` entry points)
 SCRATCH_KINDS = ("conv2d", "dwconv2d", "avgpool", "fc")
@@ -60,3 +61,16 @@ def graph_scratch(graph: Graph, dsp: bool) -> dict[int, int]:
     """Layer index -> scratch bytes, for the layers that need any."""
     sizes = {i: layer_scratch_bytes(layer, dsp) for i, layer in enumerate(graph.layers)}
     return {i: n for i, n in sizes.items() if n > 0}
+
+
+def registry_scratch(graph: Graph) -> dict[int, int]:
+    """Layer index -> bytes of the working buffer a registry kernel takes (nn/ops: `Operator.scratch`), for every
+    kernel set: the buffer is part of the operator's contract, not of one library."""
+    out: dict[int, int] = {}
+    for i, layer in enumerate(graph.layers):
+        op = BY_KIND.get(layer.kind)
+        if op is not None and op.scratch is not None:
+            n = int(op.scratch(layer))
+            if n > 0:
+                out[i] = n
+    return out

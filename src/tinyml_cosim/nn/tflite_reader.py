@@ -50,6 +50,7 @@ class RawTensor:
     quantized_dimension: int
     data: np.ndarray | None  # constant contents, or None for an activation tensor
     sparse: bool = False  # has SparsityParameters: `data` is then the raw compressed bytes (uint8)
+    variable: bool = False  # is_variable: state the interpreter keeps between invocations (LSTM, SVDF)
 
     @property
     def is_const(self) -> bool:
@@ -67,6 +68,7 @@ class RawOperator:
     inputs: list[int]  # -1 = optional input absent
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
+    intermediates: list[int] = field(default_factory=list)  # the quantized LSTM's gate-output tensors
 
     def describe(self) -> str:
         return f"operator {self.index} ({self.name})"
@@ -104,6 +106,7 @@ def _options(op: Any, name: str) -> dict[str, Any]:
             "dilation_w": o.DilationWFactor(),
             "dilation_h": o.DilationHFactor(),
             "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?"),
+            "quantized_bias_type": o.QuantizedBiasType(),  # the 16x8 path without a bias: int32 or int64 sums
         }
     if kind == BuiltinOptions.DepthwiseConv2DOptions:
         o = make(tflite.DepthwiseConv2DOptions)
@@ -122,6 +125,7 @@ def _options(op: Any, name: str) -> dict[str, Any]:
             "activation": ACTIVATIONS.get(o.FusedActivationFunction(), "?"),
             "weights_format": o.WeightsFormat(),
             "keep_num_dims": bool(o.KeepNumDims()),
+            "quantized_bias_type": o.QuantizedBiasType(),
         }
     if kind == BuiltinOptions.Pool2DOptions:
         o = make(tflite.Pool2DOptions)
@@ -152,6 +156,7 @@ def _options(op: Any, name: str) -> dict[str, Any]:
             "ellipsis_mask": o.EllipsisMask(),
             "new_axis_mask": o.NewAxisMask(),
             "shrink_axis_mask": o.ShrinkAxisMask(),
+            "offset": bool(o.Offset()),
         }
     if kind == BuiltinOptions.PackOptions:
         o = make(tflite.PackOptions)
@@ -297,7 +302,7 @@ def _parse(buf: bytes, path: Path) -> RawModel:
         raw = _buffer_data(model, buf, t.Buffer(), path)
         sparse = t.Sparsity() is not None
         data = None if raw is None else _tensor_data(raw, sparse, type_code, shape, f"tensor {i} '{_name(t)}'", path)
-        tensors.append(RawTensor(i, _name(t), shape, dtype, scales, zps, qdim, data, sparse))
+        tensors.append(RawTensor(i, _name(t), shape, dtype, scales, zps, qdim, data, sparse, bool(t.IsVariable())))
 
     operators: list[RawOperator] = []
     for i in range(g.OperatorsLength()):
@@ -316,13 +321,14 @@ def _parse(buf: bytes, path: Path) -> RawModel:
             name = f"CUSTOM:{custom.decode(errors='replace') if custom else '?'}"
         ins = [int(v) for v in op.InputsAsNumpy()] if op.InputsLength() else []
         outs = [int(v) for v in op.OutputsAsNumpy()] if op.OutputsLength() else []
-        for t in ins + outs:
+        mids = [int(v) for v in op.IntermediatesAsNumpy()] if op.IntermediatesLength() else []
+        for t in ins + outs + mids:
             if t >= len(tensors) or t < -1:
                 raise BadInput(
                     f"{path}: corrupt .tflite file: operator {i} ({name}) refers to tensor {t}, the model "
                     f"has {len(tensors)}"
                 )
-        operators.append(RawOperator(i, name, oc.Version(), ins, outs, _options(op, name)))
+        operators.append(RawOperator(i, name, oc.Version(), ins, outs, _options(op, name), mids))
 
     inputs = [int(v) for v in g.InputsAsNumpy()] if g.InputsLength() else []
     outputs = [int(v) for v in g.OutputsAsNumpy()] if g.OutputsLength() else []

@@ -25,7 +25,7 @@ from tinyml_cosim.core import resources
 from tinyml_cosim.core.boards import Board
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.compiler import CompiledModel, tflm_arena_fields
-from tinyml_cosim.nn.golden import run_tflm, tflm_available
+from tinyml_cosim.nn.golden import run_tflm, run_tflm_sequence, tflm_available
 from tinyml_cosim.nn.prepare import prepare_model
 from tinyml_cosim.nn.reference import run_graph_outputs, run_numpy
 from tinyml_cosim.orchestrate.model_inputs import ModelInput, packed, seeded_inputs
@@ -169,7 +169,14 @@ GOLDEN_DIR = resources.GOLDEN_DIR
 
 def golden_outputs(cm: CompiledModel, xs: list[ModelInput]) -> tuple[list[bytes], str]:
     """TFLM when installed; else the committed vectors (matched by input); else the numpy golden. Each output is
-    every output tensor of the model, packed."""
+    every output tensor of the model, packed. A stateful model (LSTM, SVDF) carries its state from input to input
+    in the runner, so its golden runs the inputs in a row on one interpreter (one numpy state) too."""
+    assert cm.graph is not None
+    if any(t.variable for t in cm.graph.tensors.values()):
+        if tflm_available():
+            return [packed(y) for y in run_tflm_sequence(cm.source, xs)], "tflite-micro (one interpreter, in a row)"
+        state: dict[int, np.ndarray] = {}
+        return [packed(run_graph_outputs(cm.graph, x, state=state)) for x in xs], "numpy (state carried)"
     if tflm_available():
         return [packed(run_tflm(cm.source, x)) for x in xs], "tflite-micro"
     committed: dict[bytes, bytes] = {}
@@ -181,7 +188,6 @@ def golden_outputs(cm: CompiledModel, xs: list[ModelInput]) -> tuple[list[bytes]
     for x in xs:
         y = committed.get(packed(x))
         if y is None:
-            assert cm.graph is not None
             y = packed(run_graph_outputs(cm.graph, x))
             sources.add("numpy")
         else:
@@ -340,9 +346,10 @@ def check_model(
         **tflm_arena_fields(cm),
         "flash_bytes_model": cm.flash_bytes,
         "flash_bytes_linked": sizes,
-        "macs": cm.total_macs,
+        "macs": (macs := cm.total_macs),
         "instructions_per_inference": res.instructions,
-        "instructions_per_mac": round(res.instructions[0] / cm.total_macs, 3) if res.instructions else None,
+        # a model of copies only (PAD, SLICE, ...) has no MAC: no ratio
+        "instructions_per_mac": round(res.instructions[0] / macs, 3) if res.instructions and macs else None,
         "kernel_fallbacks": res.marks.get("nn_fallbacks"),
         **cycle_fields(res.record),
         "layers_profile": layer_profile(rb, board, xs[0], engine) if profile else None,

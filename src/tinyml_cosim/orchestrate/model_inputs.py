@@ -28,6 +28,9 @@ def _seeded(shape: tuple[int, ...], dtype: str, rng: np.random.Generator) -> np.
         return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
     if dtype == "uint8":
         return rng.integers(0, 256, size=shape).astype(np.uint8)
+    if dtype in ("int16", "int32"):  # e.g. 16-bit PCM into an audio front end: the type's whole range
+        info = np.iinfo(dtype)
+        return rng.integers(int(info.min), int(info.max) + 1, size=shape, dtype=np.int64).astype(dtype)
     return rng.integers(-128, 128, size=shape).astype(np.int8)
 
 

@@ -9,14 +9,27 @@ from __future__ import annotations
 
 from tinyml_cosim.nn.ops import (
     abs,
+    activations_16,
+    arg_min_max,
+    cast,
+    comparison,
+    conv_16x8,
     div,
+    eltwise_16x8,
+    fully_connected_16x8,
     gather,
     hard_swish,
     l2_normalization,
     leaky_relu,
     log_softmax,
+    lstm,
+    mean,
     minmax,
+    mirror_pad,
+    pad,
+    pool_16x8,
     prelu,
+    quantize_16,
     quantize_uint8,
     reduce_max,
     reduce_sum,
@@ -24,12 +37,19 @@ from tinyml_cosim.nn.ops import (
     resize_bilinear,
     resize_nearest_neighbor,
     rsqrt,
+    select_v2,
     slice,
+    softmax_16,
     space_to_batch_nd,
     space_to_depth,
+    split,
     squared_difference,
+    strided_slice,
     sub,
+    svdf,
     transpose,
+    transpose_conv,
+    unpack,
 )
 from tinyml_cosim.nn.ops.base import Operator
 
@@ -56,9 +76,44 @@ REGISTRY: tuple[Operator, ...] = (
     *quantize_uint8.OPERATORS,
     *leaky_relu.OPERATORS,
     *minmax.OPERATORS,
+    *svdf.OPERATORS,
+    *arg_min_max.OPERATORS,
+    *lstm.OPERATORS,
+    *transpose_conv.OPERATORS,
+    *strided_slice.OPERATORS,
+    *split.OPERATORS,
+    *cast.OPERATORS,
+    *comparison.OPERATORS,
+    *select_v2.OPERATORS,
+    *mean.OPERATORS,
+    *pad.OPERATORS,
+    *quantize_16.OPERATORS,
+    *unpack.OPERATORS,
+    *mirror_pad.OPERATORS,
+    *eltwise_16x8.OPERATORS,
+    *activations_16.OPERATORS,
+    *softmax_16.OPERATORS,
+    *conv_16x8.OPERATORS,
+    *fully_connected_16x8.OPERATORS,
+    *pool_16x8.OPERATORS,
     # -- operators added later go above this line --
 )
-BY_BUILTIN: dict[str, Operator] = {name: o for o in REGISTRY for name in o.builtins}
+BY_BUILTIN: dict[str, Operator] = {name: o for o in REGISTRY if not o.is_variant for name in o.builtins}
+# (builtin, type of the first activation input or "*", type of the first output or "*") -> the variant for those
+# types (the 16x8 path: int16 activations); see variant_for
+BY_VARIANT: dict[tuple[str, str, str], Operator] = {
+    (name, o.input_dtype or "*", o.output_dtype or "*"): o for o in REGISTRY if o.is_variant for name in o.builtins
+}
+
+
+def variant_for(builtin: str, in_dtype: str, out_dtype: str) -> Operator | None:
+    """The registry variant of `builtin` for these types, the most specific first; None: no variant."""
+    for key in ((builtin, in_dtype, out_dtype), (builtin, in_dtype, "*"), (builtin, "*", out_dtype)):
+        if key in BY_VARIANT:
+            return BY_VARIANT[key]
+    return None
+
+
 BY_KIND: dict[str, Operator] = {o.kind: o for o in REGISTRY}
 assert len(BY_KIND) == len(REGISTRY), "two registry operators share a layer kind"
-assert len(BY_BUILTIN) == sum(len(o.builtins) for o in REGISTRY), "two registry operators claim one builtin"
+assert len(BY_BUILTIN) + len(BY_VARIANT) == sum(len(o.builtins) for o in REGISTRY), "two operators claim one builtin"

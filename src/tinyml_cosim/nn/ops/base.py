@@ -39,12 +39,17 @@ class Lowering(Protocol):
         """The arena tensor `index` (refused when it is a constant, of another type or not per-tensor quantized)."""
         ...
 
+    def state_tensor(self, op: RawOperator, index: int, role: str, dtype: str = "int8") -> Tensor:
+        """The variable tensor `index` (an LSTM's or SVDF's state): planned for the whole run, kept between
+        invocations, reset to its zero point (refused when the file does not mark it variable)."""
+        ...
+
     def const_values(self, op: RawOperator, index: int) -> np.ndarray | None:
         """The values of tensor `index` when the file holds them (a constant, or folded at compile time), else None."""
         ...
 
 
-Reference = Callable[[Layer, Sequence[np.ndarray]], np.ndarray]
+Reference = Callable[[Layer, Sequence[np.ndarray]], "np.ndarray | tuple[np.ndarray, dict[int, np.ndarray]]"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,22 @@ class Operator:
     ctype: str  # the C descriptor (firmware/nn/include/ops/<header>.h)
     cfunc: str  # the C kernel
     header: str  # "ops/<op>.h", included by the generated model.c
-    lower: Callable[[Lowering, RawOperator], Layer]
+    lower: Callable[[Lowering, RawOperator], Layer | list[Layer]]  # a list: several kernel calls (SPLIT)
     # The numpy reference of one call: the layer and its operands (in `args` order, shaped as `Layer.shapes`).
+    # A stateful operator returns (output, {position in args: the state tensor's new values}).
     reference: Reference
+    # Bytes of working memory the kernel takes as a last `void *scratch` parameter (planned in the arena for the
+    # call, 16-byte aligned, undefined on entry); None: the kernel takes none.
+    scratch: Callable[[Layer], int] | None = None
+    # A variant for one type of the first activation input and/or of the first output ("int16": the 16x8 form of a
+    # builtin whose int8 form is lowered elsewhere; QUANTIZE to int16: output_dtype only). Both None: the builtin is
+    # this operator's alone, whatever the types.
+    input_dtype: str | None = None
+    output_dtype: str | None = None
+
+    @property
+    def is_variant(self) -> bool:
+        return self.input_dtype is not None or self.output_dtype is not None
 
 
 def struct_fields(prepared: Any, skip: Sequence[str] = ()) -> dict[str, Any]:

@@ -57,11 +57,12 @@ def lower(ctx: Lowering, op: RawOperator) -> Layer:
 OPERATORS = (
     Operator(
         "quantize_u8",
-        (),  # QUANTIZE is lowered in nn/graph.py, which hands a uint8 input to this module
+        ("QUANTIZE",),  # the uint8-input variant; the other QUANTIZEs are lowered in nn/graph.py
         "cosim_quantize_u8_t",
         "cosim_quantize_u8_s8",
         "ops/quantize_uint8.h",
         lower,
         lambda layer, xs: reference(layer.prepared, *xs),
+        input_dtype="uint8",
     ),
 )

@@ -100,6 +100,9 @@ static int decide(decider_t *d, uint32_t fault_flags, int32_t *score)
 
 int main(void)
 {
+#if COSIM_MODEL_STATE_BYTES > 0
+    cosim_model_reset(arena); /* a stateful model (LSTM / SVDF) starts from its reset state, as TFLM's */
+#endif
     cosim_mark("window_ms", (int32_t)(WINDOW * 1000u / ODR_HZ));
     cosim_mark("debounce_ms", (int32_t)((DEBOUNCE - 1u) * HOP * 1000u / ODR_HZ));
     cosim_mark("hop_ms", (int32_t)(HOP * 1000u / ODR_HZ));

@@ -45,6 +45,9 @@ static kws_decider_t decider;
 
 int main(void)
 {
+#if COSIM_MODEL_STATE_BYTES > 0
+    cosim_model_reset(arena); /* a stateful model (LSTM / SVDF) starts from its reset state, as TFLM's */
+#endif
     cosim_mark("window_ms", (int32_t)((KWS_N_FRAMES - 1u) * KWS_HOP_LEN + KWS_FRAME_LEN) * 1000 / KWS_SAMPLE_RATE);
     cosim_mark("debounce_ms", (int32_t)((KWS_SMOOTH - 1u) * KWS_STRIDE * KWS_HOP_LEN * 1000u / KWS_SAMPLE_RATE));
     /* the features are the model input unchanged: its quantization must be the identity (models/kws/train.py) */

@@ -67,6 +67,11 @@ int main(void)
         cosim_puts("model_runner: no data channel or no configuration on stream 0\n");
         return 2;
     }
+#if COSIM_MODEL_STATE_BYTES > 0
+    /* a stateful model (LSTM / SVDF) starts from its reset state and carries it from input to input, as one TFLM
+       interpreter does */
+    cosim_model_reset(arena);
+#endif
     runner_state_t st = {config[1], 0};
     const int with_cb = (st.flags & (RUNNER_FLAG_INTERMEDIATES | RUNNER_FLAG_PROFILE)) != 0;
     int32_t count = 0;

@@ -137,6 +137,9 @@ static void process(decider_t *d, int fault_bits)
 
 int main(void)
 {
+#if COSIM_MODEL_STATE_BYTES > 0
+    cosim_model_reset(arena); /* a stateful model (LSTM / SVDF) starts from its reset state, as TFLM's */
+#endif
     /* the normalisation and thresholds in model_params.h belong to one model: refuse another one */
     if (COSIM_MODEL_INPUT_BYTES != VIB_FEATURES || COSIM_MODEL_OUTPUT_BYTES != VIB_CLASSES ||
         cosim_model_desc.input.zero_point != VIB_INPUT_ZERO_POINT) {

@@ -32,11 +32,17 @@ NN_CMSIS_LIB_SRCS := \
     $(_CNN)/PoolingFunctions/arm_avgpool_get_buffer_sizes_s8.c \
     $(_CNN)/PoolingFunctions/arm_max_pool_s8.c \
     $(_CNN)/BasicMathFunctions/arm_elementwise_add_s8.c \
+    $(_CNN)/BasicMathFunctions/arm_elementwise_mul_s8.c \
+    $(_CNN)/BasicMathFunctions/arm_elementwise_add_s16.c \
+    $(_CNN)/BasicMathFunctions/arm_elementwise_mul_s16.c \
+    $(_CNN)/SoftmaxFunctions/arm_softmax_s8_s16.c \
     $(_CNN)/SoftmaxFunctions/arm_softmax_s8.c \
     $(_CNN)/SoftmaxFunctions/arm_nn_softmax_common_s8.c \
+    $(_CNN)/SVDFunctions/arm_svdf_s8.c \
+    $(_CNN)/SVDFunctions/arm_svdf_state_s16_s8.c \
     $(addprefix $(_CNN)/NNSupportFunctions/, \
         arm_nn_mat_mul_core_1x_s8.c arm_nn_mat_mul_core_4x_s8.c arm_nn_mat_mult_nt_t_s8.c arm_nn_mat_mult_nt_t_s8_s32.c \
-        arm_nn_vec_mat_mult_t_s8.c arm_nn_vec_mat_mult_t_per_ch_s8.c arm_nn_depthwise_conv_nt_t_s8.c \
+        arm_nn_vec_mat_mult_t_s8.c arm_nn_vec_mat_mult_t_svdf_s8.c arm_nn_vec_mat_mult_t_per_ch_s8.c arm_nn_depthwise_conv_nt_t_s8.c \
         arm_nn_depthwise_conv_nt_t_padded_s8.c arm_q7_to_q15_with_offset.c arm_s8_to_s16_unordered_with_offset.c \
         arm_nntables.c)
 

@@ -72,14 +72,6 @@ typedef struct {
     int32_t act_min, act_max;
 } cosim_eltwise_t;
 
-/* MEAN over contiguous axes, the input seen as [outer, reduce, inner] (TFLM's int8 path: any axes, keep_dims or
-   not; the output shape does not change the bytes) */
-typedef struct {
-    int32_t outer, reduce, inner;
-    int32_t input_zp, output_zp;
-    int32_t multiplier, shift;
-} cosim_mean_t;
-
 /* SOFTMAX over the last axis (int8 in, int8 out with scale 1/256 and zero point -128) */
 typedef struct {
     int32_t outer, depth;
@@ -101,14 +93,6 @@ typedef struct {
     int32_t n_inputs;
     const int32_t *copy_sizes; /* per input: elements from the concatenation axis inwards */
 } cosim_concat_t;
-
-/* PAD / PADV2 up to 4-D */
-typedef struct {
-    int32_t in_shape[4];
-    int32_t out_shape[4];
-    int32_t pad_before[4];
-    int32_t pad_value;
-} cosim_pad_t;
 
 /* QUANTIZE (float -> int8, model input), DEQUANTIZE (int8 -> float, model output), QUANTIZE int8 -> int8 */
 typedef struct {
@@ -136,12 +120,10 @@ void cosim_avgpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output
 void cosim_maxpool_s8(const cosim_pool_t *p, const int8_t *input, int8_t *output);
 void cosim_add_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 void cosim_mul_s8(const cosim_eltwise_t *p, const int8_t *input1, const int8_t *input2, int8_t *output);
-void cosim_mean_s8(const cosim_mean_t *p, const int8_t *input, int8_t *output);
 void cosim_softmax_s8(const cosim_softmax_t *p, const int8_t *input, int8_t *output);
 void cosim_logistic_s8(const cosim_sigmoid_t *p, const int8_t *input, int8_t *output);
 void cosim_tanh_s8(const cosim_sigmoid_t *p, const int8_t *input, int8_t *output);
 void cosim_concat_s8(const cosim_concat_t *p, const int8_t *const *inputs, int8_t *output);
-void cosim_pad_s8(const cosim_pad_t *p, const int8_t *input, int8_t *output);
 void cosim_quantize_f32_s8(const cosim_quantize_t *p, const float *input, int8_t *output);
 void cosim_dequantize_s8_f32(const cosim_dequantize_t *p, const int8_t *input, float *output);
 void cosim_requantize_s8(const cosim_requantize_t *p, const int8_t *input, int8_t *output);

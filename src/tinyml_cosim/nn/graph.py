@@ -20,6 +20,7 @@ from tinyml_cosim.nn import quant, refusals
 from tinyml_cosim.nn.ir import Layer, Tensor
 from tinyml_cosim.nn.ops import BY_BUILTIN, variant_for
 from tinyml_cosim.nn.ops.base import Operator, operands
+from tinyml_cosim.nn.padding import compute_out_size, compute_padding
 from tinyml_cosim.nn.tflite_reader import RawModel, RawOperator, RawTensor, read_tflite
 from tinyml_cosim.nn.tflm_ops import tflm_support
 
@@ -83,20 +84,6 @@ class Graph:
 def _shape4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     s = (1,) * (4 - len(shape)) + tuple(shape)
     return s[0], s[1], s[2], s[3]
-
-
-def compute_out_size(padding: str, in_size: int, k: int, stride: int, dilation: int) -> int:
-    eff = (k - 1) * dilation + 1
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    return (in_size + stride - eff) // stride
-
-
-def compute_padding(stride: int, dilation: int, in_size: int, k: int, out_size: int) -> int:
-    """ComputePaddingWithOffset: the leading padding; the odd extra pixel goes to the bottom/right."""
-    eff = (k - 1) * dilation + 1
-    total = max((out_size - 1) * stride + eff - in_size, 0)
-    return total // 2
 
 
 class _Lowerer:

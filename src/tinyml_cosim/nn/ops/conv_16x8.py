@@ -22,6 +22,7 @@ from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer, Tensor
 from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer
 from tinyml_cosim.nn.ops.eltwise_16x8 import activation_range_16
+from tinyml_cosim.nn.padding import compute_out_size, compute_padding
 from tinyml_cosim.nn.quant import mbqm, quantize_multiplier, wrap32
 from tinyml_cosim.nn.tflite_reader import RawOperator, RawTensor
 
@@ -107,9 +108,7 @@ def _geometry(
     op: str, p_in: Shape4, p_out: Shape4, k: tuple[int, int], options: dict[str, object]
 ) -> tuple[int, int, int, int, int, int]:
     """(stride_h, stride_w, dil_h, dil_w, pad_h, pad_w), the output size checked against the padding, as the int8
-    lowering computes them (nn/graph.py's compute_out_size / compute_padding: TFLM's ComputePaddingHeightWidth)."""
-    from tinyml_cosim.nn import graph  # graph imports the registry (this module): only at call time
-
+    lowering computes them (nn/padding.py: TFLM's ComputePaddingHeightWidth)."""
     padding = str(options.get("padding", "VALID"))
     sh, sw, dh, dw = (int(options.get(key, 1)) for key in ("stride_h", "stride_w", "dilation_h", "dilation_w"))  # type: ignore[call-overload]
     if padding not in ("SAME", "VALID"):
@@ -119,10 +118,10 @@ def _geometry(
     pads = []
     axes = (("height", p_in[1], k[0], sh, dh, p_out[1]), ("width", p_in[2], k[1], sw, dw, p_out[2]))
     for axis, size, kk, st, d, got in axes:
-        want = graph.compute_out_size(padding, size, kk, st, d)
+        want = compute_out_size(padding, size, kk, st, d)
         if want != got:
             raise BadInput(f"{op}: output {axis} is {got}, {padding} padding gives {want}")
-        pads.append(graph.compute_padding(st, d, size, kk, got))
+        pads.append(compute_padding(st, d, size, kk, got))
     return sh, sw, dh, dw, pads[0], pads[1]
 
 

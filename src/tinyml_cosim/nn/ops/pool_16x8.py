@@ -18,6 +18,7 @@ from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer
 from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer
 from tinyml_cosim.nn.ops.eltwise_16x8 import activation_range_16
+from tinyml_cosim.nn.padding import compute_out_size, compute_padding
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
 Shape4 = tuple[int, int, int, int]
@@ -51,7 +52,6 @@ def prepare(
 ) -> Pool16Params:
     """`shapes`: input and output (NHWC); `quant`: (scale, zero point) of the input and the output; `options`:
     padding, stride_h / stride_w, filter_h / filter_w, activation."""
-    from tinyml_cosim.nn import graph  # graph imports the registry (this module): only at call time
 
     (b, ih, iw, c), (ob, oh, ow, oc) = shapes
     (si, zi), (so, zo) = quant
@@ -68,11 +68,11 @@ def prepare(
     if min(kh, kw, sh, sw) < 1:
         raise BadInput(f"{op}: filter {kh}x{kw}, strides {sh}x{sw}: each must be 1 or more")
     for axis, size, k, s, got in (("height", ih, kh, sh, oh), ("width", iw, kw, sw, ow)):
-        want = graph.compute_out_size(padding, size, k, s, 1)
+        want = compute_out_size(padding, size, k, s, 1)
         if want != got:
             raise BadInput(f"{op}: output {axis} is {got}, {padding} padding gives {want}")
     lo, hi = activation_range_16(op, str(options.get("activation", "NONE")), so, zo)
-    pad_h, pad_w = graph.compute_padding(sh, 1, ih, kh, oh), graph.compute_padding(sw, 1, iw, kw, ow)
+    pad_h, pad_w = compute_padding(sh, 1, ih, kh, oh), compute_padding(sw, 1, iw, kw, ow)
     return Pool16Params(b, ih, iw, c, oh, ow, kh, kw, sh, sw, pad_h, pad_w, lo, hi)
 
 

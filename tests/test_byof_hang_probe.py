@@ -35,9 +35,11 @@ def run_watched(hang_wall_s: float) -> tuple[EndKind, int | None, int, list[str]
 
 def test_the_hang_probe_moves_no_count_and_stops_nothing() -> None:
     quiet_kind, quiet_total, quiet_probes, _ = run_watched(30.0)  # the default: never looks in a sub-second run
-    kind, total, probes, sent = run_watched(0.02)  # looks every 20 ms of silence
+    # looks after every 5 ms of silence; how many looks fit in the run's ~0.2 s of wall time depends on the host (a
+    # look samples PCs for a while itself: 2 to 6 were seen), so only that it looked at all is asserted
+    kind, total, probes, sent = run_watched(0.005)
     assert quiet_kind == kind == EndKind.EXITED and quiet_probes == 0
-    assert probes >= 3, "the probe did not look often enough to show anything"
+    assert probes >= 1, "the probe never looked: nothing shown"
     assert quiet_total == total == SYSTICK_BUSY_TOTAL
     assert "stop" not in sent and "cont" not in sent  # the CPU ran on through every look
 

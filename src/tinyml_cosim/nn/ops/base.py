@@ -8,7 +8,10 @@ validation of its options, multipliers, shapes) and the numpy reference of that 
 names the operator: graph lowering, the emitter, the numpy golden and the host test build all go through this table.
 
 The kernel's C signature is `void <cfunc>(const <ctype> *p, const int8_t *in_0, ..., int8_t *out)`: one pointer per
-entry of `Layer.args` (an arena tensor, or a constant array emitted to flash), then the output.
+entry of `Layer.args` (an arena tensor, or a constant array emitted to flash), then the output. The generated call
+passes a state tensor (`Lowering.state_tensor`) as `void *` and arena tensors of other types as `const void *` /
+`void *`, so the kernel declares each with its real type; with `Operator.scratch` one more `void *scratch` follows
+the output. Constant tables of any integer type given as `arrays=` become pointer fields of the descriptor.
 """
 
 from __future__ import annotations

@@ -710,7 +710,10 @@ class _Lowerer:
         if tuple(y.shape) != want:
             raise self.fail(op, f"output {list(y.shape)}: packing {len(xs)} inputs on axis {axis} gives {list(want)}")
         outer = int(np.prod(shape[:axis])) if axis else 1
-        rows = [int(np.prod(shape[axis:])) if axis < len(shape) else 1] * len(xs)
+        self._concat_layer(op, xs, y, outer, [int(np.prod(shape[axis:])) if axis < len(shape) else 1] * len(xs))
+
+    def _concat_layer(self, op: RawOperator, xs: list[Tensor], y: Tensor, outer: int, sizes: list[int]) -> None:
+        """The concat kernel's call: per outer index, `sizes[k]` elements of input k in turn."""
         self.layers.append(
             Layer(
                 op.index,
@@ -718,7 +721,7 @@ class _Lowerer:
                 "concat",
                 [x.id for x in xs],
                 y.id,
-                dict(outer=outer, n_inputs=len(xs), copy_sizes=rows),
+                dict(outer=outer, n_inputs=len(xs), copy_sizes=sizes),
             )
         )
 
@@ -742,16 +745,7 @@ class _Lowerer:
         sizes = [int(np.prod(x.shape[axis:])) for x in xs]
         if outer * sum(sizes) != y.elements:
             raise self.fail(op, "input shapes do not add up to the output shape")
-        self.layers.append(
-            Layer(
-                op.index,
-                op.name,
-                "concat",
-                [x.id for x in xs],
-                y.id,
-                dict(outer=outer, n_inputs=len(xs), copy_sizes=sizes),
-            )
-        )
+        self._concat_layer(op, xs, y, outer, sizes)
 
     def lower_quantize(self, op: RawOperator) -> None:
         src = self.t(op.inputs[0])

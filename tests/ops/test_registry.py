@@ -420,6 +420,19 @@ CASES = [
         [Op("QUANTIZE", [0], [1]), Op("QUANTIZE", [1], [2]), Op("QUANTIZE", [2], [3])],
         3,
     ),
+    Case(  # int8 -> int32 -> int16 -> int32 -> int8 (TFLM's Requantize to and from int32)
+        "requantize_32",
+        "QUANTIZE",
+        [
+            T("x", (1, 3, 4, 5), "int8", [0.05], [-3]),
+            T("a", (1, 3, 4, 5), "int32", [0.05 / 7000], [0]),
+            T("b", (1, 3, 4, 5), "int16", [0.05 / 200], [0]),
+            T("c", (1, 3, 4, 5), "int32", [0.05 / 90000], [1]),
+            T("y", (1, 3, 4, 5), "int8", [0.04], [6]),
+        ],
+        [Op("QUANTIZE", [0], [1]), Op("QUANTIZE", [1], [2]), Op("QUANTIZE", [2], [3]), Op("QUANTIZE", [3], [4])],
+        4,
+    ),
     Case(  # x + a constant, broadcast, RELU
         "add_16x8_const",
         "ADD",

@@ -230,13 +230,11 @@ def _align16(n: int) -> int:
 
 def ram_budget(cm: CompiledModel) -> dict[str, int]:
     """The model runner's RAM by part: what must fit the board's RAM, not only the arena."""
-    return {
-        "arena": _align16(cm.arena_bytes),
-        "input buffer": _align16(cm.input_bytes),
-        "output buffer": _align16(cm.output_bytes),
-        "stack": DEFAULT_STACK_BYTES,
-        "runner": RUNNER_STATIC_RAM_BYTES,
-    }
+    buffers = {}
+    if len(cm.inputs) > 1 or len(cm.outputs) > 1:  # one input and one output are read and sent in the arena
+        buffers = {"input buffer": _align16(cm.input_bytes), "output buffer": _align16(cm.output_bytes)}
+    return {"arena": _align16(cm.arena_bytes), **buffers, "stack": DEFAULT_STACK_BYTES,
+            "runner": RUNNER_STATIC_RAM_BYTES}  # fmt: skip
 
 
 def tflm_arena_fields(cm: CompiledModel) -> dict[str, object]:

@@ -269,7 +269,8 @@ def _header(graph: Graph, plan: Plan, ins: list[Any], outs: list[Any]) -> str:
         f"#define COSIM_MODEL_INPUT_OFFSETS {_value(_packed_offsets(ins))}\n"
         f"#define COSIM_MODEL_OUTPUTS {len(outs)}u\n"
         f"#define COSIM_MODEL_OUTPUT_OFFSETS {_value(_packed_offsets(outs))}\n"
-        f"#define COSIM_MODEL_LAYERS {len(graph.layers)}u\n"
+        + _in_arena_defines(plan, ins, outs)
+        + f"#define COSIM_MODEL_LAYERS {len(graph.layers)}u\n"
         "/* bytes of state (LSTM / SVDF) kept in the arena between invocations; 0: the model is stateless */\n"
         f"#define COSIM_MODEL_STATE_BYTES {sum(t.nbytes for t in _state_tensors(graph))}u\n\n"
         '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
@@ -283,6 +284,20 @@ def _header(graph: Graph, plan: Plan, ins: list[Any], outs: list[Any]) -> str:
         "   stream). Returns 0, or -1 for a NULL arena. */\n"
         "int cosim_model_reset(void *arena);\n\n"
         "#ifdef __cplusplus\n}\n#endif\n\n#endif\n"
+    )
+
+
+def _in_arena_defines(plan: Plan, ins: list[Any], outs: list[Any]) -> str:
+    """Where a model's one input and one output live in the arena. TFLM's applications write the input tensor in
+    place; a harness that does the same (the model runner) passes arena + offset as cosim_model_invoke's input and
+    output and needs no buffers of its own. Several inputs or outputs travel packed, so they get none."""
+    if len(ins) != 1 or len(outs) != 1:
+        return ""
+    return (
+        "/* the one input and the one output in the arena: a caller may write the input there and pass arena + offset\n"
+        "   as input and output (the invoke's copies are then onto themselves) */\n"
+        f"#define COSIM_MODEL_INPUT_ARENA_OFFSET {plan.tensor_offset(ins[0].id)}u\n"
+        f"#define COSIM_MODEL_OUTPUT_ARENA_OFFSET {plan.tensor_offset(outs[0].id)}u\n"
     )
 
 

@@ -10,6 +10,7 @@ the TFLM headers; no TFLM code is here).
 Checked against TFLM itself, built for Cortex-M4 and run in QEMU (mps2-an386, reference kernels, MicroAllocator with
 the greedy planner): the computed `arena_used_bytes()` and the smallest working arena (a multiple of 16) are equal to
 the measured ones on the three MLPerf Tiny models (tests/test_models_tflm_arena.py holds the measured figures).
+Variable tensors (LSTM, SVDF state) are persistent: TFLM allocates each, 16-aligned, just before it plans.
 Operators whose TFLM structs were not read (LOGISTIC, TANH, CONCATENATION, PAD, ...) get conservative sizes and the
 result says `exact=False`; LEAKY_RELU, MAXIMUM and MINIMUM use their sizeof values but are not in a measured model.
 """
@@ -17,6 +18,8 @@ result says `exact=False`; LEAKY_RELU, MAXIMUM and MINIMUM use their sizeof valu
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from tinyml_cosim.nn.tflite_reader import RawModel
 
@@ -139,6 +142,9 @@ def tflm_arena_32bit(raw: RawModel, head: int) -> TflmArena32:
             tail.alloc(4 * channels, ALIGN)
     if requests:
         tail.alloc(SCRATCH_HANDLE * requests, 4)
+    for t in raw.tensors:  # CommitStaticMemoryPlan -> AllocateVariables: each variable tensor, before planning
+        if t.variable:
+            tail.alloc(int(np.prod(t.shape, dtype=np.int64)) * np.dtype(t.dtype).itemsize, ALIGN)
     at_planning = tail.used
     temp = _align_up(SCRATCH_REQUEST * (requests + MAX_SCRATCH_PER_OP), 4) + 4  # + subgraph offsets
     temp = _align_up(temp + ALLOCATION_INFO * (len(raw.tensors) + requests), ALIGN)

@@ -2,8 +2,10 @@
 
 - float32 -> int16 (a 16x8 model's input): AffineQuantize, `x / scale` in float32, rounded half away from zero,
   plus the zero point, clamped to int16.
-- int8 -> int16, int16 -> int8, int16 -> int16: Requantize, (x - input zero point) scaled by one multiplier
-  (QuantizeMultiplier of input scale / output scale in double) plus the output zero point, clamped.
+- int8 -> int16, int16 -> int8, int16 -> int16, and to or from int32 (int8 / int16 -> int32, int32 -> int8 /
+  int16, as TFLM's quantize_common.cc pairs them; TFLM's own keyword model ends in int16 -> int32): Requantize,
+  (x - input zero point) scaled by one multiplier (QuantizeMultiplier of input scale / output scale in double)
+  plus the output zero point, clamped.
 - int16 -> float32 (a 16x8 model's output): Dequantize, scale (float32 widened to double) * (x - zero point),
   narrowed to float32.
 TFLM's Prepare checks no zero point here (a QUANTIZE may move between asymmetric int8 and symmetric int16), so
@@ -20,10 +22,10 @@ import numpy.typing as npt
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer, Tensor
 from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer
-from tinyml_cosim.nn.quant import f32, mbqm, quantize_multiplier
+from tinyml_cosim.nn.quant import f32, mbqm, quantize_multiplier, wrap32
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
-RANGES = {"int8": (-128, 127), "int16": (-32768, 32767)}
+RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1)}
 # x / scale beyond the int32 range (or NaN) has no int32 value: TFLM's static_cast is undefined there (x86 gives
 # INT32_MIN, Arm saturates). The kernels clamp the rounded quotient to +-2^17 first, which any int16 result (zero
 # point included) lies within: the same values as TFLM wherever it is defined, saturation beyond, NaN to -32768.
@@ -78,8 +80,10 @@ def quantize_reference(p: QuantizeF32Params, x: npt.NDArray[np.float32]) -> npt.
 
 
 def requantize_reference(p: Requantize16Params, x: npt.NDArray[np.integer]) -> npt.NDArray[np.integer]:
-    raw = mbqm(x.astype(np.int64) - p.input_zp, p.multiplier, p.shift) + p.output_zp
-    return np.clip(raw, p.out_min, p.out_max).astype(np.int8 if p.out_max == 127 else np.int16)
+    # x - zero point wraps in int32 as TFLM's int32 arithmetic does where it is defined (an int32 input)
+    raw = mbqm(wrap32(x.astype(np.int64) - p.input_zp), p.multiplier, p.shift) + p.output_zp
+    dtype = {127: np.int8, 32767: np.int16}.get(p.out_max, np.int32)
+    return np.clip(raw, p.out_min, p.out_max).astype(dtype)
 
 
 def dequantize_reference(p: Dequantize16Params, x: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
@@ -116,7 +120,7 @@ def _requantizer(kind: str, in_dtype: str, out_dtype: str) -> Operator:
         )
         return make_layer(op, kind, p, [(x.id, x, None)], y)
 
-    letters = {"int8": "s8", "int16": "s16"}
+    letters = {"int8": "s8", "int16": "s16", "int32": "s32"}
     return Operator(
         kind,
         ("QUANTIZE",),
@@ -152,6 +156,10 @@ OPERATORS = (
     _requantizer("requantize_8_16", "int8", "int16"),
     _requantizer("requantize_16_8", "int16", "int8"),
     _requantizer("requantize_16_16", "int16", "int16"),
+    _requantizer("requantize_8_32", "int8", "int32"),
+    _requantizer("requantize_16_32", "int16", "int32"),
+    _requantizer("requantize_32_8", "int32", "int8"),
+    _requantizer("requantize_32_16", "int32", "int16"),
     Operator(
         "dequantize_16",
         ("DEQUANTIZE",),

@@ -19,9 +19,18 @@
 #define RUNNER_FLAG_PROFILE (1u << 1)
 
 static uint8_t arena[COSIM_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
-/* word-aligned so a float32 model input or output is never misaligned */
+#ifdef COSIM_MODEL_INPUT_ARENA_OFFSET
+/* One input and one output: read the input straight into its tensor in the arena and send the output from its
+ * tensor, as a TFLM application does, so the runner adds no RAM of its own that the model would not need on the board.
+ * The invoke's input and output copies are then onto themselves: the same bytes and, the offsets being 16-aligned
+ * like a buffer, the same instructions as a copy from a separate buffer. */
+static uint8_t *const input = arena + COSIM_MODEL_INPUT_ARENA_OFFSET;
+static uint8_t *const output = arena + COSIM_MODEL_OUTPUT_ARENA_OFFSET;
+#else
+/* several inputs or outputs travel packed: buffers of their own, 16-aligned so no float32 tensor is misaligned */
 static uint8_t input[COSIM_MODEL_INPUT_BYTES] __attribute__((aligned(16)));
 static uint8_t output[COSIM_MODEL_OUTPUT_BYTES] __attribute__((aligned(16)));
+#endif
 
 #ifdef COSIM_RUNNER_FAULT_LAYER
 #ifndef COSIM_RUNNER_FAULT_ELEMENT

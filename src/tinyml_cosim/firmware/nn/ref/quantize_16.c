@@ -22,7 +22,11 @@ void cosim_quantize_f32_s16(const cosim_quantize_f32_16_t *p, const float *in, i
 
 static int32_t requantize_one(const cosim_requantize_16_t *p, int32_t x)
 {
-    return cosim_clamp(cosim_mbqm(x - p->input_zp, p->multiplier, p->shift) + p->output_zp, p->out_min, p->out_max);
+    /* x - zero point wraps as int32 (TFLM's arithmetic, where it is defined); the zero point is added in 64 bits so
+     * an int32 output saturates instead of overflowing */
+    const int32_t v = (int32_t)((uint32_t)x - (uint32_t)p->input_zp);
+    const int64_t r = (int64_t)cosim_mbqm(v, p->multiplier, p->shift) + p->output_zp;
+    return (int32_t)(r < p->out_min ? p->out_min : r > p->out_max ? p->out_max : r);
 }
 
 void cosim_requantize_s8_s16(const cosim_requantize_16_t *p, const int8_t *in, int16_t *out)
@@ -38,6 +42,30 @@ void cosim_requantize_s16_s8(const cosim_requantize_16_t *p, const int16_t *in, 
 }
 
 void cosim_requantize_s16_s16(const cosim_requantize_16_t *p, const int16_t *in, int16_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) out[i] = (int16_t)requantize_one(p, in[i]);
+}
+
+void cosim_requantize_s8_s32(const cosim_requantize_16_t *p, const int8_t *in, int32_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) out[i] = requantize_one(p, in[i]);
+}
+
+void cosim_requantize_s16_s32(const cosim_requantize_16_t *p, const int16_t *in, int32_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) out[i] = requantize_one(p, in[i]);
+}
+
+void cosim_requantize_s32_s8(const cosim_requantize_16_t *p, const int32_t *in, int8_t *out)
+{
+    int32_t i;
+    for (i = 0; i < p->size; ++i) out[i] = (int8_t)requantize_one(p, in[i]);
+}
+
+void cosim_requantize_s32_s16(const cosim_requantize_16_t *p, const int32_t *in, int16_t *out)
 {
     int32_t i;
     for (i = 0; i < p->size; ++i) out[i] = (int16_t)requantize_one(p, in[i]);

@@ -142,9 +142,9 @@ def tflm_arena_32bit(raw: RawModel, head: int) -> TflmArena32:
             tail.alloc(4 * channels, ALIGN)
     if requests:
         tail.alloc(SCRATCH_HANDLE * requests, 4)
-    for t in raw.tensors:  # CommitStaticMemoryPlan -> AllocateVariables: each variable tensor, before planning
-        if t.variable:
-            tail.alloc(int(np.prod(t.shape, dtype=np.int64)) * np.dtype(t.dtype).itemsize, ALIGN)
+    for var in raw.tensors:  # CommitStaticMemoryPlan -> AllocateVariables: each variable tensor, before planning
+        if var.variable:
+            tail.alloc(int(np.prod(var.shape, dtype=np.int64)) * np.dtype(var.dtype).itemsize, ALIGN)
     at_planning = tail.used
     temp = _align_up(SCRATCH_REQUEST * (requests + MAX_SCRATCH_PER_OP), 4) + 4  # + subgraph offsets
     temp = _align_up(temp + ALLOCATION_INFO * (len(raw.tensors) + requests), ALIGN)

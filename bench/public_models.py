@@ -7,6 +7,9 @@ repositories is run through `cosim model check`, and every refusal is checked ag
 Nothing is fetched and no model is committed: each `--repo` is a git directory (bare or a checkout) of a public
 repository, and every `*.tflite` at its HEAD is one row, named by repository, path, commit and the file's SHA-256, so
 anyone can fetch the same bytes. `--exclude SUBSTR` leaves out paths (e.g. a directory of single-layer test models).
+`--recheck VERDICT` (repeatable, e.g. `--recheck gap`) runs again only the rows of the existing `--out` file with that
+verdict and replaces them there (the other rows keep their results; `rechecked` in the file says which were re-run,
+when and at which commit).
 
 Per model:
 - `cosim model check MODEL --board B --vectors N --json` (a new process, as a user runs it): compile, build the
@@ -212,6 +215,8 @@ def main() -> int:
     ap.add_argument("--vectors", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=900.0, help="wall seconds per model and step")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "public_models.json")
+    ap.add_argument("--recheck", action="append", default=[], metavar="VERDICT",
+                    help="run again only the rows of --out with this verdict (gap, mismatch, error, ...)")  # fmt: skip
     args = ap.parse_args()
     models = []
     for spec in args.repo:
@@ -220,6 +225,8 @@ def main() -> int:
             print(f"error: --repo {spec!r}: expected OWNER/NAME=PATH of a git directory or checkout", file=sys.stderr)
             return 2
         models += list_models(name, Path(path), args.exclude)
+    if args.recheck:
+        return recheck(models, args)
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(models, args, Path(tmp))
     result = {
@@ -231,12 +238,46 @@ def main() -> int:
         "summary": summary(rows),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".json.tmp")
+    return write(args.out, result)
+
+
+def write(out: Path, result: dict[str, Any]) -> int:
+    """The result file, written whole or not at all; exit 1 while any row is a mismatch, an error or a gap."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_suffix(".json.tmp")
     tmp_out.write_text(json.dumps(result, indent=2) + "\n")
-    tmp_out.replace(args.out)
+    tmp_out.replace(out)
     print(json.dumps(result["summary"]))
-    return 0 if not any(r["verdict"] in ("mismatch", "error", "gap") for r in rows) else 1
+    return 0 if not any(r["verdict"] in ("mismatch", "error", "gap") for r in result["rows"]) else 1
+
+
+def recheck(models: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    """Run again the rows of `args.out` whose verdict is in `args.recheck` (matched by repository, path and SHA-256
+    in the given repositories) and put the new rows in their place."""
+    if not args.out.is_file():
+        print(f"error: --recheck: {args.out} does not exist: run without --recheck first", file=sys.stderr)
+        return 2
+    result = json.loads(args.out.read_text())
+    by_key = {(m["repo"], m["path"], m["sha256"]): m for m in models}
+    todo = [i for i, r in enumerate(result["rows"]) if r["verdict"] in args.recheck]
+    keys = [(r["repo"], r["path"], r["sha256"]) for r in (result["rows"][i] for i in todo)]
+    missing = [path for repo, path, sha in keys if (repo, path, sha) not in by_key]
+    if missing:
+        print(f"error: --recheck: {len(missing)} rows are not in the given --repo checkouts (first: {missing[0]})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run([by_key[k] for k in keys], args, Path(tmp))
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    was = {i: result["rows"][i]["verdict"] for i in todo}
+    for i, row in zip(todo, rows, strict=True):
+        row["rechecked_from"] = was[i]
+        result["rows"][i] = row
+    result.setdefault("rechecked", []).append({
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "verdicts": args.recheck, "rows": len(todo),
+        "code": f"main at {commit.stdout.strip() or '?'} plus the working tree", "vectors": args.vectors})  # fmt: skip
+    result["summary"] = summary(result["rows"])
+    return write(args.out, result)
 
 
 if __name__ == "__main__":

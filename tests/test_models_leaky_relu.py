@@ -3,7 +3,8 @@
 TFLM's int8 LEAKY_RELU rescales x - zp by input/output scale at and above the zero point and by alpha times that
 below it, both ratios computed in double before QuantizeMultiplier (test_leaky_relu_ties tells that from float32).
 The cases cover every int8 input, zero points at the rails, alpha in (0, 1) as Keras uses it, alpha above 1,
-negative alpha, and scales that make the multipliers greater than one (left shifts) or tiny.
+negative alpha, and scales that make the multipliers greater than one (left shifts) or tiny. The int16 form (a 16x8
+model's, TFLM's same template with the int16 clamp) over every int16 input, with the same corners.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return load(build_library(Path(tmp_path_factory.mktemp("nn_leaky")) / "libcosim_nn.so"))
 
 
-def _model(alpha: float, s_in: float, zp_in: int, s_out: float, zp_out: int, shape: tuple[int, ...]) -> bytes:
-    tensors = [T("x", shape, "int8", [s_in], [zp_in]), T("y", shape, "int8", [s_out], [zp_out])]
+def _model(
+    alpha: float, s_in: float, zp_in: int, s_out: float, zp_out: int, shape: tuple[int, ...], dtype: str = "int8"
+) -> bytes:
+    tensors = [T("x", shape, dtype, [s_in], [zp_in]), T("y", shape, dtype, [s_out], [zp_out])]
     return build_model(tensors, [Op("LEAKY_RELU", [0], [1], {"alpha": alpha})], [0], [1])
 
 
@@ -95,6 +98,20 @@ def test_leaky_relu_ties(kernels: tuple[Any, Any], seed: int) -> None:
     s_out = _f32(2.0 ** -int(rng.integers(3, 9)) * float(rng.choice([1, 1.25, 1.5, 3])))
     zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, 2))
     _check(kernels, _model(alpha, s_in, zp_in, s_out, zp_out, (1, 256)), ALL_INT8)
+
+
+ALL_INT16 = np.arange(-32768, 32768, dtype=np.int16).reshape(4, 1, 16384)  # four runs: TFLM's test arena
+
+
+@needs_tflm
+@pytest.mark.parametrize("case", CORNERS, ids=[f"a{c[0]}-s{c[1]}-zp{c[2]}" for c in CORNERS])
+def test_leaky_relu_every_int16_input(kernels: tuple[Any, Any], case: tuple[float, float, int, float, int]) -> None:
+    """The int8 corners at int16 (zero points scaled to the int16 range: TFLM takes any for LEAKY_RELU)."""
+    alpha, s_in, zp_in, s_out, zp_out = case
+    model = _model(alpha, _f32(s_in / 256), zp_in * 256, _f32(s_out / 256), zp_out * 256, (1, 16384), "int16")
+    assert [layer.kind for layer in lower_model(parse_tflite(model)).layers] == ["leaky_relu_s16"]
+    for x in ALL_INT16:
+        _check(kernels, model, x)
 
 
 @pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""ADD and MUL int16 (the 16x8 path) through the compiler (numpy golden and host-built C) vs tflite-micro: every
+"""ADD, SUB and MUL int16 (the 16x8 path) through the compiler (numpy golden and host-built C) vs tflite-micro: every
 int16 value of input 1 against rails and random values of input 2, scales far apart and equal, zero points (ADD),
 every fused activation, seeded random 4-D broadcasts with a constant or an arena operand; and what TFLM refuses."""
 
@@ -74,6 +74,20 @@ def test_add_every_int16_value(kernels: tuple[Any, Any], quant: tuple[Q, Q, Q], 
         np.testing.assert_array_equal(run_graph_c(*kernels, graph, [a, b]).reshape(want.shape), want, err_msg="C")
 
 
+@needs_tflm
+@pytest.mark.parametrize("quant", ADD_QUANTS)
+@pytest.mark.parametrize("act", ["NONE", "RELU_N1_TO_1"])
+def test_sub_every_int16_value(kernels: tuple[Any, Any], quant: tuple[Q, Q, Q], act: str) -> None:
+    """SUB is ADD's arithmetic with the difference: the same quantizations, the two activations with both rails."""
+    model = _model("SUB", ((1, N), (1, N), (1, N)), quant, act)
+    graph = lower_model(parse_tflite(model))
+    assert [layer.kind for layer in graph.layers] == ["sub_16x8"]
+    for a, b in _every_int16_against(3 + len(act)):
+        want = run_tflm(model, [a, b])[0]
+        np.testing.assert_array_equal(run_graph(graph, [a, b]).reshape(want.shape), want, err_msg="numpy")
+        np.testing.assert_array_equal(run_graph_c(*kernels, graph, [a, b]).reshape(want.shape), want, err_msg="C")
+
+
 MUL_QUANTS = [
     ((1 / 32768, 0), (1 / 32768, 0), (1 / 32768, 0)),  # Q0.15 x Q0.15
     ((0.01, 0), (0.02, 0), (1e-6, 0)),  # a multiplier far above 1: saturates
@@ -103,13 +117,13 @@ def _random_broadcast(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[
 
 
 @needs_tflm
-@pytest.mark.parametrize("op", ["ADD", "MUL"])
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("seed", range(8))
 def test_random_broadcasts(kernels: tuple[Any, Any], op: str, seed: int) -> None:
     rng = np.random.default_rng([seed, len(op)])
     a_shape, b_shape, out = _random_broadcast(rng)
     scales = [float(s) for s in 10.0 ** rng.uniform(-5, -2, 3)]
-    zps = [int(z) for z in rng.integers(-300, 300, 3)] if op == "ADD" else [0, 0, 0]
+    zps = [int(z) for z in rng.integers(-300, 300, 3)] if op != "MUL" else [0, 0, 0]
     quant = (scales[0], zps[0]), (scales[1], zps[1]), (max(scales[:2]) * float(rng.uniform(0.5, 4)), zps[2])
     act = ACTS[seed % 4]
     a = rng.integers(-32768, 32768, a_shape).astype(np.int16)
@@ -123,6 +137,12 @@ def test_random_broadcasts(kernels: tuple[Any, Any], op: str, seed: int) -> None
 def test_add_output_scale_too_small_is_refused() -> None:
     model = _model("ADD", ((1, 4), (1, 4), (1, 4)), ((0.001, 0), (0.001, 0), (0.001 / 32768, 0)), "NONE")
     with pytest.raises(BadInput, match=r"ADD.*output multiplier .*TFLM's int16 ADD needs it in \(0, 1\)"):
+        lower_model(parse_tflite(model))
+
+
+def test_sub_scales_too_far_apart_are_refused() -> None:
+    model = _model("SUB", ((1, 4), (1, 4), (1, 4)), ((0.001, 0), (0.001, 0), (0.001 / 32768, 0)), "NONE")
+    with pytest.raises(BadInput, match=r"SUB.*output multiplier .*TFLM's int16 SUB needs it in \(0, 1\)"):
         lower_model(parse_tflite(model))
 
 

@@ -1,6 +1,7 @@
-"""QUANTIZE of a uint8 model input to int8: every uint8 value for corner quantizations (equal scales with zero
-points 128 apart, TFLM's x ^ 0x80 shortcut; scales far apart; rounding ties), through the compiler (numpy golden and
-host-built C) vs tflite-micro; and a uint8-input model in QEMU."""
+"""QUANTIZE of a uint8 model input to int8 and of an int8 tensor to a uint8 model output: every uint8 (int8) value
+for corner quantizations (equal scales with zero points 128 apart, TFLM's x ^ 0x80 shortcut; scales far apart;
+rounding ties), through the compiler (numpy golden and host-built C) vs tflite-micro; and a uint8-input model in QEMU
+(the uint8 output runs there in tests/ops/test_registry.py)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,11 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return load(build_library(Path(tmp_path_factory.mktemp("nn_q_u8")) / "libcosim_nn.so"))
 
 
-def _model(q_in: tuple[float, int], q_out: tuple[float, int], shape: tuple[int, ...] = (1, 256)) -> bytes:
-    tensors = [T("x", shape, "uint8", [q_in[0]], [q_in[1]]), T("y", shape, "int8", [q_out[0]], [q_out[1]])]
+def _model(
+    q_in: tuple[float, int], q_out: tuple[float, int], shape: tuple[int, ...] = (1, 256), types: str = "uint8-int8"
+) -> bytes:
+    t_in, t_out = types.split("-")
+    tensors = [T("x", shape, t_in, [q_in[0]], [q_in[1]]), T("y", shape, t_out, [q_out[0]], [q_out[1]])]
     return build_model(tensors, [Op("QUANTIZE", [0], [1])], [0], [1])
 
 
@@ -52,6 +56,20 @@ def test_every_uint8_value(kernels: tuple[Any, Any], q_in: tuple[float, int], q_
     np.testing.assert_array_equal(run_graph(graph, ALL_U8).reshape(want.shape), want)
     ffi, lib = kernels
     np.testing.assert_array_equal(run_graph_c(ffi, lib, graph, ALL_U8).reshape(want.shape), want)
+
+
+@needs_tflm
+@pytest.mark.parametrize(("q_out", "q_in"), QUANTS)  # the same pairs the other way round
+def test_every_int8_value_to_uint8(kernels: tuple[Any, Any], q_in: tuple[float, int], q_out: tuple[float, int]) -> None:
+    model = _model(q_in, q_out, types="int8-uint8")
+    graph = lower_model(parse_tflite(model))
+    assert [layer.kind for layer in graph.layers] == ["quantize_s8_u8"]
+    x = ALL_U8.view(np.int8)
+    want = run_tflm(model, x)[0]
+    assert want.dtype == np.uint8
+    np.testing.assert_array_equal(run_graph(graph, x).reshape(want.shape), want)
+    ffi, lib = kernels
+    np.testing.assert_array_equal(run_graph_c(ffi, lib, graph, x).reshape(want.shape), want)
 
 
 @pytest.mark.skipif(

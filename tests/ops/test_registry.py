@@ -520,6 +520,55 @@ CASES = [
         [Op("QUANTIZE", [0], [1])],
         1,
     ),
+    Case(  # the 16x8 forms of the byte movers and LEAKY_RELU / SUB (SEANet's layers), in one int16 chain
+        "movers_16",
+        "STRIDED_SLICE",
+        [
+            T("x", (1, 4, 9, 6), "int16", [0.0004], [0]),
+            T("pads", (4, 2), "int32", data=_i32([0, 0, 1, 0, 2, 1, 0, 0]).reshape(4, 2)),
+            T("p", (1, 5, 12, 6), "int16", [0.0004], [0]),
+            *(T(n, (4,), "int32", data=_i32(v)) for n, v in (("b", [0, 1, 11, 0]), ("e", [1, 5, 0, 6]))),
+            T("s", (4,), "int32", data=_i32([1, 2, -2, 1])),
+            T("ss", (1, 2, 6, 6), "int16", [0.0004], [0]),
+            T("lr", (1, 2, 6, 6), "int16", [0.0003], [0]),
+            T("c", (1, 1, 1, 6), "int16", [0.0002], [0], data=np.arange(-3, 3, dtype=np.int16) * 9000),
+            T("y", (1, 2, 6, 6), "int16", [0.0005], [0]),
+        ],
+        [
+            Op("PAD", [0, 1], [2]),
+            Op("STRIDED_SLICE", [2, 3, 4, 5], [6]),
+            Op("LEAKY_RELU", [6], [7], {"alpha": 0.3}),
+            Op("SUB", [7, 8], [9], {"activation": "RELU_N1_TO_1"}),
+        ],
+        9,
+    ),
+    Case(  # int8 -> uint8 at the model output (ST's model zoo gives uint8 scores)
+        "quantize_s8_u8",
+        "QUANTIZE",
+        [T("x", (1, 3, 4, 5), "int8", [0.05], [-3]), T("y", (1, 3, 4, 5), "uint8", [0.04], [120])],
+        [Op("QUANTIZE", [0], [1])],
+        1,
+    ),
+    Case(  # TRANSPOSE_CONV 16x8: SAME, stride 2, per-channel filter, int64 bias, RELU
+        "transpose_conv_16x8",
+        "TRANSPOSE_CONV",
+        [
+            T("x", (1, 3, 4, 5), "int16", [0.0005], [0]),
+            T("output_shape", (4,), "int32", data=_i32([1, 6, 8, 4])),
+            T("filter", (4, 3, 3, 5), "int8", [0.01, 0.02, 0.005, 0.015], [0] * 4, data=_i8((4, 3, 3, 5), 43)),
+            T("bias", (4,), "int64", [5e-6, 1e-5, 2.5e-6, 7.5e-6], [0] * 4, data=np.array([9000, -4000, 0, 2**33])),
+            T("y", (1, 6, 8, 4), "int16", [0.004], [0]),
+        ],
+        [
+            Op(
+                "TRANSPOSE_CONV",
+                [1, 2, 0, 3],
+                [4],
+                {"padding": "SAME", "stride_h": 2, "stride_w": 2, "activation": "RELU"},
+            )
+        ],
+        4,
+    ),
     # -- the cases of operators added later go above this line --
 ]
 
@@ -870,6 +919,26 @@ def test_registry_operators_chained_in_one_model_in_qemu(tmp_path: Path, chain: 
     model = tmp_path / f"{chain}.tflite"
     model.write_bytes(CHAINS[chain][0]())
     rep = check_model(model, load_board("stm32f405"), kernels=kernel_set, vectors=4)
+    assert rep["run_status"] == "exited" and rep["bit_exact"] is True and rep["mismatched_vectors"] == [], rep
+
+
+# Single cases on the board too: the kernels whose element type the chains above do not reach (int16 movers and
+# LEAKY_RELU / SUB of a 16x8 model; a uint8 model output)
+QEMU_CASES = ["movers_16", "quantize_s8_u8"]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+    reason="needs qemu-system-arm and arm-none-eabi-gcc (run `make setup`)",
+)
+@pytest.mark.parametrize("case_id", QEMU_CASES)
+def test_registry_cases_of_other_types_in_qemu(tmp_path: Path, case_id: str) -> None:
+    from tinyml_cosim.orchestrate.model_check import check_model
+
+    case = next(c for c in CASES if c.id == case_id)
+    model = tmp_path / f"{case_id}.tflite"
+    model.write_bytes(_model(case))
+    rep = check_model(model, load_board("stm32f405"), kernels="ref", vectors=3)
     assert rep["run_status"] == "exited" and rep["bit_exact"] is True and rep["mismatched_vectors"] == [], rep
 
 

@@ -1,7 +1,7 @@
-"""STRIDED_SLICE of an int8 activation: the lowered graph (numpy golden and the host-built C kernel) vs tflite-micro,
-byte for byte, for positive and negative strides, negative indices, out-of-range indices (clamped), begin / end /
-shrink masks, 1-D to 4-D, and seeded random slices; the refusals (5-D as TFLM, ellipsis / new-axis masks, the offset
-option TFLM ignores, stride 0, an empty result, run-time begin)."""
+"""STRIDED_SLICE of an int8 or int16 activation: the lowered graph (numpy golden and the host-built C kernel) vs
+tflite-micro, byte for byte, for positive and negative strides, negative indices, out-of-range indices (clamped),
+begin / end / shrink masks, 1-D to 4-D, and seeded random slices; the refusals (5-D as TFLM, ellipsis / new-axis
+masks, the offset option TFLM ignores, stride 0, an empty result, run-time begin)."""
 
 from __future__ import annotations
 
@@ -49,20 +49,28 @@ def _np(x: np.ndarray, b: list[int], e: list[int], s: list[int], o: dict[str, An
 
 def _model(shape: tuple[int, ...], b: list[int], e: list[int], s: list[int], o: dict[str, Any], **kw: Any) -> bytes:
     out = _np(np.zeros(shape, np.int8), b, e, s, o).shape
+    dtype = kw.get("dtype", "int8")
     n = len(shape)
     consts = [T(name, (n,), "int32", data=np.array(v, np.int32)) for name, v in (("b", b), ("e", e), ("s", s))]
     if not kw.get("const", True):
         consts[0] = T("b", (n,), "int32")
-    tensors = [T("x", shape, "int8", [0.05], [3]), *consts, T("y", out, "int8", [0.05], [3])]
+    zp = 3 if dtype == "int8" else 0
+    tensors = [T("x", shape, dtype, [0.05], [zp]), *consts, T("y", out, dtype, [0.05], [zp])]
     return build_model(tensors, [Op("STRIDED_SLICE", [0, 1, 2, 3], [4], o)], [0], [4])
 
 
+def _x(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+
+
 def _check(kernel: tuple[Any, Any], x: np.ndarray, b: list[int], e: list[int], s: list[int], **o: Any) -> None:
-    model = _model(x.shape, b, e, s, o)
+    model = _model(x.shape, b, e, s, o, dtype=str(x.dtype))
     want = run_tflm(model, x)[0]
+    assert want.dtype == x.dtype
     np.testing.assert_array_equal(want.reshape(-1), _np(x, b, e, s, o).reshape(-1))
     graph = lower_model(parse_tflite(model))
-    assert [layer.kind for layer in graph.layers] == ["strided_slice"]
+    assert [layer.kind for layer in graph.layers] == ["strided_slice" if x.dtype == np.int8 else "strided_slice_s16"]
     np.testing.assert_array_equal(run_graph(graph, x).reshape(want.shape), want)
     np.testing.assert_array_equal(run_graph_c(*kernel, graph, x).reshape(want.shape), want)
 
@@ -83,17 +91,21 @@ CORNERS: list[tuple[tuple[int, ...], list[int], list[int], list[int], dict[str, 
 ]
 
 
+DTYPES = ("int8", "int16")  # int16: the activations of a 16x8 model (TFLM's one template)
+
+
 @needs_tflm
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CORNERS, ids=[f"{c[0]}-{c[1]}-{c[3]}-{c[4]}" for c in CORNERS])
-def test_corners(kernel: tuple[Any, Any], case: Any) -> None:
+def test_corners(kernel: tuple[Any, Any], case: Any, dtype: str) -> None:
     shape, b, e, s, o = case
-    x = np.random.default_rng([71, len(shape)]).integers(-128, 128, shape, dtype=np.int8)
-    _check(kernel, x, b, e, s, **o)
+    _check(kernel, _x(np.random.default_rng([71, len(shape)]), shape, dtype), b, e, s, **o)
 
 
 @needs_tflm
-def test_seeded_random_slices(kernel: tuple[Any, Any]) -> None:
-    rng = np.random.default_rng(72)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_seeded_random_slices(kernel: tuple[Any, Any], dtype: str) -> None:
+    rng = np.random.default_rng([72, len(dtype)])
     done = 0
     while done < 30:
         shape = tuple(int(v) for v in rng.integers(1, 7, rng.integers(1, 5)))
@@ -104,7 +116,7 @@ def test_seeded_random_slices(kernel: tuple[Any, Any]) -> None:
         o = {k: int(rng.integers(0, 1 << n)) for k in ("begin_mask", "end_mask")}
         if _np(np.zeros(shape), b, e, s, o).size == 0:
             continue
-        _check(kernel, rng.integers(-128, 128, shape, dtype=np.int8), b, e, s, **o)
+        _check(kernel, _x(rng, shape, dtype), b, e, s, **o)
         done += 1
 
 

@@ -49,6 +49,7 @@ from tinyml_cosim.nn.ops import (
     svdf,
     transpose,
     transpose_conv,
+    transpose_conv_16x8,
     unpack,
 )
 from tinyml_cosim.nn.ops.base import Operator
@@ -96,6 +97,7 @@ REGISTRY: tuple[Operator, ...] = (
     *conv_16x8.OPERATORS,
     *fully_connected_16x8.OPERATORS,
     *pool_16x8.OPERATORS,
+    *transpose_conv_16x8.OPERATORS,
     # -- operators added later go above this line --
 )
 BY_BUILTIN: dict[str, Operator] = {name: o for o in REGISTRY if not o.is_variant for name in o.builtins}

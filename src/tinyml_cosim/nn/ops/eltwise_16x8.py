@@ -1,4 +1,4 @@
-"""ADD and MUL int16 (the 16x8 path), up to 4-D broadcasting, as TFLM's reference kernels compute them.
+"""ADD, SUB and MUL int16 (the 16x8 path), up to 4-D broadcasting, as TFLM's reference kernels compute them.
 
 ADD (CalculateOpDataAdd, reference_ops AddElementwise / BroadcastAdd6DSlow for int16): TFLM-Micro always takes the
 general-scale path for int16 (pot_scale false): each input, offset by its zero point, is shifted left by 15 and
@@ -6,6 +6,8 @@ scaled by its scale over twice the larger input scale; the sum is requantized by
 (2^15 * output scale). Ratios in double from the float32 scales, every multiplier through
 QuantizeMultiplierSmallerThanOneExp, which aborts for a ratio of 1 or more: refused here. TFLM checks no zero point
 for int16 ADD, so none is refused.
+SUB (CalculateOpDataSub, reference_ops Sub / BroadcastQuantSubSlow for int16): ADD's arithmetic with the difference
+of the two scaled inputs (the int8 SUB's, with a left shift of 15).
 MUL (CalculateOpDataMul, reference_integer_ops MulElementwise / BroadcastMul6DSlow): one multiplier, input 1 scale
 times input 2 scale over the output scale, in double; TFLM requires every int16 zero point to be 0.
 Fused activations NONE / RELU / RELU6 / RELU_N1_TO_1 as clamps in the int16 range (CalculateActivationRangeQuantized).
@@ -49,23 +51,34 @@ def activation_range_16(op: str, act: str, scale: float, zero_point: int) -> tup
     return max(QMIN, quantize(lo)) if lo is not None else QMIN, min(QMAX, quantize(hi)) if hi is not None else QMAX
 
 
-def _smaller_than_one(what: str, real: float) -> tuple[int, int]:
+def _smaller_than_one(op: str, what: str, real: float) -> tuple[int, int]:
     mult, shift = quantize_multiplier(real)
     if not 0.0 < real < 1.0 or shift > 0:
-        raise BadInput(f"ADD: {what} multiplier {real:.6g}: TFLM's int16 ADD needs it in (0, 1) (scales too far apart)")
+        raise BadInput(
+            f"{op}: {what} multiplier {real:.6g}: TFLM's int16 {op} needs it in (0, 1) (scales too far apart)"
+        )
     return mult, shift
+
+
+def _prepare_add_sub(op: str, shapes: Shapes3, quant: Quant3, activation: str) -> Eltwise16Params:
+    (s1, zp1), (s2, zp2), (so, zpo) = quant
+    act = activation_range_16(op, activation, so, zpo)
+    layout = broadcast_layout(op, shapes)
+    twice_max = 2.0 * max(f32(s1), f32(s2))
+    m1 = _smaller_than_one(op, "input 1", f32(s1) / twice_max)
+    m2 = _smaller_than_one(op, "input 2", f32(s2) / twice_max)
+    mo = _smaller_than_one(op, "output", twice_max / ((1 << LEFT_SHIFT) * f32(so)))
+    return Eltwise16Params(*layout, -zp1, -zp2, zpo, LEFT_SHIFT, *m1, *m2, *mo, *act)
 
 
 def prepare_add(shapes: Shapes3, quant: Quant3, activation: str = "NONE") -> Eltwise16Params:
     """`shapes` and `quant` ((scale, zero point)) of input 1, input 2 and the output."""
-    (s1, zp1), (s2, zp2), (so, zpo) = quant
-    act = activation_range_16("ADD", activation, so, zpo)
-    layout = broadcast_layout("ADD", shapes)
-    twice_max = 2.0 * max(f32(s1), f32(s2))
-    m1 = _smaller_than_one("input 1", f32(s1) / twice_max)
-    m2 = _smaller_than_one("input 2", f32(s2) / twice_max)
-    mo = _smaller_than_one("output", twice_max / ((1 << LEFT_SHIFT) * f32(so)))
-    return Eltwise16Params(*layout, -zp1, -zp2, zpo, LEFT_SHIFT, *m1, *m2, *mo, *act)
+    return _prepare_add_sub("ADD", shapes, quant, activation)
+
+
+def prepare_sub(shapes: Shapes3, quant: Quant3, activation: str = "NONE") -> Eltwise16Params:
+    """As `prepare_add`: TFLM's CalculateOpDataSub is CalculateOpDataAdd's arithmetic."""
+    return _prepare_add_sub("SUB", shapes, quant, activation)
 
 
 def prepare_mul(shapes: Shapes3, quant: Quant3, activation: str = "NONE") -> Eltwise16Params:
@@ -86,12 +99,22 @@ def _broadcast_4d(x: npt.NDArray[np.int16], out_shape: tuple[int, ...]) -> npt.N
     return np.broadcast_to(x.reshape((1,) * (MAX_DIMS - x.ndim) + x.shape), out_shape).astype(np.int64)
 
 
-def add_reference(p: Eltwise16Params, a: npt.NDArray[np.int16], b: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+def _add_sub_reference(
+    p: Eltwise16Params, a: npt.NDArray[np.int16], b: npt.NDArray[np.int16], sign: int
+) -> npt.NDArray[np.int16]:
     a4, b4 = _broadcast_4d(a, p.out_shape), _broadcast_4d(b, p.out_shape)
     sa = mbqm((a4 + p.in1_offset) << p.left_shift, p.in1_mult, p.in1_shift)
     sb = mbqm((b4 + p.in2_offset) << p.left_shift, p.in2_mult, p.in2_shift)
-    raw = mbqm(wrap32(sa + sb), p.out_mult, p.out_shift) + p.out_offset
+    raw = mbqm(wrap32(sa + sign * sb), p.out_mult, p.out_shift) + p.out_offset
     return np.clip(raw, p.act_min, p.act_max).astype(np.int16).reshape(np.broadcast_shapes(a.shape, b.shape))
+
+
+def add_reference(p: Eltwise16Params, a: npt.NDArray[np.int16], b: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    return _add_sub_reference(p, a, b, 1)
+
+
+def sub_reference(p: Eltwise16Params, a: npt.NDArray[np.int16], b: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    return _add_sub_reference(p, a, b, -1)
 
 
 def mul_reference(p: Eltwise16Params, a: npt.NDArray[np.int16], b: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
@@ -143,6 +166,16 @@ OPERATORS = (
         "ops/eltwise_16x8.h",
         _lowering("add_16x8", prepare_add),
         lambda layer, xs: add_reference(layer.prepared, *xs),
+        input_dtype="int16",
+    ),
+    Operator(
+        "sub_16x8",
+        ("SUB",),
+        "cosim_eltwise_16x8_t",
+        "cosim_sub_16x8",
+        "ops/eltwise_16x8.h",
+        _lowering("sub_16x8", prepare_sub),
+        lambda layer, xs: sub_reference(layer.prepared, *xs),
         input_dtype="int16",
     ),
     Operator(

@@ -1,9 +1,11 @@
-"""PAD and PADV2 (int8, up to 4-D, constant paddings), as TFLM's reference Pad: the input copied into a box of the
-pad value (the output's zero point for PAD, PADV2's constant value when it has one). TFLM requires the input and
-output quantization to be equal for int8 (the bytes move unchanged) and refuses negative paddings; so does this."""
+"""PAD and PADV2 (int8 and int16, up to 4-D, constant paddings), as TFLM's reference Pad: the input copied into a box
+of the pad value: PADV2's constant value when it has one, else the output's zero point for int8 and 0 for int16 (TFLM's
+int16 PAD ignores the zero point: int16 zero points are 0 where its converter makes them). The bytes move unchanged,
+so a model whose input and output quantization differ is refused, as are negative paddings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,31 +42,34 @@ def prepare(in_shape: tuple[int, ...], out_shape: tuple[int, ...], pads: np.ndar
     return PadParams(_shape4(in_shape), _shape4(out_shape), tuple(before), value)
 
 
-def reference(p: PadParams, x: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
-    out = np.full(p.out_shape, p.pad_value, np.int8)
+def reference(p: PadParams, x: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    out = np.full(p.out_shape, p.pad_value, x.dtype)
     b, s = p.pad_before, p.in_shape
     out[b[0] : b[0] + s[0], b[1] : b[1] + s[1], b[2] : b[2] + s[2], b[3] : b[3] + s[3]] = x.reshape(s)
     return out
 
 
-def lower(ctx: Lowering, op: RawOperator) -> Layer:
-    x = ctx.act_tensor(op, op.inputs[0], "input")
-    y = ctx.act_tensor(op, op.outputs[0], "output")
-    pads = ctx.const_values(op, op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
-    if pads is None or pads.dtype.kind not in "iu":
-        raise ctx.fail(op, "paddings must be a constant int32 tensor")
-    if x.scale != y.scale or x.zero_point != y.zero_point:
-        raise ctx.fail(op, "int8 PAD needs equal input and output quantization")
-    value = y.zero_point
-    if op.name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
-        v = ctx.const_values(op, op.inputs[2])
-        if v is None or v.dtype != np.int8:
-            raise ctx.fail(op, f"constant value {ctx.t(op.inputs[2]).describe()} must be an int8 constant")
-        value = int(v.reshape(-1)[0])
-    p = checked(ctx, op, prepare, x.shape, y.shape, np.asarray(pads).reshape(-1, 2).astype(int), value)
-    layer = make_layer(op, "pad", p, [(x.id, x, None)], y)
-    layer.macs = 0  # a copy: no arithmetic
-    return layer
+def _lowering(kind: str, dtype: str) -> Callable[[Lowering, RawOperator], Layer]:
+    def lower(ctx: Lowering, op: RawOperator) -> Layer:
+        x = ctx.act_tensor(op, op.inputs[0], "input", dtype)
+        y = ctx.act_tensor(op, op.outputs[0], "output", dtype)
+        pads = ctx.const_values(op, op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+        if pads is None or pads.dtype.kind not in "iu":
+            raise ctx.fail(op, "paddings must be a constant int32 tensor")
+        if x.scale != y.scale or x.zero_point != y.zero_point:
+            raise ctx.fail(op, f"{dtype} PAD needs equal input and output quantization")
+        value = y.zero_point if dtype == "int8" else 0
+        if op.name == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+            v = ctx.const_values(op, op.inputs[2])
+            if v is None or v.dtype != np.dtype(dtype) or v.size != 1:
+                raise ctx.fail(op, f"constant value {ctx.t(op.inputs[2]).describe()} must be one {dtype} constant")
+            value = int(v.reshape(-1)[0])
+        p = checked(ctx, op, prepare, x.shape, y.shape, np.asarray(pads).reshape(-1, 2).astype(int), value)
+        layer = make_layer(op, kind, p, [(x.id, x, None)], y)
+        layer.macs = 0  # a copy: no arithmetic
+        return layer
+
+    return lower
 
 
 OPERATORS = (
@@ -74,7 +79,17 @@ OPERATORS = (
         "cosim_pad_t",
         "cosim_pad_s8",
         "ops/pad.h",
-        lower,
+        _lowering("pad", "int8"),
         lambda layer, xs: reference(layer.prepared, *xs),
+    ),
+    Operator(  # the int16 activations of a 16x8 model
+        "pad_s16",
+        ("PAD", "PADV2"),
+        "cosim_pad_t",
+        "cosim_pad_s16",
+        "ops/pad.h",
+        _lowering("pad_s16", "int16"),
+        lambda layer, xs: reference(layer.prepared, *xs),
+        input_dtype="int16",
     ),
 )

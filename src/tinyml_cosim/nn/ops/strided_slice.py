@@ -1,5 +1,5 @@
-"""STRIDED_SLICE of an int8 activation tensor (1-D to 4-D, as TFLM: "input dim should not exceed 4"; constant begin,
-end and strides; begin_mask, end_mask, shrink_axis_mask), as TFLM's reference StridedSlice.
+"""STRIDED_SLICE of an int8 or int16 activation tensor (1-D to 4-D, as TFLM: "input dim should not exceed 4";
+constant begin, end and strides; begin_mask, end_mask, shrink_axis_mask), as TFLM's reference StridedSlice.
 
 Per axis TFLM resolves the start and stop as TensorFlow does (negative indices count from the end; a masked start or
 stop is the first or last element in the stride's direction; the result is clamped to the axis, to [-1, dim - 1]
@@ -12,6 +12,7 @@ a Flatten) is folded at compile time instead (nn/graph.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy.typing as npt
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer
-from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer, operands
+from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, make_layer
 from tinyml_cosim.nn.ops.slice import constant_ints
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
@@ -110,22 +111,26 @@ def prepare(
     return StridedSliceParams((1,) * pad + tuple(counts), (0,) * pad + tuple(steps), offset, tuple(slices))
 
 
-def reference(p: StridedSliceParams, x: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+def reference(p: StridedSliceParams, x: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     return np.ascontiguousarray(x[tuple(slice(a, b, s) for a, b, s in p.slices)])
 
 
-def lower(ctx: Lowering, op: RawOperator) -> Layer:
-    ins = operands(ctx, op, ("input",), constant_ok=False)
-    x = ins[0][1]
-    y = ctx.act_tensor(op, op.outputs[0], "output")
-    if (x.scale, x.zero_point) != (y.scale, y.zero_point):
-        raise ctx.fail(op, "input and output quantization differ: TFLM's STRIDED_SLICE moves bytes")
-    if len(op.inputs) != 4:
-        raise ctx.fail(op, f"{len(op.inputs)} inputs: STRIDED_SLICE takes the input, begin, end and strides")
-    roles = ("begin", "end", "strides")
-    vals = [constant_ints(ctx, op, i, role, ("int32",)) for i, role in zip(op.inputs[1:], roles, strict=True)]
-    p = checked(ctx, op, prepare, x.shape, *vals, y.shape, op.options)
-    return make_layer(op, "strided_slice", p, ins, y, skip=("slices",))
+def _lowering(kind: str, dtype: str) -> Callable[[Lowering, RawOperator], Layer]:
+    """The lowering of the `dtype` form: TFLM's one templated kernel, so one walk per element size here."""
+
+    def lower(ctx: Lowering, op: RawOperator) -> Layer:
+        x = ctx.act_tensor(op, op.inputs[0], "input", dtype)
+        y = ctx.act_tensor(op, op.outputs[0], "output", dtype)
+        if (x.scale, x.zero_point) != (y.scale, y.zero_point):
+            raise ctx.fail(op, "input and output quantization differ: TFLM's STRIDED_SLICE moves bytes")
+        if len(op.inputs) != 4:
+            raise ctx.fail(op, f"{len(op.inputs)} inputs: STRIDED_SLICE takes the input, begin, end and strides")
+        roles = ("begin", "end", "strides")
+        vals = [constant_ints(ctx, op, i, role, ("int32",)) for i, role in zip(op.inputs[1:], roles, strict=True)]
+        p = checked(ctx, op, prepare, x.shape, *vals, y.shape, op.options)
+        return make_layer(op, kind, p, [(x.id, x, None)], y, skip=("slices",))
+
+    return lower
 
 
 OPERATORS = (
@@ -135,7 +140,17 @@ OPERATORS = (
         "cosim_strided_slice_t",
         "cosim_strided_slice_s8",
         "ops/strided_slice.h",
-        lower,
+        _lowering("strided_slice", "int8"),
         lambda layer, xs: reference(layer.prepared, *xs),
+    ),
+    Operator(  # the int16 activations of a 16x8 model (SEANet's crops)
+        "strided_slice_s16",
+        ("STRIDED_SLICE",),
+        "cosim_strided_slice_t",
+        "cosim_strided_slice_s16",
+        "ops/strided_slice.h",
+        _lowering("strided_slice_s16", "int16"),
+        lambda layer, xs: reference(layer.prepared, *xs),
+        input_dtype="int16",
     ),
 )

@@ -60,6 +60,29 @@ def same_padding(out_size: int, k: int, stride: int) -> int:
     return max((windows - 1) * stride + k - out_size, 0) // 2
 
 
+def geometry(
+    shapes: tuple[Shape4, Shape4], filter_shape: tuple[int, ...], options: dict[str, object]
+) -> tuple[int, int, int, int]:
+    """(stride_h, stride_w, pad_h, pad_w) of TFLM's Prepare, the filter checked against the input and output (also
+    the 16x8 TRANSPOSE_CONV's, nn/ops/transpose_conv_16x8.py)."""
+    (b, _, _, ic), (ob, oh, ow, oc) = shapes
+    foc, kh, kw, fic = filter_shape
+    if ob != b or fic != ic or foc != oc:
+        raise BadInput(
+            f"TRANSPOSE_CONV: filter {list(filter_shape)} (out_c, kh, kw, in_c) does not match the input "
+            f"{list(shapes[0])} and output {list(shapes[1])}"
+        )
+    padding = options.get("padding", 0)
+    padding = PADDINGS.get(padding, padding) if isinstance(padding, int) else padding
+    sh, sw = int(options.get("stride_h", 1)), int(options.get("stride_w", 1))  # type: ignore[call-overload]
+    if padding not in ("SAME", "VALID"):
+        raise BadInput(f"TRANSPOSE_CONV: padding {padding}: TFLM's TRANSPOSE_CONV takes SAME or VALID")
+    if sh < 1 or sw < 1:
+        raise BadInput(f"TRANSPOSE_CONV: strides {sh}x{sw}: they must be 1 or more")
+    pads = (same_padding(oh, kh, sh), same_padding(ow, kw, sw)) if padding == "SAME" else (0, 0)
+    return sh, sw, *pads
+
+
 def prepare(
     shapes: tuple[Shape4, Shape4],
     filt: npt.NDArray[np.int8],
@@ -69,21 +92,10 @@ def prepare(
 ) -> TransposeConvParams:
     """`shapes`: input and output (NHWC); `quant`: (input scale, zero point), the filter's scales (one, or one per
     output channel), (output scale, zero point); `options`: padding, stride_h, stride_w, activation."""
-    (b, ih, iw, ic), (ob, oh, ow, oc) = shapes
-    foc, kh, kw, fic = filt.shape
-    if ob != b or fic != ic or foc != oc:
-        raise BadInput(
-            f"TRANSPOSE_CONV: filter {list(filt.shape)} (out_c, kh, kw, in_c) does not match the input "
-            f"{list(shapes[0])} and output {list(shapes[1])}"
-        )
-    padding = options.get("padding", 0)
-    padding = PADDINGS.get(padding, padding) if isinstance(padding, int) else padding
-    sh, sw = int(options.get("stride_h", 1)), int(options.get("stride_w", 1))  # type: ignore[call-overload]
+    (b, ih, iw, ic), (_, oh, ow, oc) = shapes
+    kh, kw = filt.shape[1:3]
+    sh, sw, pad_h, pad_w = geometry(shapes, filt.shape, options)
     activation = str(options.get("activation", "NONE"))
-    if padding not in ("SAME", "VALID"):
-        raise BadInput(f"TRANSPOSE_CONV: padding {padding}: TFLM's TRANSPOSE_CONV takes SAME or VALID")
-    if sh < 1 or sw < 1:
-        raise BadInput(f"TRANSPOSE_CONV: strides {sh}x{sw}: they must be 1 or more")
     if activation not in ACTIVATIONS:
         raise BadInput(
             f"TRANSPOSE_CONV: fused_activation_function {activation}: TFLM's int8 TRANSPOSE_CONV clamps only for "
@@ -96,7 +108,6 @@ def prepare(
     if bias is not None and bias.size != oc:
         raise BadInput(f"TRANSPOSE_CONV: bias has {bias.size} values, expected {oc} (one per output channel)")
     lo, hi = activation_range(activation, so, zo)
-    pad_h, pad_w = (same_padding(oh, kh, sh), same_padding(ow, kw, sw)) if padding == "SAME" else (0, 0)
     return TransposeConvParams(
         b, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, pad_h, pad_w, -zi, zo, lo, hi,
         np.ascontiguousarray(filt, np.int8),
@@ -110,18 +121,28 @@ def accumulate(p: TransposeConvParams, x: npt.NDArray[np.int8]) -> npt.NDArray[n
     """The scratch buffer after the scatter: every input pixel times every filter tap, summed where it lands in
     the output (int32 wrap-around, as on the target)."""
     xs = x.reshape(p.batches, p.in_h, p.in_w, p.in_c).astype(np.int64) + p.input_offset
-    f = p.filter.astype(np.int64)
+    strides, pads = (p.stride_h, p.stride_w), (p.pad_h, p.pad_w)
+    return wrap32(scatter(xs, p.filter.astype(np.int64), strides, pads, (p.out_h, p.out_w)))
+
+
+def scatter(
+    xs: npt.NDArray[np.int64],
+    f: npt.NDArray[np.int64],
+    strides: tuple[int, int],
+    pads: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> npt.NDArray[np.int64]:
+    """The exact sums (int64) of input [b, h, w, in_c] times filter [out_c, kh, kw, in_c] landing on each output
+    element [b, out_h, out_w, out_c], the output's leading padding `pads` cut off."""
+    (b, ih, iw, _), (oc, kh, kw, _) = xs.shape, f.shape
+    (sh, sw), (ph, pw), (oh, ow) = strides, pads, out_hw
     # a canvas big enough for every tap and for the whole padded output window, cropped to the output at the end
-    full_h = max((p.in_h - 1) * p.stride_h + p.k_h, p.pad_h + p.out_h)
-    full_w = max((p.in_w - 1) * p.stride_w + p.k_w, p.pad_w + p.out_w)
-    canvas = np.zeros((p.batches, full_h, full_w, p.out_c), np.int64)
-    for fy in range(p.k_h):
-        for fx in range(p.k_w):
+    canvas = np.zeros((b, max((ih - 1) * sh + kh, ph + oh), max((iw - 1) * sw + kw, pw + ow), oc), np.int64)
+    for fy in range(kh):
+        for fx in range(kw):
             tap = np.einsum("bhwi,oi->bhwo", xs, f[:, fy, fx, :])
-            ys = slice(fy, fy + (p.in_h - 1) * p.stride_h + 1, p.stride_h)
-            xs_ = slice(fx, fx + (p.in_w - 1) * p.stride_w + 1, p.stride_w)
-            canvas[:, ys, xs_, :] += tap
-    return wrap32(canvas[:, p.pad_h : p.pad_h + p.out_h, p.pad_w : p.pad_w + p.out_w, :])
+            canvas[:, fy : fy + (ih - 1) * sh + 1 : sh, fx : fx + (iw - 1) * sw + 1 : sw, :] += tap
+    return canvas[:, ph : ph + oh, pw : pw + ow, :]
 
 
 def reference(p: TransposeConvParams, x: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
@@ -132,7 +153,7 @@ def reference(p: TransposeConvParams, x: npt.NDArray[np.int8]) -> npt.NDArray[np
     return np.clip(out, p.act_min, p.act_max).astype(np.int8)
 
 
-def _filter(ctx: Lowering, op: RawOperator) -> tuple[RawTensor, list[float]]:
+def filter_operand(ctx: Lowering, op: RawOperator) -> tuple[RawTensor, list[float]]:
     f = ctx.t(op.inputs[1])
     if not f.is_const or f.data is None or f.dtype != "int8":
         raise ctx.fail(op, f"filter {f.describe()} must be a constant int8 tensor (it is emitted to flash)")
@@ -160,7 +181,7 @@ def _bias(ctx: Lowering, op: RawOperator) -> npt.NDArray[np.int32] | None:
     return b.data.astype(np.int32).reshape(-1)
 
 
-def _shape4(ctx: Lowering, op: RawOperator, t: Tensor, role: str) -> Shape4:
+def shape4(ctx: Lowering, op: RawOperator, t: Tensor, role: str) -> Shape4:
     if len(t.shape) != 4:
         raise ctx.fail(op, f"{role} is {len(t.shape)}-D {list(t.shape)}: TFLM's TRANSPOSE_CONV needs 4-D (NHWC)")
     b, h, w, c = t.shape
@@ -177,9 +198,9 @@ def lower(ctx: Lowering, op: RawOperator) -> Layer:
     shape = int32_values(ctx, op, op.inputs[0], "output_shape")
     if shape is None or len(shape) != 4:
         raise ctx.fail(op, f"output_shape {shape}: expected a constant int32[4] (TFLM uses the output tensor's shape)")
-    f, scales = _filter(ctx, op)
+    f, scales = filter_operand(ctx, op)
     assert f.data is not None
-    shapes = (_shape4(ctx, op, x, "input"), _shape4(ctx, op, y, "output"))
+    shapes = (shape4(ctx, op, x, "input"), shape4(ctx, op, y, "output"))
     quant = ((x.scale, x.zero_point), scales, (y.scale, y.zero_point))
     p = checked(ctx, op, prepare, shapes, f.data.astype(np.int8), _bias(ctx, op), quant, dict(op.options))
     arrays = {"filter": p.filter, "multiplier": p.multiplier, "shift": p.shift}

@@ -1,5 +1,5 @@
-/* ADD and MUL int16, as TFLM's reference AddElementwise / BroadcastAdd6DSlow and MulElementwise /
- * BroadcastMul6DSlow for int16. */
+/* ADD, SUB and MUL int16, as TFLM's reference AddElementwise / BroadcastAdd6DSlow, Sub / BroadcastQuantSubSlow and
+ * MulElementwise / BroadcastMul6DSlow for int16. */
 #include "ops/eltwise_16x8.h"
 
 #include <stddef.h>
@@ -12,6 +12,14 @@ static int32_t add_one(const cosim_eltwise_16x8_t *p, int32_t a, int32_t b)
     const int32_t sa = cosim_mbqm((a + p->in1_offset) * (1 << p->left_shift), p->in1_mult, p->in1_shift);
     const int32_t sb = cosim_mbqm((b + p->in2_offset) * (1 << p->left_shift), p->in2_mult, p->in2_shift);
     const int32_t raw = cosim_mbqm(cosim_add_wrap(sa, sb), p->out_mult, p->out_shift) + p->out_offset;
+    return cosim_clamp(raw, p->act_min, p->act_max);
+}
+
+static int32_t sub_one(const cosim_eltwise_16x8_t *p, int32_t a, int32_t b)
+{
+    const int32_t sa = cosim_mbqm((a + p->in1_offset) * (1 << p->left_shift), p->in1_mult, p->in1_shift);
+    const int32_t sb = cosim_mbqm((b + p->in2_offset) * (1 << p->left_shift), p->in2_mult, p->in2_shift);
+    const int32_t raw = cosim_mbqm(cosim_sub_wrap(sa, sb), p->out_mult, p->out_shift) + p->out_offset;
     return cosim_clamp(raw, p->act_min, p->act_max);
 }
 
@@ -46,6 +54,11 @@ static int32_t mul_one(const cosim_eltwise_16x8_t *p, int32_t a, int32_t b)
 void cosim_add_16x8(const cosim_eltwise_16x8_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
 {
     COSIM_ELTWISE16_WALK(add_one);
+}
+
+void cosim_sub_16x8(const cosim_eltwise_16x8_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)
+{
+    COSIM_ELTWISE16_WALK(sub_one);
 }
 
 void cosim_mul_16x8(const cosim_eltwise_16x8_t *p, const int16_t *in1, const int16_t *in2, int16_t *out)

@@ -1,5 +1,5 @@
-/* LEAKY_RELU int8: x - zp >= 0 scaled by input/output scale, below 0 by alpha * input/output scale (alpha may be
- * negative: its multiplier is then negative and the product negated, as TFLM does). */
+/* LEAKY_RELU int8 and int16: x - zp >= 0 scaled by input/output scale, below 0 by alpha * input/output scale (alpha may
+ * be negative: its multiplier is then negative and the product negated, as TFLM does). */
 #ifndef COSIM_NN_OPS_LEAKY_RELU_H
 #define COSIM_NN_OPS_LEAKY_RELU_H
 
@@ -13,5 +13,6 @@ typedef struct {
 } cosim_leaky_relu_t;
 
 void cosim_leaky_relu_s8(const cosim_leaky_relu_t *p, const int8_t *input, int8_t *output);
+void cosim_leaky_relu_s16(const cosim_leaky_relu_t *p, const int16_t *input, int16_t *output);
 
 #endif

@@ -8,8 +8,9 @@ Nothing is fetched and no model is committed: each `--repo` is a git directory (
 repository, and every `*.tflite` at its HEAD is one row, named by repository, path, commit and the file's SHA-256, so
 anyone can fetch the same bytes. `--exclude SUBSTR` leaves out paths (e.g. a directory of single-layer test models).
 `--recheck VERDICT` (repeatable, e.g. `--recheck gap`) runs again only the rows of the existing `--out` file with that
-verdict and replaces them there (the other rows keep their results; `rechecked` in the file says which were re-run,
-when and at which commit).
+verdict and replaces them there, and `--add-new` runs the models of the given repositories that the file has no row
+for and appends them (the other rows keep their results; `rechecked` in the file says what was run, when and at
+which commit).
 
 Per model:
 - `cosim model check MODEL --board B --vectors N --json` (a new process, as a user runs it): compile, build the
@@ -217,6 +218,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "public_models.json")
     ap.add_argument("--recheck", action="append", default=[], metavar="VERDICT",
                     help="run again only the rows of --out with this verdict (gap, mismatch, error, ...)")  # fmt: skip
+    ap.add_argument("--add-new", action="store_true", help="run and append the models --out has no row for")
     args = ap.parse_args()
     models = []
     for spec in args.repo:
@@ -225,7 +227,7 @@ def main() -> int:
             print(f"error: --repo {spec!r}: expected OWNER/NAME=PATH of a git directory or checkout", file=sys.stderr)
             return 2
         models += list_models(name, Path(path), args.exclude)
-    if args.recheck:
+    if args.recheck or args.add_new:
         return recheck(models, args)
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(models, args, Path(tmp))
@@ -253,9 +255,10 @@ def write(out: Path, result: dict[str, Any]) -> int:
 
 def recheck(models: list[dict[str, Any]], args: argparse.Namespace) -> int:
     """Run again the rows of `args.out` whose verdict is in `args.recheck` (matched by repository, path and SHA-256
-    in the given repositories) and put the new rows in their place."""
+    in the given repositories) and put the new rows in their place; with `args.add_new`, append rows for the given
+    models the file does not have."""
     if not args.out.is_file():
-        print(f"error: --recheck: {args.out} does not exist: run without --recheck first", file=sys.stderr)
+        print(f"error: --recheck / --add-new: {args.out} does not exist: run without them first", file=sys.stderr)
         return 2
     result = json.loads(args.out.read_text())
     by_key = {(m["repo"], m["path"], m["sha256"]): m for m in models}
@@ -266,8 +269,12 @@ def recheck(models: list[dict[str, Any]], args: argparse.Namespace) -> int:
         print(f"error: --recheck: {len(missing)} rows are not in the given --repo checkouts (first: {missing[0]})",
               file=sys.stderr)  # fmt: skip
         return 2
+    known = {(r["repo"], r["path"], r["sha256"]) for r in result["rows"]}
+    new = [k for k in by_key if k not in known] if args.add_new else []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = run([by_key[k] for k in keys], args, Path(tmp))
+        rows = run([by_key[k] for k in keys + new], args, Path(tmp))
+    result["rows"].extend(rows[len(keys) :])
+    rows = rows[: len(keys)]
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     was = {i: result["rows"][i]["verdict"] for i in todo}
     for i, row in zip(todo, rows, strict=True):
@@ -275,6 +282,7 @@ def recheck(models: list[dict[str, Any]], args: argparse.Namespace) -> int:
         result["rows"][i] = row
     result.setdefault("rechecked", []).append({
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "verdicts": args.recheck, "rows": len(todo),
+        "added": len(new), "repos": sorted({k[0] for k in new}),
         "code": f"main at {commit.stdout.strip() or '?'} plus the working tree", "vectors": args.vectors})  # fmt: skip
     result["summary"] = summary(result["rows"])
     return write(args.out, result)

@@ -48,6 +48,17 @@ class LstmSpec:
     seed: int = 0
     # overrides: the i-th of the 8 weight scales, or None for the derived one
     weight_scales: tuple[float | None, ...] = field(default=(None,) * 8)
+    # "int16": the 16x8 LSTM (int16 input, hidden state and output, int64 biases; q_in / q_hidden of int16 values)
+    act_dtype: str = "int8"
+
+    @property
+    def bias_dtype(self) -> str:
+        return "int32" if self.act_dtype == "int8" else "int64"
+
+    @property
+    def typical(self) -> float:
+        """A typical |value| of uniform random activations (and of int8 weights): the scales are derived from it."""
+        return 74.0 if self.act_dtype == "int8" else 74.0 * 256
 
     @property
     def n_output(self) -> int:
@@ -68,7 +79,7 @@ class LstmSpec:
         out = []
         for i in range(8):
             n, s = (self.n_input, self.q_in[0]) if i < 4 else (self.n_output, self.q_hidden[0])
-            derived = self.gain * 2.0 / (math.sqrt(n) * 74.0 * 74.0 * s) * float(rng.uniform(0.5, 1.5))
+            derived = self.gain * 2.0 / (math.sqrt(n) * self.typical * 74.0 * s) * float(rng.uniform(0.5, 1.5))
             given = self.weight_scales[i]
             out.append(f32(derived if given is None else given))
         return out
@@ -78,7 +89,7 @@ class LstmSpec:
 class LstmWeights:
     input_w: tuple[np.ndarray, ...]  # 4 x (n_cell, n_input) int8, in GATES order
     recurrent_w: tuple[np.ndarray, ...]  # 4 x (n_cell, n_output) int8
-    bias: tuple[np.ndarray, ...]  # 4 x (n_cell,) int32
+    bias: tuple[np.ndarray, ...]  # 4 x (n_cell,) int32 (int64 for the 16x8 LSTM)
 
 
 def lstm_weights(spec: LstmSpec) -> LstmWeights:
@@ -91,14 +102,15 @@ def lstm_weights(spec: LstmSpec) -> LstmWeights:
     for g in range(4):
         bias_scale = f32(np.float32(spec.q_in[0]) * np.float32(scales[g]))
         lim = max(1, int(1.5 / bias_scale))
-        bias.append(rng.integers(-lim, lim + 1, spec.n_cell).astype(np.int32))
+        bias.append(rng.integers(-lim, lim + 1, spec.n_cell).astype(spec.bias_dtype))
     return LstmWeights(iw, rw, tuple(bias))
 
 
 def _intermediates(spec: LstmSpec) -> list[T]:
     # What the quantizer writes (shape [0], no data): each gate's calibrated int16 scale, the effective hidden scale
     gates = [T(f"intermediate_{g}", (0,), "int16", [f32(2.0**-12 * (1 + i / 8))], [0]) for i, g in enumerate(GATES)]
-    return [*gates, T("effective_hidden", (0,), "int8", [f32(spec.q_hidden[0] * 1.1)], [spec.q_hidden[1]])]
+    hidden = T("effective_hidden", (0,), spec.act_dtype, [f32(spec.q_hidden[0] * 1.1)], [spec.q_hidden[1]])
+    return [*gates, hidden]
 
 
 def lstm_tensors(spec: LstmSpec, w: LstmWeights) -> tuple[list[T], list[int], list[int]]:
@@ -107,7 +119,7 @@ def lstm_tensors(spec: LstmSpec, w: LstmWeights) -> tuple[list[T], list[int], li
     sx, zx = spec.q_in
     sh, zh = spec.q_hidden
     wz = spec.weight_zero_point
-    t: list[T] = [T("x", spec.x_shape, "int8", [sx], [zx])]
+    t: list[T] = [T("x", spec.x_shape, spec.act_dtype, [sx], [zx])]
     ins = [0] + [-1] * 23
 
     def add(slot: int, tensor: T) -> None:
@@ -119,14 +131,14 @@ def lstm_tensors(spec: LstmSpec, w: LstmWeights) -> tuple[list[T], list[int], li
         rec = w.recurrent_w[g]
         add(5 + g, T(f"recurrent_to_{name}_w", rec.shape, "int8", [scales[4 + g]], [wz], data=rec))
         bias_scale = f32(np.float32(sx) * np.float32(scales[g]))
-        add(12 + g, T(f"{name}_gate_bias", (spec.n_cell,), "int32", [bias_scale], [0], data=w.bias[g]))
-    add(18, T("hidden_state", (spec.batch, spec.n_output), "int8", [sh], [zh], variable=True))
+        add(12 + g, T(f"{name}_gate_bias", (spec.n_cell,), spec.bias_dtype, [bias_scale], [0], data=w.bias[g]))
+    add(18, T("hidden_state", (spec.batch, spec.n_output), spec.act_dtype, [sh], [zh], variable=True))
     cell_scale = 2.0**spec.cell_scale_log2
     add(19, T("cell_state", (spec.batch, spec.n_cell), "int16", [cell_scale], [0], variable=True))
     _variants(spec, t, ins)
     mids = list(range(len(t), len(t) + 5))
     t.extend(_intermediates(spec))
-    t.append(T("y", spec.y_shape, "int8", [sh], [zh]))
+    t.append(T("y", spec.y_shape, spec.act_dtype, [sh], [zh]))
     return t, ins, mids
 
 

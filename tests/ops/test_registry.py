@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import tflite_ops_writer  # noqa: F401  (registers the options writers of SUB, TRANSPOSE, RESIZE, REDUCE_*)
 from hostbuild import build_library, cmsis_nn_dir, load, run_graph_c
+from signal_models import SPECTRAL_SUBTRACTION, filter_bank_tables
+from tflite_custom_writer import custom_model
 from tflite_writer import Op, T, build_model
 
 from tinyml_cosim.core import resources
@@ -52,6 +54,7 @@ class Case:
     tensors: list[T]
     ops: list[Op]
     output: int
+    custom: dict[int, dict[str, Any]] | None = None  # CUSTOM operators' options (tflite_custom_writer)
 
 
 def _unary(builtin: str, shape: tuple[int, ...], q_in: tuple[float, int], q_out: tuple[float, int]) -> Case:
@@ -520,6 +523,143 @@ CASES = [
         [Op("QUANTIZE", [0], [1])],
         1,
     ),
+    Case(  # TFLM's Signal library (CUSTOM): a window over 2 frames of 48
+        "signal_window",
+        "CUSTOM:SignalWindow",
+        [
+            T("x", (2, 48), "int16"),
+            T("w", (48,), "int16", data=np.arange(0, 48 * 600, 600, dtype=np.int16)),
+            T("y", (2, 48), "int16"),
+        ],
+        [Op("CUSTOM:SignalWindow", [0, 1], [2])],
+        2,
+        {0: {"shift": 9}},
+    ),
+    *[
+        Case(  # the front end's chain without its FFT, cut after each operator (uint32 / uint64 model outputs)
+            f"signal_{name}",
+            builtin,
+            [
+                T("x", (64,), "int16"),
+                T("s", (64,), "int16"),
+                T("b", (), "int32"),
+                T("e", (32,), "uint32"),
+                *filter_bank_tables(np.random.default_rng(4), 32, 6),
+                T("f", (6,), "uint64"),
+                T("r", (6,), "uint32"),
+                T("l", (6,), "int16"),
+            ],
+            [
+                Op("CUSTOM:SignalFftAutoScale", [0], [1, 2]),
+                Op("CUSTOM:SignalEnergy", [1], [3]),
+                Op("CUSTOM:SignalFilterBank", [3, 4, 5, 6, 7, 8], [9]),
+                Op("CUSTOM:SignalFilterBankSquareRoot", [9, 2], [10]),
+                Op("CUSTOM:SignalFilterBankLog", [10], [11]),
+            ][:n_ops],
+            [1, 3, 9, 10, 11][n_ops - 1],
+            {
+                k: v
+                for k, v in enumerate(
+                    [
+                        {},
+                        {"end_index": 32, "start_index": 0},
+                        {"num_channels": 6},
+                        {},
+                        {"input_correction_bits": 3, "output_scale": 64},
+                    ]
+                )
+                if k < n_ops
+            },
+        )
+        for name, builtin, n_ops in (
+            ("fft_auto_scale", "CUSTOM:SignalFftAutoScale", 1),
+            ("energy", "CUSTOM:SignalEnergy", 2),
+            ("filter_bank", "CUSTOM:SignalFilterBank", 3),
+            ("filter_bank_square_root", "CUSTOM:SignalFilterBankSquareRoot", 4),
+            ("filter_bank_log", "CUSTOM:SignalFilterBankLog", 5),
+        )
+    ],
+    Case(  # TFLM's Signal library: the int16 real FFT (kissfft fixed point), 60 samples padded to 64
+        "signal_rfft",
+        "CUSTOM:SignalRfft",
+        [T("x", (1, 60), "int16"), T("y", (1, 66), "int16")],
+        [Op("CUSTOM:SignalRfft", [0], [1])],
+        1,
+        {0: {"T": 7, "fft_length": 64}},
+    ),
+    *[
+        Case(  # the Signal library's noise reduction and gain control (its noise estimate is state, from reset)
+            f"signal_{name}",
+            builtin,
+            [
+                T("x", (12,), "int16"),
+                T("u", (12,), "uint32"),
+                T("s", (12,), "uint32"),
+                T("noise", (12,), "uint32"),
+                T("lut", (125,), "int16", data=np.repeat(np.linspace(32000, 200, 42), 3)[:125].astype(np.int16)),
+                T("g", (12,), "uint32"),
+            ],
+            [
+                Op("CAST", [0], [1]),
+                Op("CUSTOM:SignalFilterBankSpectralSubtraction", [1], [2, 3]),
+                Op("CUSTOM:SignalPCAN", [2, 3, 4], [5]),
+            ][:n_ops],
+            [2, 5][n_ops - 2],
+            {1: {**SPECTRAL_SUBTRACTION, "num_channels": 12}, 2: {"snr_shift": 6}}
+            if n_ops == 3
+            else {1: {**SPECTRAL_SUBTRACTION, "num_channels": 12, "clamping": True}},
+        )
+        for name, builtin, n_ops in (
+            ("spectral_subtraction", "CUSTOM:SignalFilterBankSpectralSubtraction", 2),
+            ("pcan", "CUSTOM:SignalPCAN", 3),
+        )
+    ],
+    Case(  # int32 arithmetic (micro_speech's feature scaling), constants broadcast, ending in an unquantized int8
+        "eltwise_s32",
+        "DIV",
+        [
+            T("x", (2, 3, 4), "int32"),
+            T("m", (4,), "int32", data=_i32([666, -3, 7, 2**20])),
+            T("a", (), "int32", data=_i32([5]).reshape(())),
+            T("d", (3, 1), "int32", data=_i32([128, -7, 3])),
+            T("lo", (), "int32", data=_i32([-128]).reshape(())),
+            T("hi", (), "int32", data=_i32([127]).reshape(())),
+            *(T(f"t{k}", (2, 3, 4), "int32") for k in range(6)),  # 6..11
+            T("y", (2, 3, 4), "int8"),  # 12: no quantization, as micro_speech's output
+        ],
+        [
+            Op("MUL", [0, 1], [6], {"activation": "NONE"}),
+            Op("ADD", [6, 2], [7], {"activation": "NONE"}),
+            Op("DIV", [7, 3], [8], {"fused_activation_function": 0}),
+            Op("SUB", [8, 0], [9], {"activation": "NONE"}),
+            Op("MINIMUM", [9, 5], [10]),
+            Op("MAXIMUM", [10, 4], [11]),
+            Op("CAST", [11], [12]),
+        ],
+        12,
+    ),
+    Case(  # int32 data movement (micro_speech's energy range cut and zero-padded), through uint32 and back
+        "movers_s32",
+        "CONCATENATION",
+        [
+            T("x", (30,), "int32"),
+            *(T(n, (1,), "int32", data=_i32([v])) for n, v in (("b", 5), ("e", 26), ("s", 1))),
+            T("cut", (21,), "int32"),
+            T("z0", (5,), "int32", data=np.zeros(5, np.int32)),
+            T("z1", (4,), "int32", data=_i32([1, -1, 2**31 - 1, -(2**31)])),
+            T("cat", (30,), "int32"),
+            T("u", (30,), "uint32"),
+            T("y", (30,), "int32"),
+        ],
+        [
+            Op("STRIDED_SLICE", [0, 1, 2, 3], [4]),
+            Op("CONCATENATION", [5, 4, 6], [7], {"axis": 0, "activation": "NONE"}),
+            Op("CAST", [7], [8]),
+            Op("CAST", [8], [9]),
+        ],
+        9,
+        {},
+    ),
     Case(  # the 16x8 forms of the byte movers and LEAKY_RELU / SUB (SEANet's layers), in one int16 chain
         "movers_16",
         "STRIDED_SLICE",
@@ -569,11 +709,56 @@ CASES = [
         ],
         4,
     ),
+    Case(  # UNIDIRECTIONAL_SEQUENCE_LSTM 16x8 (int16 activations and hidden state, int64 biases): 3 steps, 4 units
+        "unidirectional_sequence_lstm_16x8",
+        "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        [
+            T("x", (1, 3, 5), "int16", [2.0**-12], [0]),
+            *(
+                T(
+                    f"w{k}",
+                    (4, 5 - k // 4),
+                    "int8",
+                    [(0.0005, 0.005)[k // 4] * (1 + k % 4 / 4)],
+                    [0],
+                    data=_i8((4, 5 - k // 4), 70 + k),
+                )
+                for k in range(8)
+            ),
+            *(
+                T(
+                    f"b{k}",
+                    (4,),
+                    "int64",
+                    [float(np.float32(2.0**-12) * np.float32(0.0005 * (1 + k / 4)))],
+                    [0],
+                    data=np.array([2_000_000 * k - 3_000_000, 4_000_000, -7, 2**33], np.int64),
+                )
+                for k in range(4)
+            ),
+            T("h", (1, 4), "int16", [2.0**-15], [0], variable=True),
+            T("c", (1, 4), "int16", [2.0**-11], [0], variable=True),
+            *(T(f"mid{k}", (0,), "int16", [2.0**-12], [0]) for k in range(5)),  # unread
+            T("y", (1, 3, 4), "int16", [2.0**-15], [0]),
+        ],
+        [
+            Op(
+                "UNIDIRECTIONAL_SEQUENCE_LSTM",
+                [0, 1, 2, 3, 4, 5, 6, 7, 8, -1, -1, -1, 9, 10, 11, 12, -1, -1, 13, 14, -1, -1, -1, -1],
+                [20],
+                {"activation": "TANH", "cell_clip": 3.0},
+                intermediates=[15, 16, 17, 18, 19],
+            )
+        ],
+        20,
+    ),
     # -- the cases of operators added later go above this line --
 ]
 
 
 def _model(case: Case) -> bytes:
+    if case.custom is not None:
+        return custom_model(case.tensors, case.ops, [0], [case.output], case.custom)
     return build_model(case.tensors, case.ops, [0], [case.output])
 
 

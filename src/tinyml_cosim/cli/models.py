@@ -18,6 +18,7 @@ from tinyml_cosim.core.report_dir import check_output_folder
 
 if TYPE_CHECKING:  # the compiler loads lazily (below)
     from tinyml_cosim.nn.compiler import CompiledModel, QuantInfo
+    from tinyml_cosim.nn.tflm_arena import TflmArena32
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -96,13 +97,7 @@ def compile_command(
     if cm.state_bytes:
         typer.echo(f"  state  {cm.state_bytes:>10,} bytes of it kept between inferences (LSTM / SVDF state)")
     if cm.tflm_arena32 is not None:
-        a = cm.tflm_arena32
-        how = "computed from TFLM's 32-bit structs" + ("" if a.exact else ", upper bound: some operators not measured")
-        peak = f"; {a.planning_peak:,} while TFLM plans it" if a.planning_peak > a.head + a.persistent else ""
-        typer.echo(
-            f"         TFLM's whole arena on this 32-bit board: {a.total:,} bytes ({a.head:,} non-persistent + "
-            f"{a.persistent:,} persistent{peak}; {how})"
-        )
+        _echo_tflm_arena(cm.tflm_arena32)
     budget = ", ".join(f"{k} {v:,}" for k, v in cm.ram_budget.items())
     typer.echo(f"  RAM    {sum(cm.ram_budget.values()):>10,} bytes of {b.memory.ram.size:,} ({budget})")
     if cm.scratch:
@@ -114,6 +109,17 @@ def compile_command(
         )
     typer.echo(f"  flash  {cm.flash_bytes:>10,} bytes of constants of {b.memory.flash.size:,}")
     typer.echo(f"  MACs   {cm.total_macs:>10,}   params {cm.total_params:,}   layers {len(cm.layers)}")
+
+
+def _echo_tflm_arena(a: TflmArena32) -> None:
+    how = "computed from TFLM's 32-bit structs" + (
+        "" if a.exact else f"; approximate: {', '.join(a.unmeasured)} not measured, TFLM may need more"
+    )
+    peak = f"; {a.planning_peak:,} while TFLM plans it" if a.planning_peak > a.head + a.persistent else ""
+    typer.echo(
+        f"         TFLM's whole arena on this 32-bit board: {a.total:,} bytes ({a.head:,} non-persistent + "
+        f"{a.persistent:,} persistent{peak}; {how})"
+    )
 
 
 def _human_check(r: dict[str, object]) -> None:
@@ -128,9 +134,10 @@ def _human_check(r: dict[str, object]) -> None:
     if isinstance(ipi, list) and ipi:
         per_mac = "no MACs: copies only" if r["instructions_per_mac"] is None else f"{r['instructions_per_mac']}/MAC"
         typer.echo(f"  instructions per inference: {min(ipi):,} .. {max(ipi):,} ({per_mac})")
+    approx = "" if r.get("tflm_arena_32bit_exact") is not False else " approximately"
     typer.echo(
         f"  arena {r['arena_bytes']} bytes (TFLM non-persistent {r['tflm_arena_nonpersistent_bytes']}, whole on the "
-        f"32-bit board {r['tflm_arena_whole_32bit_bytes']}), model flash {r['flash_bytes_model']}"
+        f"32-bit board{approx} {r['tflm_arena_whole_32bit_bytes']}), model flash {r['flash_bytes_model']}"
     )
     if r["first_mismatch"]:
         typer.echo(f"  first mismatch: {json.dumps(r['first_mismatch'])}")

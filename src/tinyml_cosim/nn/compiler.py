@@ -246,6 +246,7 @@ def tflm_arena_fields(cm: CompiledModel) -> dict[str, object]:
         "tflm_arena_whole_32bit_bytes": a.total if a else None,
         "tflm_arena_persistent_32bit_bytes": a.persistent if a else None,
         "tflm_arena_32bit_exact": a.exact if a else None,
+        "tflm_arena_32bit_unmeasured_ops": list(a.unmeasured) if a else None,  # sized as the largest measured
         "tflm_arena_total_host64_bytes": cm.tflm_arena_total,  # the host (64-bit) recording: not the board's
     }
 

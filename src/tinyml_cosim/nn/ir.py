@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-ITEMSIZE = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "int32": 4, "float32": 4}
+ITEMSIZE = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "int32": 4, "float32": 4, "uint32": 4, "uint64": 8}
 NP_DTYPES: dict[str, type] = {
     "int8": np.int8,
     "uint8": np.uint8,
@@ -16,6 +16,8 @@ NP_DTYPES: dict[str, type] = {
     "int16": np.int16,
     "int32": np.int32,
     "float32": np.float32,
+    "uint32": np.uint32,  # the Signal library (nn/ops/signal_*.py)
+    "uint64": np.uint64,
 }
 
 

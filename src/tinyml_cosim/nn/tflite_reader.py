@@ -33,6 +33,8 @@ DTYPES: dict[int, tuple[str, Any]] = {
     7: ("int16", np.int16),
     9: ("int8", np.int8),
     10: ("float64", np.float64),
+    12: ("uint64", np.uint64),  # the Signal library's filter bank sums
+    15: ("uint32", np.uint32),  # the Signal library's energies
     17: ("int4", None),
 }
 PADDING = {0: "SAME", 1: "VALID"}
@@ -69,6 +71,7 @@ class RawOperator:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     intermediates: list[int] = field(default_factory=list)  # the quantized LSTM's gate-output tensors
+    custom_options: bytes | None = None  # a CUSTOM operator's options (flexbuffers), as the file has them
 
     def describe(self) -> str:
         return f"operator {self.index} ({self.name})"
@@ -328,7 +331,8 @@ def _parse(buf: bytes, path: Path) -> RawModel:
                     f"{path}: corrupt .tflite file: operator {i} ({name}) refers to tensor {t}, the model "
                     f"has {len(tensors)}"
                 )
-        operators.append(RawOperator(i, name, oc.Version(), ins, outs, _options(op, name), mids))
+        custom_opts = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else None
+        operators.append(RawOperator(i, name, oc.Version(), ins, outs, _options(op, name), mids, custom_opts))
 
     inputs = [int(v) for v in g.InputsAsNumpy()] if g.InputsLength() else []
     outputs = [int(v) for v in g.OutputsAsNumpy()] if g.OutputsLength() else []

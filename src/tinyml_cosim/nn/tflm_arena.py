@@ -11,8 +11,10 @@ Checked against TFLM itself, built for Cortex-M4 and run in QEMU (mps2-an386, re
 the greedy planner): the computed `arena_used_bytes()` and the smallest working arena (a multiple of 16) are equal to
 the measured ones on the three MLPerf Tiny models (tests/test_models_tflm_arena.py holds the measured figures).
 Variable tensors (LSTM, SVDF state) are persistent: TFLM allocates each, 16-aligned, just before it plans.
-Operators whose TFLM structs were not read (LOGISTIC, TANH, CONCATENATION, PAD, ...) get conservative sizes and the
-result says `exact=False`; LEAKY_RELU, MAXIMUM and MINIMUM use their sizeof values but are not in a measured model.
+Operators whose TFLM structs were not read (LOGISTIC, TANH, CONCATENATION, PAD, the Signal library, ...) get the
+largest measured sizes and the result names them (`unmeasured`, `exact` False): the figure is then approximate, not a
+bound, as some kernels allocate more in Prepare (the int16 SOFTMAX's tables, SignalRfft's FFT state). LEAKY_RELU,
+MAXIMUM and MINIMUM use their sizeof values but are not in a measured model.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ OP_DATA: dict[str, int] = {
     "MINIMUM": 0,
 }
 SCRATCH_REQUESTS: dict[str, int] = {"MEAN": 3}  # int8 MEAN: accumulator, input iterator, resolved axes
-# Operators not measured: an upper bound (largest OpData and options of the measured set).
+# Operators not measured: the largest OpData and options of the measured set (their Prepare may allocate more).
 UNMEASURED_BUILTIN = (40, 4)
 UNMEASURED_OP_DATA = 64
 
@@ -87,7 +89,12 @@ class TflmArena32:
     head: int  # TFLM's planned non-persistent arena (activations and kernels' scratch buffers)
     persistent: int  # interpreter structures, kernels' OpData, per-channel quantization, I/O tensors
     planning_peak: int  # what AllocateTensors needs while the plan is made (persistent so far + planner memory)
-    exact: bool  # every operator's structs are known (sizeof on Cortex-M4); False: some sized from above
+    unmeasured: tuple[str, ...] = ()  # the model's operators whose structs were not read (sized as the largest)
+
+    @property
+    def exact(self) -> bool:
+        """Every operator's structs are known (sizeof on Cortex-M4); False: the figure is approximate."""
+        return not self.unmeasured
 
     @property
     def total(self) -> int:
@@ -119,7 +126,7 @@ def tflm_arena_32bit(raw: RawModel, head: int) -> TflmArena32:
     """TFLM's whole arena for `raw` on a 32-bit target, given TFLM's planned head (measured by the tflite-micro
     package, or TFLM's greedy order on the same buffers)."""
     ops = raw.operators
-    exact = all(op.name in OP_DATA for op in ops)
+    unmeasured = tuple(sorted({op.name for op in ops if op.name not in OP_DATA}))
     tail = _Tail()
     for size in FIXED_OBJECTS:  # MicroAllocator::Create, StartModelAllocation
         tail.alloc(size, 4)
@@ -158,7 +165,7 @@ def tflm_arena_32bit(raw: RawModel, head: int) -> TflmArena32:
             if tensor.scales and tensor.zero_points:
                 tail.alloc(AFFINE_QUANTIZATION, 4)
                 tail.alloc(4 + 4 * len(tensor.zero_points), 4)
-    return TflmArena32(head=head, persistent=tail.used, planning_peak=planning_peak, exact=exact)
+    return TflmArena32(head=head, persistent=tail.used, planning_peak=planning_peak, unmeasured=unmeasured)
 
 
 def _per_channel_count(raw: RawModel, name: str, inputs: list[int]) -> int:

@@ -13,11 +13,12 @@ the cell scale) back to int16, adds saturating and clips to the quantized cell_c
 is tanh(c) x o requantized to the hidden state's scale and zero point (its int8 tensor: the output copies it);
 tanh(c) reads c at the cell scale's rounded log2 (CheckedLog2, whose exactness TFLM does not check).
 Time-major input runs every batch row per step; batch-major input runs each batch's sequence in turn.
+The 16x8 LSTM (nn/ops/lstm_16x8.py) is this one with other types: it shares prepare, lower_lstm and run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,13 +190,27 @@ def _fc16(x: I32, offset: int, w: np.ndarray, w_offset: int, q: tuple[int, int],
     return _sat16(mbqm(wrap32(acc), *q))  # the int32 accumulator wraps as TFLM's does
 
 
-def _step(p: LstmParams, w: dict[str, np.ndarray], x: I32, h: I32, c: I32) -> tuple[I32, I32]:
-    """One time step over `p.rows` rows: (new hidden int8 values, new cell int16 values)."""
+# A gate's FC into int16 at 2^-12: (x, x offset, weights, weights offset, (multiplier, shift), bias or None)
+Fc = Callable[[I32, int, np.ndarray, int, tuple[int, int], "np.ndarray | None"], I32]
+INT8_RANGE = (-128, 127)
+
+
+def _step(
+    p: LstmParams,
+    w: dict[str, np.ndarray],
+    x: I32,
+    h: I32,
+    c: I32,
+    fc: Fc = _fc16,
+    h_range: tuple[int, int] = INT8_RANGE,
+) -> tuple[I32, I32]:
+    """One time step over `p.rows` rows: (new hidden values, new cell int16 values). `fc` and `h_range`: the int8
+    LSTM's by default, nn/ops/lstm_16x8.py's (int64 accumulator, int16 hidden state) for the 16x8 one."""
     act = []
     for g, name in enumerate(GATES):
         in_q, rec_q = (p.in_mult[g], p.in_shift[g]), (p.rec_mult[g], p.rec_shift[g])
-        fx = _fc16(x, p.input_offset, w[f"input_to_{name}_w"], p.in_w_offset[g], in_q, w[f"{name}_gate_bias"])
-        fh = _fc16(h, p.hidden_offset, w[f"recurrent_to_{name}_w"], p.rec_w_offset[g], rec_q, None)
+        fx = fc(x, p.input_offset, w[f"input_to_{name}_w"], p.in_w_offset[g], in_q, w[f"{name}_gate_bias"])
+        fh = fc(h, p.hidden_offset, w[f"recurrent_to_{name}_w"], p.rec_w_offset[g], rec_q, None)
         pre = _sat16(fx + fh)
         act.append(tanh16(pre, 3, 0) if name == "cell" else sigmoid16(pre))
     i, f, g_, o = act
@@ -204,11 +219,19 @@ def _step(p: LstmParams, w: dict[str, np.ndarray], x: I32, h: I32, c: I32) -> tu
     if p.cell_clip > 0:
         c = np.clip(c, -p.cell_clip, p.cell_clip)
     t = tanh16(c, p.tanh_mult, p.tanh_rshift)
-    h_new = np.clip(mbqm(t * o, p.hidden_mult, p.hidden_shift) + p.hidden_zp, -128, 127)
+    h_new = np.clip(mbqm(t * o, p.hidden_mult, p.hidden_shift) + p.hidden_zp, *h_range)
     return h_new, c
 
 
-def run(p: LstmParams, w: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[I32, I32, I32]:
+def run(
+    p: LstmParams,
+    w: dict[str, np.ndarray],
+    x: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray,
+    fc: Fc = _fc16,
+    h_range: tuple[int, int] = INT8_RANGE,
+) -> tuple[I32, I32, I32]:
     """The whole sequence from states h (batch, n_cell) and c: (output, new h, new c) as int64 arrays."""
     x = x.astype(np.int64).reshape(-1)
     h = h.astype(np.int64).reshape(p.batch, p.n_cell)
@@ -217,14 +240,14 @@ def run(p: LstmParams, w: dict[str, np.ndarray], x: np.ndarray, h: np.ndarray, c
     if p.time_major:  # step t holds rows [t * batch, (t + 1) * batch) of both input and output
         xs = x.reshape(p.time_steps, p.batch, p.n_input)
         for t in range(p.time_steps):
-            h, c = _step(p, w, xs[t], h, c)
+            h, c = _step(p, w, xs[t], h, c, fc, h_range)
             out[t * p.batch : (t + 1) * p.batch] = h
     else:  # batch b's sequence is rows [b * time_steps, (b + 1) * time_steps), its state row b
         xs = x.reshape(p.batch, p.time_steps, p.n_input)
         for b in range(p.batch):
             hb, cb = h[b : b + 1], c[b : b + 1]
             for t in range(p.time_steps):
-                hb, cb = _step(p, w, xs[b, t : t + 1], hb, cb)
+                hb, cb = _step(p, w, xs[b, t : t + 1], hb, cb, fc, h_range)
                 out[b * p.time_steps + t] = hb[0]
             h[b], c[b] = hb[0], cb[0]
     return out, h, c
@@ -242,10 +265,12 @@ def reference(layer: Layer, xs: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[
 # Lowering
 
 
-def _weight(ctx: Lowering, op: RawOperator, slot: int, role: str, shape: tuple[int, int]) -> tuple[RawTensor, Quant]:
+def _weight(
+    ctx: Lowering, op: RawOperator, slot: int, role: str, shape: tuple[int, int], name: str = "int8"
+) -> tuple[RawTensor, Quant]:
     raw = ctx.t(op.inputs[slot])
     if raw.data is None or raw.dtype != "int8":
-        raise ctx.fail(op, f"{role} {raw.describe()} must be an int8 constant (TFLM's int8 LSTM: 8-bit weights)")
+        raise ctx.fail(op, f"{role} {raw.describe()} must be an int8 constant (TFLM's {name} LSTM: 8-bit weights)")
     if len(raw.scales) != 1 or len(raw.zero_points) != 1:
         raise ctx.fail(op, f"{role} {raw.describe()} is not per-tensor quantized, as TFLM's LSTM needs")
     if tuple(raw.shape) != shape:
@@ -253,32 +278,39 @@ def _weight(ctx: Lowering, op: RawOperator, slot: int, role: str, shape: tuple[i
     return raw, (raw.scales[0], raw.zero_points[0])
 
 
-def _bias(ctx: Lowering, op: RawOperator, slot: int, role: str, n_cell: int) -> np.ndarray:
+def _bias(ctx: Lowering, op: RawOperator, slot: int, role: str, n_cell: int, dtype: str = "int32") -> np.ndarray:
     raw = ctx.t(op.inputs[slot])
-    if raw.data is None or raw.dtype != "int32" or tuple(raw.shape) != (n_cell,):
-        raise ctx.fail(op, f"{role} {raw.describe()} must be an int32 constant of shape [{n_cell}]")
-    return raw.data.astype(np.int32)
+    if raw.data is None or raw.dtype != dtype or tuple(raw.shape) != (n_cell,):
+        raise ctx.fail(op, f"{role} {raw.describe()} must be an {dtype} constant of shape [{n_cell}]")
+    return raw.data.astype(dtype)
 
 
-def _check_variant(ctx: Lowering, op: RawOperator) -> None:
+def _check_variant(ctx: Lowering, op: RawOperator, name: str = "int8") -> None:
     if len(op.inputs) != 24:
         raise ctx.fail(op, f"{len(op.inputs)} inputs: TFLM's UNIDIRECTIONAL_SEQUENCE_LSTM takes 24")
     if any(op.inputs[s] < 0 for s in (1, 5, 12)):
-        raise ctx.fail(op, "CIFG (no input gate): TFLM's int8 LSTM runs the standard LSTM (all four gates) only")
+        raise ctx.fail(op, f"CIFG (no input gate): TFLM's {name} LSTM runs the standard LSTM (all four gates) only")
     for what, slots in VARIANT_SLOTS.items():
         if any(op.inputs[s] >= 0 for s in slots):
-            raise ctx.fail(op, f"{what} tensors: TFLM's int8 LSTM runs the standard LSTM only (no {what})")
+            raise ctx.fail(op, f"{what} tensors: TFLM's {name} LSTM runs the standard LSTM only (no {what})")
     act = op.options.get("activation", "NONE")
     if act != "TANH":
         raise ctx.fail(op, f"fused_activation_function {act}: TFLM's LSTM takes TANH for the cell gate")
 
 
 def lower(ctx: Lowering, op: RawOperator) -> Layer:
-    _check_variant(ctx, op)
-    x = ctx.act_tensor(op, op.inputs[0], "input")
-    h = ctx.state_tensor(op, op.inputs[SLOT_HIDDEN], "hidden state", "int8")
+    return lower_lstm(ctx, op, "lstm", "int8", prepare)
+
+
+def lower_lstm(ctx: Lowering, op: RawOperator, kind: str, act: str, prepare_fn: Callable[..., LstmParams]) -> Layer:
+    """The layer `kind` of activations (input, hidden state, output) of type `act`: int8 with int32 biases, or int16
+    with int64 ones (nn/ops/lstm_16x8.py); `prepare_fn` takes `prepare`'s arguments."""
+    name, bias_dtype = ("int8", "int32") if act == "int8" else ("16x8", "int64")
+    _check_variant(ctx, op, name)
+    x = ctx.act_tensor(op, op.inputs[0], "input", act)
+    h = ctx.state_tensor(op, op.inputs[SLOT_HIDDEN], "hidden state", act)
     c = ctx.state_tensor(op, op.inputs[SLOT_CELL], "cell state", "int16")
-    y = ctx.act_tensor(op, op.outputs[0], "output")
+    y = ctx.act_tensor(op, op.outputs[0], "output", act)
     raw_c = ctx.t(op.inputs[SLOT_CELL])
     if len(raw_c.scales) != 1 or list(raw_c.zero_points) not in ([], [0]) or not raw_c.scales[0] > 0:
         # TFLM reads the int16 cell as symmetric and resets it to 0 (memset), whatever its zero point
@@ -286,18 +318,18 @@ def lower(ctx: Lowering, op: RawOperator) -> Layer:
     n_input, n_cell = x.shape[-1], h.shape[-1]
     arrays: dict[str, np.ndarray] = {}
     w_quant = []
-    for kind, base, cols in (("input_to", 1, n_input), ("recurrent_to", 5, n_cell)):
-        for g, name in enumerate(GATES):
-            raw, wq = _weight(ctx, op, base + g, f"{kind}_{name} weights", (n_cell, cols))
-            arrays[f"{kind}_{name}_w"] = np.asarray(raw.data).astype(np.int8)
+    for fc, base, cols in (("input_to", 1, n_input), ("recurrent_to", 5, n_cell)):
+        for g, gate in enumerate(GATES):
+            raw, wq = _weight(ctx, op, base + g, f"{fc}_{gate} weights", (n_cell, cols), name)
+            arrays[f"{fc}_{gate}_w"] = np.asarray(raw.data).astype(np.int8)
             w_quant.append(wq)
-    for g, name in enumerate(GATES):
-        arrays[f"{name}_gate_bias"] = _bias(ctx, op, 12 + g, f"{name} gate bias", n_cell)
+    for g, gate in enumerate(GATES):
+        arrays[f"{gate}_gate_bias"] = _bias(ctx, op, 12 + g, f"{gate} gate bias", n_cell, bias_dtype)
     shapes = (x.shape, h.shape, c.shape, y.shape)
     quant = ((x.scale, x.zero_point), (h.scale, h.zero_point), (c.scale, c.zero_point))
     time_major, clip = bool(op.options.get("time_major", False)), float(op.options.get("cell_clip", 0.0))
-    p = checked(ctx, op, prepare, shapes, time_major, quant, w_quant, clip)
-    layer = make_layer(op, "lstm", p, [(x.id, x, None), (h.id, h, None), (c.id, c, None)], y, arrays=arrays)
+    p = checked(ctx, op, prepare_fn, shapes, time_major, quant, w_quant, clip)
+    layer = make_layer(op, kind, p, [(x.id, x, None), (h.id, h, None), (c.id, c, None)], y, arrays=arrays)
     layer.macs = p.batch * p.time_steps * 4 * n_cell * (n_input + n_cell)
     layer.params = int(sum(a.size for a in arrays.values()))
     return layer

@@ -12,13 +12,14 @@ never reads the output_shape operand (the output tensor's shape is what it sizes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer, Tensor
-from tinyml_cosim.nn.ops.base import Lowering, Operator, checked, int32_values, make_layer
+from tinyml_cosim.nn.ops.base import Lowering, Operand, Operator, checked, int32_values, make_layer
 from tinyml_cosim.nn.quant import activation_range, mbqm, quantize_multiplier, wrap32
 from tinyml_cosim.nn.tflite_reader import RawOperator, RawTensor
 
@@ -203,10 +204,16 @@ def lower(ctx: Lowering, op: RawOperator) -> Layer:
     shapes = (shape4(ctx, op, x, "input"), shape4(ctx, op, y, "output"))
     quant = ((x.scale, x.zero_point), scales, (y.scale, y.zero_point))
     p = checked(ctx, op, prepare, shapes, f.data.astype(np.int8), _bias(ctx, op), quant, dict(op.options))
+    return transpose_conv_layer(op, "transpose_conv", p, [(x.id, x, None)], x, y)
+
+
+def transpose_conv_layer(op: RawOperator, kind: str, p: Any, ins: list[Operand], x: Tensor, y: Tensor) -> Layer:
+    """The kernel call of either form: filter, multipliers, shifts and the bias (when there is one) as flash arrays,
+    the MACs of the scatter (every input pixel times the filter)."""
     arrays = {"filter": p.filter, "multiplier": p.multiplier, "shift": p.shift}
     if p.bias is not None:
         arrays["bias"] = p.bias
-    layer = make_layer(op, "transpose_conv", p, [(x.id, x, None)], y, arrays=arrays)
+    layer = make_layer(op, kind, p, ins, y, arrays=arrays)
     layer.macs = x.elements * p.k_h * p.k_w * p.out_c
     layer.params = int(p.filter.size + (0 if p.bias is None else p.bias.size))
     return layer

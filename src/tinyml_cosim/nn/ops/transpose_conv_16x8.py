@@ -23,10 +23,17 @@ import numpy.typing as npt
 
 from tinyml_cosim.core.errors import BadInput
 from tinyml_cosim.nn.ir import Layer, Tensor
-from tinyml_cosim.nn.ops.base import Lowering, Operand, Operator, checked, make_layer
+from tinyml_cosim.nn.ops.base import Lowering, Operand, Operator, checked
 from tinyml_cosim.nn.ops.conv_16x8 import add_bias, multipliers, requantize
 from tinyml_cosim.nn.ops.eltwise_16x8 import activation_range_16
-from tinyml_cosim.nn.ops.transpose_conv import Shape4, filter_operand, geometry, scatter, shape4
+from tinyml_cosim.nn.ops.transpose_conv import (
+    Shape4,
+    filter_operand,
+    geometry,
+    scatter,
+    shape4,
+    transpose_conv_layer,
+)
 from tinyml_cosim.nn.tflite_reader import RawOperator
 
 I64 = npt.NDArray[np.int64]
@@ -130,13 +137,7 @@ def lower(ctx: Lowering, op: RawOperator) -> Layer:
     shapes = (shape4(ctx, op, x, "input"), shape4(ctx, op, y, "output"))
     quant = (x.scale, scales, (y.scale, y.zero_point))
     p = checked(ctx, op, prepare, shapes, f.data.astype(np.int8), _bias(ctx, op), quant, dict(op.options))
-    arrays = {"filter": p.filter, "multiplier": p.multiplier, "shift": p.shift}
-    if p.bias is not None:
-        arrays["bias"] = p.bias
-    layer = make_layer(op, "transpose_conv_16x8", p, [shape_operand, (x.id, x, None)], y, arrays=arrays)
-    layer.macs = x.elements * p.k_h * p.k_w * p.out_c
-    layer.params = int(p.filter.size + (0 if p.bias is None else p.bias.size))
-    return layer
+    return transpose_conv_layer(op, "transpose_conv_16x8", p, [shape_operand, (x.id, x, None)], x, y)
 
 
 def scratch_bytes(layer: Layer) -> int:

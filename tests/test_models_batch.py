@@ -2,7 +2,8 @@
 MAX_POOL_2D), which see one image: the generated code calls each once per image. Numpy, the host-built kernels
 (ref, and CMSIS-NN with a checkout) and the emitted model.c vs tflite-micro; a dilated convolution as older
 converters export it (SPACE_TO_BATCH_ND -> CONV_2D over 4 images -> BATCH_TO_SPACE_ND) through QEMU; a batch-1 model
-emits the same code as before (no loop)."""
+emits the same code as before (no loop). The graph's other operators (FULLY_CONNECTED, ADD, MUL, SOFTMAX, LOGISTIC,
+TANH, QUANTIZE) see the batch as one more leading dimension: a chain of them at batch 3 on the host and 2 in QEMU."""
 
 from __future__ import annotations
 
@@ -150,4 +151,65 @@ def test_dilated_convolution_through_space_to_batch_in_qemu(tmp_path: Path, kern
     model = tmp_path / "dilated.tflite"
     model.write_bytes(dilated_conv_model())
     rep = check_model(model, load_board("stm32f405"), kernels=kernel_set, vectors=3)
+    assert rep["run_status"] == "exited" and rep["bit_exact"] is True and rep["mismatched_vectors"] == [], rep
+
+
+def _flat_ops_chain(batch: int) -> bytes:
+    """The graph's operators that see the batch as one more dimension, on (batch, 3, 4, 5): ADD of a constant
+    broadcast over the batch, MUL of two arena tensors, LOGISTIC, TANH, a requantizing QUANTIZE, SOFTMAX over the last
+    dimension and a FULLY_CONNECTED over every row (batch * 12 rows of 5)."""
+    rng = np.random.default_rng([177, batch])
+    shape = (batch, 3, 4, 5)
+    tensors = [
+        T("x", shape, "int8", *Q_IN),
+        T("c", (1, 1, 1, 5), "int8", [0.03], [2], data=rng.integers(-128, 128, (1, 1, 1, 5)).astype(np.int8)),
+        T("add", shape, "int8", [0.07], [1]),
+        T("mul", shape, "int8", [0.2], [-4]),
+        T("sig", shape, "int8", [1 / 256], [-128]),
+        T("tanh", shape, "int8", [1 / 128], [0]),
+        T("req", shape, "int8", [0.02], [3]),
+        T("sm", shape, "int8", [1 / 256], [-128]),
+        T("w", (6, 5), "int8", [0.01], [0], data=rng.integers(-127, 128, (6, 5)).astype(np.int8)),
+        T("y", (batch * 12, 6), "int8", *Q_OUT),
+    ]
+    ops = [
+        Op("ADD", [0, 1], [2]),
+        Op("MUL", [2, 0], [3]),
+        Op("LOGISTIC", [3], [4]),
+        Op("TANH", [4], [5]),
+        Op("QUANTIZE", [5], [6]),
+        Op("SOFTMAX", [6], [7], {"beta": 1.0}),
+        Op("FULLY_CONNECTED", [7, 8, -1], [9]),
+    ]
+    return build_model(tensors, ops, [0], [9])
+
+
+@needs_tflm
+def test_flat_graph_operators_take_a_batch(kernels: tuple[str, Path], tmp_path: Path) -> None:
+    data = _flat_ops_chain(3)
+    model = tmp_path / "flat.tflite"
+    model.write_bytes(data)
+    graph = lower_model(parse_tflite(data, model))
+    assert {layer.op_name for layer in graph.layers} >= {"ADD", "MUL", "LOGISTIC", "TANH", "SOFTMAX", "FULLY_CONNECTED"}
+    ffi, lib = load(kernels[1])
+    for seed in range(3):
+        x = np.random.default_rng([178, seed]).integers(-128, 128, (3, 3, 4, 5)).astype(np.int8)
+        want = run_tflm(data, x)[0]
+        assert want.shape == (36, 6)
+        np.testing.assert_array_equal(run_graph(graph, x).reshape(want.shape), want, err_msg="numpy")
+        np.testing.assert_array_equal(run_graph_c(ffi, lib, graph, x).reshape(want.shape), want, err_msg="kernels")
+
+
+@needs_tflm
+@pytest.mark.qemu
+@pytest.mark.skipif(
+    not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+    reason="needs qemu-system-arm and arm-none-eabi-gcc (run `make setup`)",
+)
+def test_flat_graph_operators_take_a_batch_in_qemu(tmp_path: Path) -> None:
+    from tinyml_cosim.orchestrate.model_check import check_model
+
+    model = tmp_path / "flat.tflite"
+    model.write_bytes(_flat_ops_chain(2))
+    rep = check_model(model, load_board("stm32f405"), vectors=3)
     assert rep["run_status"] == "exited" and rep["bit_exact"] is True and rep["mismatched_vectors"] == [], rep

@@ -42,10 +42,13 @@ SUPPORTED_OPS = (
 )
 SHAPE_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SHAPE", "STRIDED_SLICE", "PACK")
 ACTIVATIONS_SUPPORTED = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
-# NHWC kernels that see one image: a 4-D batch runs them once per image (Layer.batch); and copies that never look
-# at the batch
+# NHWC kernels that see one image: a 4-D batch runs them once per image (Layer.batch); and the kernels to which the
+# batch is one more leading dimension: copies, element-wise walks over the flat tensor or the 4-D broadcast (ADD,
+# MUL, LOGISTIC, TANH, QUANTIZE, DEQUANTIZE), rows of the last dimension (SOFTMAX) or of the input depth
+# (FULLY_CONNECTED), as TFLM's kernels flatten them
 PER_IMAGE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
-ANY_BATCH_OPS = ("CONCATENATION", "PACK")
+ANY_BATCH_OPS = ("CONCATENATION", "PACK", "FULLY_CONNECTED", "ADD", "MUL", "SOFTMAX", "LOGISTIC", "TANH", "QUANTIZE",
+                 "DEQUANTIZE")  # fmt: skip
 
 
 @dataclass

@@ -16,7 +16,7 @@ Per model:
 - `cosim model check MODEL --board B --vectors N --json` (a new process, as a user runs it): compile, build the
   model runner, run N seeded inputs in QEMU and compare byte for byte with tflite-micro. Exit 0 is bit-exact, 1 a
   mismatch, 2 a refusal (its one line is kept), 3 an engine or internal error. With CMSIS_NN_DIR set, again with
-  `--kernels cmsis-nn`.
+  `--kernels cmsis-nn`; a model bit-exact with the own kernels takes the CMSIS-NN run's verdict when that fails.
 - a refused model is then given to tflite-micro (the pinned PyPI interpreter, host build, in its own process): does
   TFLM run it, and how large is its whole arena on the host (64-bit pointers: an upper bound of the 32-bit arena).
   The row's `verdict` says which refusals are the project's gaps and which are not: `not-int8` (float or hybrid:
@@ -194,6 +194,9 @@ def run(models: list[dict[str, Any]], args: argparse.Namespace, work: Path) -> l
             probe = tflm_probe(f, args.timeout)
             row["tflm"] = probe
         row["verdict"] = verdict(row["ref"], probe, m["size"], flash, ram)
+        cmsis = row.get("cmsis-nn")
+        if row["verdict"] == "bit-exact" and cmsis is not None and cmsis.get("exit") != 0:
+            row["verdict"] = verdict(cmsis, None, m["size"], flash, ram)  # the CMSIS-NN build's failure is a row's
         rows.append(row)
         print(json.dumps({"path": row["path"], "verdict": row["verdict"],
                           "detail": row["ref"].get("error") or row["ref"].get("instructions_per_inference")}),

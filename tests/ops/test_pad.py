@@ -91,3 +91,11 @@ def test_refusals_name_the_reason() -> None:
     tensors = [T("x", (1, 4), "int16", [0.004], [0]), pads, T("y", (1, 6), "int16", [0.008], [0])]
     with pytest.raises(BadInput, match=r"operator 0 \(PAD\): int16 PAD needs equal input and output quantization"):
         lower_model(parse_tflite(build_model(tensors, [Op("PAD", [0, 1], [2])], [0], [2])))
+    v = T("v", (1,), "int8", [0.008], [0], data=np.array([5], np.int8))  # not the output's quantization
+    tensors = [T("x", (1, 4), "int8", [0.004], [0]), pads, v, T("y", (1, 6), "int8", [0.004], [0])]
+    model = build_model(tensors, [Op("PADV2", [0, 1, 2], [3])], [0], [3])
+    with pytest.raises(BadInput, match=r"operator 0 \(PADV2\): constant value .*TFLM needs the output's scale"):
+        lower_model(parse_tflite(model))
+    if tflm_available():
+        with pytest.raises(RuntimeError):  # and TFLM itself does not prepare it
+            run_tflm(model, np.zeros((1, 4), np.int8))

@@ -63,6 +63,10 @@ def _lowering(kind: str, dtype: str) -> Callable[[Lowering, RawOperator], Layer]
             v = ctx.const_values(op, op.inputs[2])
             if v is None or v.dtype != np.dtype(dtype) or v.size != 1:
                 raise ctx.fail(op, f"constant value {ctx.t(op.inputs[2]).describe()} must be one {dtype} constant")
+            cv = ctx.t(op.inputs[2])
+            if dtype == "int8" and (list(cv.scales)[:1], list(cv.zero_points)[:1]) != ([y.scale], [y.zero_point]):
+                # TFLM's PadPrepare: an int8 constant value in the output's quantization, else it fails to prepare
+                raise ctx.fail(op, f"constant value {cv.describe()}: TFLM needs the output's scale and zero point")
             value = int(v.reshape(-1)[0])
         p = checked(ctx, op, prepare, x.shape, y.shape, np.asarray(pads).reshape(-1, 2).astype(int), value)
         layer = make_layer(op, kind, p, [(x.id, x, None)], y)

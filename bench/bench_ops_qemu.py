@@ -82,11 +82,11 @@ def cmsis_kernels(cm: CompiledModel) -> list[str]:
     return stems
 
 
-def measure(case: Any, board_id: str, kernel_sets: list[str], work: Path) -> dict[str, Any]:
+def measure(case: Case, board_id: str, kernel_sets: list[str], work: Path) -> dict[str, Any]:
     board = load_board(board_id)
     model = work / f"{case.id}.tflite"
     inputs = [i for i, t in enumerate(case.tensors) if t.data is None and i != case.output and i in case.ops[0].inputs]
-    if getattr(case, "custom", None) is not None:  # CUSTOM operators' flexbuffer options (TFLM's Signal library)
+    if case.custom is not None:  # CUSTOM operators' flexbuffer options (TFLM's Signal library)
         model.write_bytes(custom_model(case.tensors, case.ops, inputs, [case.output], case.custom))
     else:
         model.write_bytes(build_model(case.tensors, case.ops, inputs, [case.output]))

@@ -43,6 +43,7 @@ import numpy as np
 
 from tinyml_cosim.core.boards import load_board
 from tinyml_cosim.core.errors import EngineError
+from tinyml_cosim.core.memory_system import Cache, CycleModel
 
 try:  # the cycle model's API (issue 15); without it the table has instruction counts only
     from tinyml_cosim.cycles import costtable
@@ -95,6 +96,19 @@ NOT_REBUILT = [
 
 FAILED = ("not built", "run failed", "output differs from tflite-micro's interpreter")
 
+# --sensitivity: the same runs costed with memory-system parameters the reference manual leaves open or the vendor
+# start-up may set otherwise; each row records the error it would have. Not the model: what the error depends on.
+SENSITIVITY: dict[str, tuple[str, dict]] = {
+    "dcache_16x8": ("ART data cache of 16 x 8 B (128 B) instead of 32 x 8 B", {
+        "dcache": Cache(lines=16, line_bytes=8)}),
+    "dcache_8x8": ("ART data cache of 8 x 8 B (64 B): one 64-bit read per line of the '8 lines'", {
+        "dcache": Cache(lines=8, line_bytes=8)}),
+    "icache_32x8": ("ART instruction cache of 32 x 8 B (256 B): one 64-bit read per line of the '32 lines'", {
+        "icache": Cache(lines=32, line_bytes=8)}),
+    "wait_states_4": ("4 flash wait states (mbed-os's NUCLEO_L4R5ZI clock setup) instead of RM0432's 5", {
+        "wait_states": 4}),
+}  # fmt: skip
+
 
 class BadInput(Exception):
     pass
@@ -143,13 +157,14 @@ def _int8s(text: str) -> np.ndarray:
     return np.array([int(v) for v in text.split(",")], dtype=np.int8)
 
 
-def _cycles(elf: Path, work: Path, spans: list[tuple[int, int]]) -> dict:
-    """A QEMU run with the cycles plugin (cost table of PREDICT_BOARD) and the estimate of each span."""
+def _cycles(elf: Path, work: Path, spans: list[tuple[int, int]], memory: CycleModel | None = None) -> dict:
+    """A QEMU run with the cycles plugin (cost table of PREDICT_BOARD, or `memory` in its place) and the estimate of
+    each span."""
     board = load_board(PREDICT_BOARD)
     costs, profile = work / "costs.txt", work / "cycles.profile"
     profile.unlink(missing_ok=True)
     t0 = time.monotonic()
-    static = costtable.write_cost_table(costs, elf, board)
+    static = costtable.write_cost_table(costs, elf, board, memory)
     t1 = time.monotonic()
     argv = [QEMU_BINARY, "-M", "netduinoplus2", "-kernel", str(elf), "-display", "none", "-monitor", "none"]
     argv += ["-serial", "null", "-icount", "shift=0,sleep=off", "-semihosting-config", "enable=on,target=native"]
@@ -178,7 +193,23 @@ def _cycles(elf: Path, work: Path, spans: list[tuple[int, int]]) -> dict:
     }
 
 
-def run_model(model: str, kernels: str, elf_dir: Path, root: Path, work: Path, factors: dict) -> dict:
+def _sensitivity(elf: Path, work: Path, spans: list[tuple[int, int]], published_ms: float | None) -> dict:
+    """The row's error under each SENSITIVITY variant of the board's memory system."""
+    base = load_board(PREDICT_BOARD).cycle_model
+    assert base is not None
+    out = {}
+    for name, (what, update) in SENSITIVITY.items():
+        (work / name).mkdir(parents=True, exist_ok=True)
+        median = _cycles(elf, work / name, spans, base.model_copy(update=update))["median"]
+        ms = median / SILICON_HZ * 1000
+        error = round((ms - published_ms) / published_ms * 100, 1) if published_ms else None
+        out[name] = {"what": what, "predicted_cycles": median, "predicted_ms": round(ms, 2), "error_pct": error}
+    return out
+
+
+def run_model(
+    model: str, kernels: str, elf_dir: Path, root: Path, work: Path, factors: dict, sensitivity: bool = False
+) -> dict:
     """One row: run, golden check, cycle estimate. Only the cmsis-nn build has a published row."""
     name = model if kernels == "cmsis-nn" else f"{model}-{kernels}"
     src, out = elf_dir / name, work / name
@@ -247,6 +278,8 @@ def run_model(model: str, kernels: str, elf_dir: Path, root: Path, work: Path, f
         error_pct=round((predicted_ms - published_ms) / published_ms * 100, 1) if published_ms else None,
         cycles=cyc,
     )
+    if sensitivity:
+        row["sensitivity"] = _sensitivity(elf, out, spans, published_ms)
     return row
 
 
@@ -258,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kernels", default="cmsis-nn", help="comma-separated: cmsis-nn (the published build), ref")
     ap.add_argument("--work-dir", type=Path, default=None, help="default $COSIM_BUILD_DIR/timing_validation or /tmp")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--sensitivity", action="store_true", help="also cost each row under the SENSITIVITY variants")
     a = ap.parse_args(argv)
     try:
         elf_dir = _dir(a.elf_dir, "VALIDATION_ELF_DIR", ".", "the rebuilt firmwares: DIR/<model>/<model>.elf")
@@ -282,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     for kernels in kernel_sets:
         for model in models:
             print(f"timing_validation: {model} ({kernels}) ...", file=sys.stderr, flush=True)
-            row = run_model(model, kernels, elf_dir, root, work, factors)
+            row = run_model(model, kernels, elf_dir, root, work, factors, a.sensitivity)
             rows.append(row)
             summary = {k: row.get(k) for k in ("status", "instructions", "predicted_ms", "error_pct")}
             print(f"  {json.dumps(summary)}", file=sys.stderr)
@@ -298,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         "before and after each Invoke); error_pct = (predicted_ms - published_ms) / published_ms",
         "rows": rows,
     }
+    if a.out.is_file():  # sections this script does not write (recorded rebuilds, notes) are kept
+        old = json.loads(a.out.read_text())
+        doc.update({k: v for k, v in old.items() if k not in doc})
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")

@@ -13,7 +13,10 @@ plus the taken-branch and fetch-stall cycles charged in between. Every window is
 
 Terms: P = 2 (pipeline refill, TRM range 1..3), P = 3 when the target is a 32-bit instruction at an address that is
 not word aligned; a load after an LDR whose result it does not use for its address is pipelined (-1); a load whose
-address the preceding data-processing instruction computed stalls (+1); UDIV is costed at 7 (TRM 2..12).
+address the preceding data-processing instruction computed stalls (+1); UDIV is costed at 7 (TRM 2..12). Measured on
+silicon beyond the TRM (cycles/timings.py): a pipelined load that reads another memory block than the load before it
++1; a load after a single store +1; pre/post-indexed accesses back to back on one base do not pipeline (stores +1);
+three or more 32-bit instructions in a row at halfword addresses +1 for the group.
 
 Variants: "art_on" is the board file (the vendor start-up's ART caches and prefetch on); in the second run every
 line is in the I-cache, so no fetch stall. "art_off" is the same memory system with both ART caches and the prefetch
@@ -45,8 +48,9 @@ def loop_flash_art_off_stall(wait_states: int) -> int:
 
 
 def multiplies(core: str) -> int:
-    # mla ; umull ; smlal: M4 1 + 1 + 1; M3 2 + 5 + 7 (UMULL 3..5 and SMLAL 4..7 costed at the top)
-    return FRAME + (1 + 1 + 1 if core == "cortex-m4" else 2 + 5 + 7)
+    # mla ; umull ; smlal: M4 1 + 1 + 1; M3 2 + 5 + 7 (UMULL 3..5 and SMLAL 4..7 costed at the top); the three are
+    # 32-bit at halfword addresses (after READ_A's two 16-bit instructions): + 1 for the group
+    return FRAME + (1 + 1 + 1 if core == "cortex-m4" else 2 + 5 + 7) + 1
 
 
 def expected(board: str) -> dict[str, dict[str, int]]:
@@ -60,8 +64,21 @@ def expected(board: str) -> dict[str, dict[str, int]]:
         # mov r1,r0 (1) ; ldr r2,[r1] (2 + 1 stall) ; adds r1,#4 (1) ; ldr r3,[r1] (2 + 1 stall)
         "address_dependency": {"art_on": FRAME + 1 + 3 + 1 + 3},  # 12
         # ldr r1,[r0] (2) ; str r1,[r0,#16] (STR [imm]: 1) ; str r1,[r0,r2] (register offset, after a store: 2) ;
-        # ldr r3,[r0] (after a store, not pipelined: 2)
-        "load_store": {"art_on": FRAME + 2 + 1 + 2 + 2},  # 11
+        # ldr r3,[r0] (after a store, not pipelined: 2, + 1 measured: a store does not pipeline with a following load)
+        "load_store": {"art_on": FRAME + 2 + 1 + 2 + (2 + 1)},  # 12
+        # ldr r1,[r0] SRAM (2) ; ldr r2,[r3] flash (pipelined 1, another memory block: + 1) ; ldr r4,[r0,#4] SRAM
+        # (1 + 1) ; ldr r5,[sp] the stack, SRAM1 like cb_buf (1) ; ldr r1,[r3,#4] flash (1 + 1) ; ldr r2,=literal in
+        # flash (1) ; ldr r4,[r0,#8] SRAM (1 + 1); ART off: the flash reads miss the data cache, wait states each -
+        # the two through r3 here; the literal's read is charged when its translation block starts, and that block
+        # starts before the first timebase read (cycles.c: literal loads are charged at the block's start)
+        "load_blocks": {"art_on": FRAME + 12, "art_off": FRAME + 12 + 2 * ws},  # 16; F405 26, F205 22
+        # ldr r1,[r0],#4 (2) ; ldr r2,[r0],#4 (the base the first wrote back: not pipelined, 2) ; ldr r3,[r4],#4
+        # (another base: 1 on the M4; the M3 chains no indexed load: 2)
+        "indexed_loads": {"art_on": FRAME + 2 + 2 + (1 if core == "cortex-m4" else 2)},  # M4 9, M3 10
+        # str r1,[r0],#4 (1) ; str r2,[r0],#4 (the same written-back base: 1 + 1)
+        "indexed_stores": {"art_on": FRAME + 1 + 2},  # 7
+        # add.w x3 at halfword addresses: 1 + 1 + (1 + 1), the group's one cycle
+        "unaligned_group": {"art_on": FRAME + 1 + 1 + 2},  # 8
         # movs (1) cmp (1) beq not taken (1) cmp (1) beq taken (1 + P) adds (1) b to a 32-bit insn at a halfword
         # address (1 + 3) add.w (1) cbz not taken (1) cbnz taken (1 + P) adds (1)
         "branches": {"art_on": FRAME + 1 + 1 + 1 + 1 + (1 + P) + 1 + (1 + 3) + 1 + 1 + (1 + P) + 1},  # 22
@@ -69,7 +86,7 @@ def expected(board: str) -> dict[str, dict[str, int]]:
         "divide_small": {"art_on": FRAME + DIVIDE},  # 11
         # udiv 0xFFFFFFFF / 1: silicon up to 12, the model the same 7
         "divide_large": {"art_on": FRAME + DIVIDE},  # 11
-        "multiplies": {"art_on": multiplies(core)},  # M4 7, M3 18
+        "multiplies": {"art_on": multiplies(core)},  # M4 8, M3 19
         # ldmia r0!,{r1-r4} (1 + 4) ; stmia r0!,{r1-r4} (1 + 4)
         "ldm_stm": {"art_on": FRAME + 5 + 5},  # 14
         "loop_flash": {"art_on": LOOP_BASE, "art_off": LOOP_BASE + loop_flash_art_off_stall(ws)},  # F405 278, F205 240

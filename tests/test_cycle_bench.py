@@ -65,6 +65,11 @@ def test_benchmarks_cost_what_the_trm_tables_say(tmp_path: Path, board_id: str, 
     hand = {name: counts[variant] for name, counts in expected(board_id).items() if variant in counts}
     assert {name: measured[name] for name in hand} == hand
     assert all(span.offset_instructions == 0 for span in est.spans)  # the spans are the snapshots themselves
+    # the four loads that crossed between SRAM (a stack load included) and flash (a literal included), and no other
+    # window, took back their pipelining cycle
+    breaks = {name: span.parts.get("load_pipeline", 0) for name, span in zip(names, est.spans, strict=True)}
+    assert {name: n for name, n in breaks.items() if n} == {"load_blocks": 4}
+    assert est.categories["load_pipeline"] >= 2 * 4  # both runs of load_blocks, and whatever the start-up crossed
     assert est.band[0] < est.cycles < est.band[1]
     if variant == "art_off":  # no ART: every flash line read waits; the RAM loop does not notice
         assert est.categories["fetch_wait"] > 0 and est.categories["data_wait"] > 0

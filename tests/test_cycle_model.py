@@ -17,7 +17,7 @@ from elftools.elf.elffile import ELFFile
 from tinyml_cosim.build.firmware import build
 from tinyml_cosim.core.boards import PLATFORMS_DIR, available_boards, load_board
 from tinyml_cosim.core.errors import BadInput
-from tinyml_cosim.cycles.classes import FLAG_LOAD, FLAG_STORE, FLAG_TRANSFER, FLAG_WIDE, InsnClass
+from tinyml_cosim.cycles.classes import FLAG_LOAD, FLAG_PIPELINED, FLAG_STORE, FLAG_TRANSFER, FLAG_WIDE, InsnClass
 from tinyml_cosim.cycles.costtable import cost_table_text
 from tinyml_cosim.cycles.decode import StaticInsn, decode_elf, decode_region, to_arrays
 from tinyml_cosim.cycles.estimate import estimate
@@ -47,13 +47,50 @@ def test_neighbouring_loads_pipeline_unless_the_address_is_the_loaded_register()
         b"\x11\x68",  # 6811  ldr r1, [r2]      address r2: pipelined with the first, 1
     )
     assert cycles(chain) == [2, 1] and sum(cycles(chain)) == 3  # TRM: "LDR R0,[R1]; LDR R1,[R2] - three cycles"
-    assert [i.klass for i in chain] == [C.LOAD, C.LOAD] and [i.flags for i in chain] == [FLAG_LOAD, FLAG_LOAD]
+    assert [i.klass for i in chain] == [C.LOAD, C.LOAD]
+    assert [i.flags for i in chain] == [FLAG_LOAD, FLAG_LOAD | FLAG_PIPELINED]  # the plugin checks its memory block
     assert chain[1].band == (1, 2)  # reached by a branch it would not pipeline
     dependent = decode(
         b"\x08\x68",  # 6808  ldr r0, [r1]
         b"\x02\x68",  # 6802  ldr r2, [r0]      address = the loaded r0: not pipelined
     )
     assert cycles(dependent) == [2, 2] and dependent[1].band == (2, 2)
+
+
+def test_pre_and_post_indexed_loads_on_one_base_do_not_pipeline() -> None:
+    """Measured on silicon (timings.WRITEBACK_CHAIN_SOURCE): the Cortex-M4 chains indexed loads on two bases, not on
+    one (the written-back base is a destination of the first load); the Cortex-M3 chains none."""
+    same = decode(bytes.fromhex("51f8042b"), bytes.fromhex("51f8043b"))  # ldr r2, [r1], #4 ; ldr r3, [r1], #4
+    assert cycles(same) == [2, 2] and not same[1].flags & FLAG_PIPELINED
+    two = decode(bytes.fromhex("51f8042b"), bytes.fromhex("50f8043b"))  # ldr r2, [r1], #4 ; ldr r3, [r0], #4
+    assert cycles(two) == [2, 1] and two[1].flags & FLAG_PIPELINED
+    assert cycles(decode(bytes.fromhex("51f8042b"), bytes.fromhex("50f8043b"), core=M3)) == [2, 2]
+    assert cycles(decode(bytes.fromhex("51f8042b"), b"\x03\x68", core=M3)) == [2, 1]  # ldr r3, [r0]: no writeback
+
+
+def test_a_load_after_a_store_and_indexed_stores_on_one_base_cost_one_more() -> None:
+    """Measured on silicon (timings.STORE_THEN_LOAD_SOURCE, WRITEBACK_CHAIN_SOURCE); the band's low end is the TRM."""
+    pair = decode(b"\x48\x60", b"\x08\x68")  # str r0, [r1, #4] ; ldr r0, [r1]
+    assert cycles(pair) == [1, 3] and pair[1].band == (2, 3)
+    ldm = decode(b"\x48\x60", b"\x1e\xc8")  # str r0, [r1, #4] ; ldmia r0!, {r1-r4}
+    assert cycles(ldm) == [1, 1 + 4 + 1]
+    stores = decode(bytes.fromhex("41f8042b"), bytes.fromhex("41f8043b"))  # str r2, [r1], #4 ; str r3, [r1], #4
+    assert cycles(stores) == [1, 2] and stores[1].band == (1, 3)
+    assert cycles(decode(bytes.fromhex("41f8042b"), bytes.fromhex("40f8043b"))) == [1, 1]  # two bases
+    assert cycles(decode(b"\x48\x60", b"\x04\x31")) == [1, 1]  # str ; adds: nothing to wait for
+
+
+def test_three_unaligned_32_bit_instructions_in_a_row_cost_one_more() -> None:
+    """compendium.i-0.nl (timings.UNALIGNED_WIDE_SOURCE): one cycle for a group of three or more 32-bit instructions
+    at halfword addresses, charged once; a group of stores only from four."""
+    nop, add_w, str_w = b"\x00\xbf", bytes.fromhex("01eb0200"), bytes.fromhex("c1f80020")  # add.w r0,r1,r2; str.w
+    assert cycles(decode(nop, add_w, add_w, add_w, add_w, nop)) == [1, 1, 1, 2, 1, 1]
+    assert cycles(decode(nop, add_w, add_w, nop, add_w, add_w, nop)) == [1, 1, 1, 1, 1, 1, 1]  # groups of two
+    assert cycles(decode(add_w, add_w, add_w, nop)) == [1, 1, 1, 1]  # word aligned: no group
+    assert cycles(decode(nop, str_w, str_w, str_w, nop)) == [1, 1, 1, 1, 1]
+    assert cycles(decode(nop, str_w, str_w, str_w, str_w, nop)) == [1, 1, 1, 1, 2, 1]
+    grouped = decode(nop, add_w, add_w, add_w)
+    assert grouped[3].band == (1, 2)
 
 
 def test_an_address_from_the_previous_data_processing_instruction_stalls_one_cycle() -> None:
@@ -73,12 +110,12 @@ def test_stores_and_literal_loads() -> None:
     insns = decode(
         b"\x48\x60",  # 6048  str r0, [r1, #4]  "STR Rx,[Ry,#imm] is always one cycle"
         b"\x88\x50",  # 5088  str r0, [r1, r2]  register offset, after a store: 2
-        b"\x01\x48",  # 4801  ldr r0, [pc, #4]  literal: 2, "might add a cycle"
+        b"\x01\x48",  # 4801  ldr r0, [pc, #4]  literal: 2, "might add a cycle"; after a store +1 (measured)
     )
-    assert cycles(insns) == [1, 2, 2]
+    assert cycles(insns) == [1, 2, 3]
     assert [i.klass for i in insns] == [C.STORE, C.STORE, C.LOAD]
     assert [i.flags for i in insns] == [FLAG_STORE, FLAG_STORE, FLAG_LOAD]
-    assert insns[2].band == (2, 3)
+    assert insns[2].band == (2, 4)
 
 
 def test_load_and_store_multiple_cost_one_plus_n() -> None:
@@ -246,10 +283,17 @@ def test_cost_table_of_a_tiny_elf_with_code_in_ram(tmp_path: Path) -> None:
         "dcache 8 16",
         "exception_entry 12",
         "timebase 0x40000024",
+        # the memory blocks loads pipeline within: the flash and its alias, SRAM1, SRAM2, CCM (no vector table here,
+        # so no stack_block line)
+        "block 0x08000000 0x100000 0",
+        "block 0x00000000 0x100000 0",
+        "block 0x20000000 0x1c000 1",
+        "block 0x2001c000 0x4000 2",
+        "block 0x10000000 0x10000 3",
         *[f"class {c.value} {c.name.lower()}" for c in InsnClass],
         "insn 0x08000000 2 3 2 0 1",  # ldr r0, [r1]
-        "insn 0x08000002 2 3 1 0 1",  # ldr r1, [r2]: pipelined
-        "insn 0x08000004 2 3 1 0 1",  # ldr r2, [pc, #0]: a literal load pipelines like any LDR
+        "insn 0x08000002 2 3 1 0 33",  # ldr r1, [r2]: pipelined (flag 32: if both read one memory block)
+        "insn 0x08000004 2 3 1 0 33",  # ldr r2, [pc, #0]: a literal load pipelines like any LDR
         "insn 0x08000006 2 7 1 2 4",  # bx lr
         # 0x08000008: the literal pool ($d), not code
         "insn 0x20000000 4 9 7 0 8",  # udiv r0, r0, r1: in RAM (VMA), loaded from flash
@@ -265,6 +309,9 @@ STRAIGHT = [
     "divide_small",
     "multiplies",
     "ldm_stm",
+    "indexed_loads",
+    "indexed_stores",
+    "unaligned_group",
 ]
 
 
@@ -286,6 +333,9 @@ def test_cycle_bench_decodes_to_its_hand_counts_and_layout(board_id: str) -> Non
     assert loop % 16 == 0 and sym["cb_loop_flash_a"] // 16 == loop // 16 - 1  # first read in L0, loop from L1
     assert read_b // 16 == loop // 16 + 2 and (read_b + 6) // 16 == read_b // 16  # second read and the return: L3
     assert sym["cb_loop_ram_loop"] >> 28 == 2  # the RAM copy runs in SRAM
+    assert (sym["cb_unaligned_group_a"] + 4) % 4 == 2  # the group's first add.w sits at a halfword address
+    assert (sym["cb_indexed_loads_a"] + 4) % 4 == 0  # its 32-bit loads at word addresses: no group
+    assert sym["cb_flash_words"] >> 24 == 0x08 and sym["cb_buf"] >> 28 == 2  # load_blocks: flash, then SRAM
 
 
 # --- the estimate on a synthetic profile ----------------------------------------------------------------------------
@@ -321,7 +371,7 @@ def _profile(cycles_total: int = 117, flags: int = 0) -> RawProfile:
     counters = Counters(
         instructions=29, cycles=cycles_total, taken_cycles=18, fetch_stall=5, data_stall=5, exception_entries=2,
         exception_cycles=24, icache_hits=0, icache_misses=0, dcache_hits=0, dcache_misses=0, flash_loads=0,
-        unknown_instructions=2, prefetch_hidden=0,
+        unknown_instructions=2, prefetch_hidden=0, pipeline_breaks=0,
     )  # fmt: skip
     return RawProfile(1 << 20, 1 << 18, flags, counters, class_cycles, insns, snaps)
 
@@ -333,7 +383,7 @@ def test_estimate_totals_categories_functions_and_band() -> None:
     assert est.consistent and est.problems == [] and est.unknown_instructions == 2
     assert est.categories == {
         "loads_stores": 20, "alu_mac_simd": 0, "branches": 10 + 18, "divides": 21, "fpu": 12, "system": 0,
-        "fetch_wait": 5, "data_wait": 5, "exceptions": 24, "unknown": 2,
+        "fetch_wait": 5, "data_wait": 5, "load_pipeline": 0, "exceptions": 24, "unknown": 2,
     }  # fmt: skip
     assert sum(est.categories.values()) == est.cycles
     # low: UDIV at 2, the taken branches at P = 1; high: UDIV at 12, P = 3
@@ -385,6 +435,26 @@ def test_every_board_has_a_cycle_model_with_its_reference_manual_numbers() -> No
     assert "netduinoplus2" in l4r5.engines.qemu.unsupported and l4r5.port == "stm32l4"
 
 
+@needs_toolchain
+def test_the_cost_table_names_the_memory_blocks_and_the_stack_block() -> None:
+    """Loads pipeline only within one memory block: the table lists the board's blocks (flash aliases 0, the RAMs by
+    name) and the block of the ELF's initial stack pointer (the project's link puts the stack at the bottom of RAM:
+    SRAM1 on the F405)."""
+    board = load_board("stm32f405")
+    elf = build(board, "cycle_bench").elf
+    static = decode_elf(elf, board)
+    with elf.open("rb") as fh:
+        top = {s.name: s.address for s in elf_symbols(ELFFile(fh))}["__cosim_stack_top"]
+    assert static.initial_sp == top and 0x20000000 < top <= 0x2001C000
+    lines = cost_table_text(static, board).splitlines()
+    assert [ln for ln in lines if ln.startswith(("block ", "stack_block "))] == [
+        "block 0x08000000 0x100000 0", "block 0x00000000 0x100000 0", "block 0x20000000 0x1c000 1",
+        "block 0x2001c000 0x4000 2", "block 0x10000000 0x10000 3", "stack_block 1",
+    ]  # fmt: skip
+    l476 = memory_system(load_board("stm32l476")).block_ids()
+    assert [i for o, _, i in l476 if o in (0x10000000, 0x20018000)] == [2, 2]  # SRAM2 and its alias: one block
+
+
 def test_an_art_off_variant_and_a_board_without_a_cycle_model(tmp_path: Path) -> None:
     board = load_board("stm32f405")
     off = memory_system(board, icache=False, dcache=False, prefetch=False)
@@ -406,6 +476,13 @@ BAD = [
     (lambda t: t.replace("  prefetch: true", "  prefetch: true\n  art: on"), r"cycle_model\.art: unknown field"),
     (lambda t: t.replace("  core: cortex-m4\n  flash:", "  core: cortex-m3\n  flash:"),
      r"cycle_model\.core cortex-m3 differs from the board's core cortex-m4"),
+    (lambda t: t.replace("{name: sram2, origin: 0x2001C000", "{name: sram2, origin: 0x2001B000"),
+     r"cycle_model: .*blocks sram1 and sram2 overlap"),
+    (lambda t: t.replace("{name: ccm, origin: 0x10000000", "{name: ccm, origin: 0x08000000"),
+     r"cycle_model: .*a block overlaps the flash"),
+    (lambda t: t.replace("    blocks: \"RM0090", "    not_blocks: \"RM0090"),
+     r"cycle_model\.sources\.not_blocks: unknown field"),
+    (lambda t: t.replace("{name: ccm, origin", "{name: CCM RAM, origin"), r"cycle_model\.blocks\[2\]\.name: .*pattern"),
 ]  # fmt: skip
 
 

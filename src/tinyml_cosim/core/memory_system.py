@@ -57,6 +57,16 @@ class Cache(_Strict):
 NO_CACHE = Cache(lines=0, line_bytes=0)
 
 
+class MemoryBlock(_Strict):
+    """One RAM of the bus matrix (SRAM1, SRAM2, CCM ...): neighbouring loads pipeline only when they read the same
+    block (cycles/timings.py LOAD_BLOCK_SOURCE). The flash (every `flash` alias) is a block of its own; an address in
+    no block (peripherals) counts as one more. Aliases of one RAM share its name."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    origin: int = Field(ge=0, le=0xFFFFFFFF)
+    size: int = Field(gt=0, le=0x10000000)
+
+
 class Sources(_Strict):
     """Where each number comes from: document, table/section, conditions."""
 
@@ -70,6 +80,7 @@ class Sources(_Strict):
         "Cortex-M4 TRM DDI 0439B / Cortex-M3 TRM DDI 0337I, interrupt latency: 12 cycles with zero wait states",
         min_length=1,
     )
+    blocks: str | None = Field(None, min_length=1, description="reference manual section of the memory map (SRAMs)")
 
 
 class Validation(_Strict):
@@ -110,6 +121,7 @@ class CycleModel(_Strict):
     icache: Cache
     dcache: Cache
     exception_entry: int = Field(EXCEPTION_ENTRY_CYCLES, ge=0, le=100)
+    blocks: list[MemoryBlock] = Field([], description="the RAM blocks of the memory map (load pipelining)")
     timebase_cnt_offset: int = Field(TIM_CNT_OFFSET, ge=0, le=0x3FC)
     sources: Sources
     note: str | None = None
@@ -132,7 +144,23 @@ class CycleModel(_Strict):
         for (_, end), (start, _) in pairwise(spans):
             if start < end:
                 raise ValueError("flash aliases overlap")
+        ranges = sorted((b.origin, b.origin + b.size, b.name) for b in self.blocks)
+        for (_, end, first), (start, _, second) in pairwise(ranges):
+            if start < end:
+                raise ValueError(f"blocks {first} and {second} overlap")
+        if any(s < e and o < f for o, e, _ in ranges for s, f in spans):
+            raise ValueError("a block overlaps the flash: the flash is a block of its own, leave it out of blocks")
+        if self.blocks and self.sources.blocks is None:
+            raise ValueError("sources.blocks: say which reference manual section the RAM blocks come from")
         return self
+
+    def block_ids(self) -> list[tuple[int, int, int]]:
+        """(origin, size, id) of every block range: the flash aliases are id 0, the RAMs 1.. in order of first name."""
+        names: dict[str, int] = {}
+        out = [(a.origin, a.size, 0) for a in self.flash]
+        for b in self.blocks:
+            out.append((b.origin, b.size, names.setdefault(b.name, len(names) + 1)))
+        return out
 
     def wait_states_at(self, hclk_hz: int) -> int | None:
         """The flash wait states at `hclk_hz` from the latency table (None: no table, or above its last row)."""

@@ -36,6 +36,9 @@ FLAG_STORE = 2
 FLAG_TRANSFER = 4  # may transfer control: taken_extra applies when it does
 FLAG_WIDE = 8  # a 32-bit Thumb-2 encoding
 FLAG_KEEP = 16  # a load in the runtime's span functions: every timebase snapshot it makes is kept (never merged)
+# A single load costed as pipelined with the load before it: the plugin charges the saved cycle back when the two
+# read different memory blocks (timings.LOAD_BLOCK_SOURCE).
+FLAG_PIPELINED = 32
 
 # Estimate categories (CycleEstimate.categories): which classes' base cycles each one sums.
 CATEGORY_OF_CLASS: dict[InsnClass, str] = {

@@ -39,6 +39,13 @@ def cost_table_text(static: StaticCode, board: Board, memory: CycleModel | None 
         f"exception_entry {cm.exception_entry}",
         f"timebase 0x{timebase_address(board, cm):08x}",
     ]
+    if cm.blocks:  # load pipelining across memory blocks (timings.LOAD_BLOCK_SOURCE)
+        ids = cm.block_ids()
+        lines += [f"block 0x{o:08x} 0x{s:x} {i}" for o, s, i in ids]
+        sp = static.initial_sp
+        stack = next((i for o, s, i in ids if sp is not None and o < sp <= o + s), None)  # SP starts past its top
+        if stack is not None:
+            lines.append(f"stack_block {stack}")
     lines += [f"class {cid} {name}" for cid, name in sorted(CLASS_NAMES.items())]
     lines += [f"handler 0x{a:08x}" for a in getattr(static, "handlers", [])]
     lines.append("# insn <addr> <size> <class> <base> <taken_extra> <flags>")

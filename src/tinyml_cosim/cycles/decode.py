@@ -3,8 +3,11 @@ the band of cycles the silicon can take.
 
 What is decided here is decided statically: load/store pipelining and the address-dependency stall look at the
 previous instruction in *program order* (the one before it in the same code region), which is the executed one except
-at a branch target; the band keeps the other case (band high = not pipelined, band low = no stall). Code the ELF
-places in RAM (a section with its VMA in RAM and its LMA in flash) is decoded at its VMA, where it runs.
+at a branch target; the band keeps the other case (band high = not pipelined, band low = no stall). So do the rules
+measured on silicon (timings.py: a load after a store, indexed accesses on one base, groups of unaligned 32-bit
+instructions), whose cycles the band's low end leaves out. One condition only the run knows: whether a pipelined load
+reads the same memory block as the load before it; such loads carry FLAG_PIPELINED and the plugin decides. Code the
+ELF places in RAM (a section with its VMA in RAM and its LMA in flash) is decoded at its VMA, where it runs.
 """
 
 from __future__ import annotations
@@ -18,12 +21,17 @@ from capstone import arm
 from elftools.elf.elffile import ELFFile
 
 from tinyml_cosim.core.boards import Board
-from tinyml_cosim.cycles.classes import FLAG_TRANSFER, FLAG_WIDE, InsnClass
+from tinyml_cosim.cycles.classes import FLAG_PIPELINED, FLAG_TRANSFER, FLAG_WIDE, InsnClass
 from tinyml_cosim.cycles.classify import direct_target, insn_flags, memory_registers, register_operands, timing_key
 from tinyml_cosim.cycles.timings import (
     ADDRESS_DEPENDENCY_STALL,
     P_UNALIGNED_WIDE_TARGET,
     PIPELINED_SAVING,
+    STORE_THEN_LOAD_STALL,
+    UNALIGNED_WIDE_GROUP,
+    UNALIGNED_WIDE_GROUP_STALL,
+    UNALIGNED_WIDE_STORE_GROUP,
+    WRITEBACK_CHAIN_STALL,
     table,
 )
 from tinyml_cosim.elf.image import elf_symbols
@@ -68,6 +76,7 @@ class StaticCode:
     # Exception handlers the vector table names (Thumb bit cleared): the plugin tells exception entries from
     # taken branches by them (QEMU takes interrupts between blocks, most of which end in a branch).
     handlers: list[int] = field(default_factory=list)
+    initial_sp: int | None = None  # the vector table's first word: where the stack is (its memory block)
 
     @property
     def unknown(self) -> int:
@@ -78,14 +87,92 @@ class StaticCode:
 class _Prev:
     """What the next instruction's pipelining depends on."""
 
-    single_load_dest: frozenset[int] = frozenset()  # registers an LDR (single, not to PC) just loaded
+    single_load_dest: frozenset[int] = frozenset()  # what an LDR (single, not to PC) just wrote: Rt, a written-back Rn
     is_single_load: bool = False
+    is_single_store: bool = False
+    store_writeback: int | None = None  # the base a pre/post-indexed single store just wrote back
     dp_writes: frozenset[int] = frozenset()  # registers a data-processing instruction just wrote
     narrow_plain: bool = False  # a 16-bit instruction an IT can fold onto
 
 
+@dataclass
+class _WideGroup:
+    """32-bit instructions one after another at addresses that are not word aligned (timings.UNALIGNED_WIDE_*)."""
+
+    length: int = 0
+    stores_only: bool = True
+    charged: bool = False
+
+    def step(self, addr: int, size: int, klass: InsnClass, transfer: bool) -> int:
+        """The group's extra cycles charged to this instruction (0 or UNALIGNED_WIDE_GROUP_STALL)."""
+        if size != 4 or addr % 4 != 2:
+            self.length, self.stores_only, self.charged = 0, True, False
+            return 0
+        self.length += 1
+        self.stores_only &= klass == C.STORE
+        due = self.length >= (UNALIGNED_WIDE_STORE_GROUP if self.stores_only else UNALIGNED_WIDE_GROUP)
+        extra = UNALIGNED_WIDE_GROUP_STALL if due and not self.charged else 0
+        self.charged |= due
+        if transfer:  # the fetch restarts at the target
+            self.length, self.stores_only, self.charged = 0, True, False
+        return extra
+
+
 _MEMORY_CLASSES = (C.LOAD, C.STORE, C.LOAD_MULTIPLE, C.STORE_MULTIPLE, C.FPU_MEM)
 _SINGLE = ("load", "load_literal", "store", "store_imm")
+_LOADS_AFTER_STORE = ("load", "load_literal", "load_pc", "load_double", "load_multiple", "load_multiple_pc")
+
+
+def _writeback_base(insn, ops: list) -> int | None:
+    """The base register a pre- or post-indexed access writes back (None: no writeback)."""
+    if not insn.writeback:
+        return None
+    bases = [op.mem.base for op in ops if op.type == arm.ARM_OP_MEM]
+    return bases[0] if bases else None
+
+
+def _address_registers(klass: InsnClass, name: str, ops: list, regs: list[int]) -> frozenset[int]:
+    """The registers a memory access computes its address from (a load/store multiple: its base, Rn or SP)."""
+    addr_regs = memory_registers(ops) if klass in _MEMORY_CLASSES else frozenset()
+    if klass in (C.LOAD_MULTIPLE, C.STORE_MULTIPLE, C.FPU_MEM) and not addr_regs:
+        addr_regs = frozenset([arm.ARM_REG_SP] if name in ("push", "pop", "vpush", "vpop") else regs[:1])
+    return addr_regs
+
+
+def _neighbour_terms(
+    prev: _Prev, insn, ops: list, core: str, key: str, klass: InsnClass, addr_regs: frozenset[int]
+) -> tuple[bool, int, int, int | None]:
+    """What the instruction before changes: (pipelined with that load, the TRM's address-dependency stall, the
+    extra cycles measured on silicon, the base this access writes back)."""
+    writeback = _writeback_base(insn, ops) if key in _SINGLE else None
+    # the Cortex-M3 chains no pre/post-indexed load after a load (timings.WRITEBACK_CHAIN_SOURCE)
+    m3_indexed = core == "cortex-m3" and writeback is not None and klass == C.LOAD
+    pipelined = key in _SINGLE and prev.is_single_load and not (prev.single_load_dest & addr_regs) and not m3_indexed
+    stall = ADDRESS_DEPENDENCY_STALL if addr_regs & prev.dp_writes else 0  # (dp_writes: empty after a load)
+    extra = 0  # measured on silicon beyond the TRM (timings.py): the band's low end leaves it out
+    if prev.is_single_store and key in _LOADS_AFTER_STORE:
+        extra += STORE_THEN_LOAD_STALL
+    if klass == C.STORE and key in _SINGLE and prev.store_writeback in addr_regs:
+        extra += WRITEBACK_CHAIN_STALL
+    return pipelined, stall, extra, writeback
+
+
+def _next_prev(
+    insn, key: str, klass: InsnClass, regs: list[int], flags: int, writeback: int | None, in_it: bool
+) -> _Prev:
+    """What the next instruction's pipelining depends on, after this one."""
+    if klass == C.LOAD and key in ("load", "load_literal"):
+        written = frozenset(regs[:1]) | (frozenset([writeback]) if writeback is not None else frozenset())
+        return _Prev(single_load_dest=written, is_single_load=True)
+    if klass == C.STORE and key in ("store", "store_imm"):
+        return _Prev(is_single_store=True, store_writeback=writeback)
+    if klass in (C.ALU, C.MUL_MAC, C.SIMD) and not flags & FLAG_TRANSFER:
+        _, writes = insn.regs_access()
+        gp = frozenset(
+            r for r in writes if arm.ARM_REG_R0 <= r <= arm.ARM_REG_R12 or r in (arm.ARM_REG_SP, arm.ARM_REG_LR)
+        )
+        return _Prev(dp_writes=gp, narrow_plain=insn.size == 2)
+    return _Prev(narrow_plain=insn.size == 2 and klass == C.NOP and not in_it)
 
 
 def _decode_region(code: bytes, base: int, core: str) -> list[tuple[StaticInsn, int | None]]:
@@ -94,6 +181,7 @@ def _decode_region(code: bytes, base: int, core: str) -> list[tuple[StaticInsn, 
     timings = table(core)
     pending: list[tuple[StaticInsn, int | None]] = []
     prev = _Prev()
+    group = _WideGroup()
     it_left = 0
     for insn in thumb_disassembler().disasm(code, base):
         size = insn.size
@@ -106,7 +194,7 @@ def _decode_region(code: bytes, base: int, core: str) -> list[tuple[StaticInsn, 
                 insn.address, size, text, C.UNKNOWN, t.base, 0, FLAG_WIDE if size == 4 else 0, t.band, (0, 0), "unknown"
             )
             pending.append((out_insn, None))
-            prev = _Prev()
+            prev, group = _Prev(), _WideGroup()
             continue
         ops = insn.operands
         regs = register_operands(ops)
@@ -119,34 +207,24 @@ def _decode_region(code: bytes, base: int, core: str) -> list[tuple[StaticInsn, 
         if key in ("vldm", "vstm"):  # N counted in words; the band's low end counts listed registers
             listed = regs if name in ("vpush", "vpop") else regs[1:]
             lo = t.band[0] + len(listed)
-        addr_regs = memory_registers(ops) if klass in _MEMORY_CLASSES else frozenset()
-        if klass in (C.LOAD_MULTIPLE, C.STORE_MULTIPLE, C.FPU_MEM) and not addr_regs:  # the base: Rn or SP
-            addr_regs = frozenset([arm.ARM_REG_SP] if name in ("push", "pop", "vpush", "vpop") else regs[:1])
-        if key in _SINGLE and prev.is_single_load and not (prev.single_load_dest & addr_regs):
-            pipelined = max(1, base_c - PIPELINED_SAVING)
-            base_c, lo = pipelined, min(lo, pipelined)
-        elif addr_regs and prev.dp_writes & addr_regs:
-            base_c, hi = base_c + ADDRESS_DEPENDENCY_STALL, hi + ADDRESS_DEPENDENCY_STALL
+        addr_regs = _address_registers(klass, name, ops, regs)
+        pipelined, stall, extra, writeback = _neighbour_terms(prev, insn, ops, core, key, klass, addr_regs)
+        if pipelined:
+            base_c = max(1, base_c - PIPELINED_SAVING)
+            lo = min(lo, base_c)
+        flags = insn_flags(key, klass, size) | (FLAG_PIPELINED if pipelined and klass == C.LOAD else 0)
+        extra += group.step(insn.address, size, klass, bool(flags & FLAG_TRANSFER))
+        base_c, hi = base_c + stall + extra, hi + stall + extra
         if key == "it":
             base_c = 0 if prev.narrow_plain else 1
             it_left = len(insn.mnemonic.split(".")[0]) - 1  # it, ite, itte, ...: one per letter after "i"
         if in_it and klass != C.BRANCH:
             lo = min(lo, 1)  # a condition-failed instruction in an IT block executes as a 1-cycle NOP
-        flags = insn_flags(key, klass, size)
         out_insn = StaticInsn(
             insn.address, size, text, klass, base_c, t.taken, flags, (lo, max(hi, base_c)), t.taken_band, key
         )
         pending.append((out_insn, direct_target(ops, key)))
-        if klass == C.LOAD and key in ("load", "load_literal"):
-            prev = _Prev(single_load_dest=frozenset(regs[:1]), is_single_load=True)
-        elif klass in (C.ALU, C.MUL_MAC, C.SIMD) and not flags & FLAG_TRANSFER:
-            _, writes = insn.regs_access()
-            gp = frozenset(
-                r for r in writes if arm.ARM_REG_R0 <= r <= arm.ARM_REG_R12 or r in (arm.ARM_REG_SP, arm.ARM_REG_LR)
-            )
-            prev = _Prev(dp_writes=gp, narrow_plain=size == 2)
-        else:
-            prev = _Prev(narrow_plain=size == 2 and klass == C.NOP and not in_it)
+        prev = _next_prev(insn, key, klass, regs, flags, writeback, in_it)
     return pending
 
 
@@ -226,4 +304,5 @@ def decode_elf(elf_path: Path, board: Board) -> StaticCode:
     # code or data at the boot address; its words name no instruction and are dropped.
     known = set(static.addr.tolist())
     static.handlers = sorted({w & ~1 for w in linked.vectors[2:] if w & 1 and (w & ~1) in known})
+    static.initial_sp = linked.vectors[0] if linked.vectors else None
     return static

@@ -26,6 +26,8 @@ class ProfileCounters(Protocol):
     def cycles(self) -> int: ...
     @property
     def exception_cycles(self) -> int: ...
+    @property
+    def pipeline_breaks(self) -> int: ...
 
 
 class CycleProfile(Protocol):
@@ -54,6 +56,7 @@ CATEGORIES = (
     "system",
     "fetch_wait",
     "data_wait",
+    "load_pipeline",  # loads that did not pipeline across memory blocks (in the entries' data stall)
     "exceptions",
     "unknown",
 )
@@ -174,7 +177,9 @@ def snapshot_parts(end: np.void, begin: np.void) -> dict[str, int]:
         parts[CATEGORY_OF_CLASS[InsnClass(cid)]] += int(d_class[cid])
     parts["branches"] += int(end["taken"]) - int(begin["taken"])
     parts["fetch_wait"] = int(end["fetch_stall"]) - int(begin["fetch_stall"])
-    parts["data_wait"] = int(end["data_stall"]) - int(begin["data_stall"])
+    breaks = int(end["pipeline_breaks"]) - int(begin["pipeline_breaks"])
+    parts["data_wait"] = int(end["data_stall"]) - int(begin["data_stall"]) - breaks
+    parts["load_pipeline"] = breaks
     parts["exceptions"] = int(end["exception_cycles"]) - int(begin["exception_cycles"])
     return {k: v for k, v in parts.items() if v}
 
@@ -238,7 +243,8 @@ def estimate(
         categories[CATEGORY_OF_CLASS[InsnClass(cid)]] += int(class_cycles[cid])
     categories["branches"] += int(taken_cycles.sum())
     categories["fetch_wait"] = int(fetch.sum())
-    categories["data_wait"] = int(data.sum())
+    categories["load_pipeline"] = profile.counters.pipeline_breaks
+    categories["data_wait"] = int(data.sum()) - profile.counters.pipeline_breaks
     categories["exceptions"] = exception_cycles
     unknown = int(exec_[klass == InsnClass.UNKNOWN].sum())
     nz = exec_ > 0

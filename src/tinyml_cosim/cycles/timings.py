@@ -146,6 +146,34 @@ PIPELINE_SOURCE = "3.3.2/18.3: LDR followed by LDR/STR whose address does not us
 ADDRESS_DEPENDENCY_STALL = 1
 ADDRESS_DEPENDENCY_SOURCE = "3.3.2: address computed by the preceding data-processing instruction: +1"
 
+# Measured on silicon where the TRM's notes say less (jnk0le/random, "pipeline cycle test/doc/cortex_m3m4.md": a
+# Cortex-M4 on an STM32F407 and a Cortex-M3 on an STM32F103, DWT CYCCNT over unrolled loops). Both cores; the band's
+# low end leaves them out (the TRM alone).
+SILICON_SOURCE = "jnk0le/random pipeline cycle test/doc/cortex_m3m4.md (measured, STM32F407 / STM32F103)"
+# "stores cannot be pipelined with following load instructions (adds extra cycle to store)"; "stores can't be
+# pipelined with following load multiple (but can with stm)". Charged to the load: the pair costs one more.
+STORE_THEN_LOAD_STALL = 1
+STORE_THEN_LOAD_SOURCE = f"{SILICON_SOURCE}, stores: a single store followed by a load or load multiple: +1"
+# "[cm4] post and pre indexed loads cannot be chained back to back on same register base address (alternating 2
+# different registers works)"; "[cm3] post and pre indexed loads cannot be chained back to back at all";
+# "[both] post and pre indexed stores cannot be chained back to back on same register base address".
+WRITEBACK_CHAIN_STALL = 1
+WRITEBACK_CHAIN_SOURCE = f"{SILICON_SOURCE}: pre/post-indexed loads (stores) back to back on one base: not pipelined"
+# "load pipelining happens only when targeting the same memory block by all loads (e.g. SRAM1 vs SRAM2 (and CCM) on
+# f407)": decided at run time by the plugin (the addresses), over the board's `cycle_model.blocks`; a pipelined load
+# whose block differs from the previous load's costs LOAD_BLOCK_STALL more, in its data stall.
+LOAD_BLOCK_STALL = 1
+LOAD_BLOCK_SOURCE = f"{SILICON_SOURCE}, loads: pipelining only within one memory block (plugin, at run time)"
+# compendium.i-0.nl "Alignment rules" (measured, code in flash, data in SRAM2): "Groups of three or more unaligned wide
+# instructions will take one extra cycle"; "Groups of unaligned wide str only add the penalty cycle from a length of
+# 4". A group: 32-bit instructions one after another at addresses that are not word aligned (a 32-bit instruction
+# keeps the next one's alignment); charged once, to the instruction that completes the group. What the page leaves
+# unmeasured (a mixed group "can cause more than one delay cycle") is not charged.
+UNALIGNED_WIDE_GROUP = 3
+UNALIGNED_WIDE_STORE_GROUP = 4
+UNALIGNED_WIDE_GROUP_STALL = 1
+UNALIGNED_WIDE_SOURCE = "compendium.i-0.nl/docs/instruction-alignment/rules: 3+ unaligned 32-bit instructions: +1"
+
 # Exception entry: the board's cycle_model.exception_entry (core/memory_system.py, 12 cycles of interrupt latency by
 # default), added by the plugin at each entry it sees.
 EXCEPTION_ENTRY_CYCLES = EXCEPTION_ENTRY_DEFAULT

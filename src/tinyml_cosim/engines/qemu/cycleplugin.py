@@ -29,7 +29,7 @@ FLAG_SNAPSHOTS_FULL = 2
 
 @dataclass(frozen=True)
 class Counters:
-    """Header words 7..20 of page 0, in order (0..6: magic, version, n_insns, insn capacity, n_snapshots, snapshot
+    """Header words 7..21 of page 0, in order (0..6: magic, version, n_insns, insn capacity, n_snapshots, snapshot
     capacity, flags; 32..47: base cycles per class)."""
 
     instructions: int  # started (an instruction that faults part-way counts)
@@ -46,6 +46,7 @@ class Counters:
     flash_loads: int
     unknown_instructions: int  # executions of instructions the cost table does not list
     prefetch_hidden: int  # sequential line reads the prefetch shortened
+    pipeline_breaks: int  # cycles of loads that did not pipeline across memory blocks (included in data_stall)
 
 
 N_COUNTERS = len(fields(Counters))
@@ -55,7 +56,7 @@ INSN_DTYPE = np.dtype(
 )  # fmt: skip
 SNAPSHOT_DTYPE = np.dtype(
     [("instructions", "<u8"), ("cycles", "<u8"), ("taken", "<u8"), ("fetch_stall", "<u8"), ("data_stall", "<u8"),
-     ("exception_cycles", "<u8"), ("pc", "<u8"), ("reserved", "<u8"), ("class_cycles", "<u8", (N_CLASSES,))]
+     ("exception_cycles", "<u8"), ("pc", "<u8"), ("pipeline_breaks", "<u8"), ("class_cycles", "<u8", (N_CLASSES,))]
 )  # fmt: skip
 assert INSN_DTYPE.itemsize == 48 and SNAPSHOT_DTYPE.itemsize == 192
 

@@ -61,6 +61,13 @@
  * since the previous snapshot) overwrites its last snapshot instead of appending, except for a load the table flags
  * F_KEEP (16: a span's own counter read, whose snapshots are all needed even back to back).
  *
+ * Load pipelining across memory blocks (`block` lines: address ranges with a block id; `stack_block`: the block of
+ * SP-addressed loads). Every load's block is known in execution order: from its memory callback, or, for a literal
+ * or a stack load (no callback), from an instruction callback registered only when the table has blocks. A load the
+ * table flags F_PIPE (32: costed as pipelined with the load before it) whose block differs from the previous
+ * load's takes one cycle more into its data stall, counted in header word 21. An address in no block is one more
+ * block (peripherals); without `stack_block` a stack load's block is not known and breaks no chain.
+ *
  * Tables. Entries appear in first-translation order, looked up by address: a re-translation (the exact-count
  * plugin flushes the translation cache near its budget; I/O re-runs) reuses the instruction's entry and the
  * block's private description. A full insn table sets header flag bit0 (later instructions still count in the
@@ -74,7 +81,7 @@
  * the write buffer (stores cost their base cycles only), unaligned accesses and line-crossing loads (one lookup per
  * access), interrupt tail-chaining and exception return cost, divide operands (QEMU 7.2 plugins cannot read
  * registers: UDIV/SDIV cost what the table says), the pipeline's overlap of loads (the table's base cycles carry
- * it). Code in RAM or CCM fetches without stalls.
+ * it, and F_PIPE above its one dynamic condition). Code in RAM or CCM fetches without stalls.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -94,15 +101,39 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 #define CLASS_UNKNOWN 15
 #define MAX_FLASH 8
 #define POLL_WINDOW 256
+#define MAX_BLOCKS 16
+#define BLOCK_OTHER 0xFE /* an address in no listed memory block (peripherals ...) */
+#define BLOCK_NONE 0xFF  /* not known: no load seen yet, or a stack load without `stack_block` */
 
 /* F_KEEP: a timebase read whose every snapshot is kept (a span's own read: never merged as polling). */
-enum { F_LOAD = 1, F_STORE = 2, F_BRANCH = 4, F_WIDE = 8, F_KEEP = 16 };
+/* F_PIPE: a single load costed as pipelined with the load before it: one cycle more when its memory block differs. */
+enum { F_LOAD = 1, F_STORE = 2, F_BRANCH = 4, F_WIDE = 8, F_KEEP = 16, F_PIPE = 32 };
 
 /* Header words, u64, little-endian (docs/cycles.md: the profile's page 0). */
 enum {
-    H_MAGIC, H_VERSION, H_N_INSNS, H_INSN_CAP, H_N_SNAPS, H_SNAP_CAP, H_FLAGS, H_INSTRUCTIONS, H_CYCLES, H_TAKEN,
-    H_FETCH_STALL, H_DATA_STALL, H_EXC_ENTRIES, H_EXC_CYCLES, H_IC_HITS, H_IC_MISSES, H_DC_HITS, H_DC_MISSES,
-    H_FLASH_LOADS, H_UNKNOWN, H_PREFETCH_HIDDEN, H_CLASS = 32,
+    H_MAGIC,
+    H_VERSION,
+    H_N_INSNS,
+    H_INSN_CAP,
+    H_N_SNAPS,
+    H_SNAP_CAP,
+    H_FLAGS,
+    H_INSTRUCTIONS,
+    H_CYCLES,
+    H_TAKEN,
+    H_FETCH_STALL,
+    H_DATA_STALL,
+    H_EXC_ENTRIES,
+    H_EXC_CYCLES,
+    H_IC_HITS,
+    H_IC_MISSES,
+    H_DC_HITS,
+    H_DC_MISSES,
+    H_FLASH_LOADS,
+    H_UNKNOWN,
+    H_PREFETCH_HIDDEN,
+    H_PIPE_BREAKS,
+    H_CLASS = 32,
 };
 enum { HF_INSNS_FULL = 1, HF_SNAPS_FULL = 2 };
 
@@ -119,7 +150,7 @@ struct entry { /* 48 bytes, the profile's insn table */
 };
 
 struct snapshot { /* 192 bytes */
-    uint64_t instructions, cycles, taken, fetch_stall, data_stall, exception_cycles, pc, reserved;
+    uint64_t instructions, cycles, taken, fetch_stall, data_stall, exception_cycles, pc, pipeline_breaks;
     uint64_t class_cycles[N_CLASSES];
 };
 
@@ -138,18 +169,19 @@ struct insn {
     struct insn *next; /* hash chain */
     struct entry *e;
     uint32_t addr, size, base, taken_extra;
-    uint32_t dc_hint; /* data cache slot of its last access */
+    uint32_t dc_hint;  /* data cache slot of its last access */
     uint32_t lit_addr; /* LOAD_LITERAL: the address it reads */
     uint8_t flags, load;
+    uint8_t block; /* LOAD_LITERAL / LOAD_STACK: the memory block it reads (fixed at translation) */
 };
 
 enum { LOAD_DYNAMIC, LOAD_LITERAL, LOAD_STACK };
 
 struct line {
-    uint32_t addr;        /* fetch-line address */
-    uint32_t base_sum;    /* base cycles of this block's instructions in the line */
-    struct entry *first;  /* the block's first instruction in the line: its fetch stall */
-    uint32_t ic_hint;     /* instruction cache slot it was found in last */
+    uint32_t addr;       /* fetch-line address */
+    uint32_t base_sum;   /* base cycles of this block's instructions in the line */
+    struct entry *first; /* the block's first instruction in the line: its fetch stall */
+    uint32_t ic_hint;    /* instruction cache slot it was found in last */
     uint8_t in_flash;
 };
 
@@ -163,9 +195,9 @@ struct block {
     struct block *next; /* hash chain */
     uint64_t pc;
     uint32_t n, nlines;
-    int handler; /* starts an exception handler */
-    uint64_t end;       /* fall-through address of the last instruction */
-    struct insn *last;  /* the last instruction (kept here: the common case reads no insn) */
+    int handler;       /* starts an exception handler */
+    uint64_t end;      /* fall-through address of the last instruction */
+    struct insn *last; /* the last instruction (kept here: the common case reads no insn) */
     uint32_t nlits;
     struct insn **insns;
     struct line *lines;
@@ -185,8 +217,17 @@ static struct entry *entries;
 static struct snapshot *snaps;
 static uint64_t insn_cap, snap_cap;
 
-static struct { uint64_t origin, size; } flash[MAX_FLASH];
+static struct {
+    uint64_t origin, size;
+} flash[MAX_FLASH];
 static int n_flash;
+static struct {
+    uint64_t origin, size;
+    uint8_t id;
+} blocks[MAX_BLOCKS];
+static int n_blocks;
+static uint8_t stack_block = BLOCK_NONE;
+static uint8_t last_block = BLOCK_NONE; /* the memory block of the load that ran last */
 static uint64_t wait_states, fetch_bytes = 16, prefetch, exception_entry, timebase;
 static struct lru icache, dcache;
 static uint64_t decode_loads = 1; /* decode=0: a memory callback for every load (to check the decoding) */
@@ -340,6 +381,36 @@ static void flash_load(struct insn *in, uint64_t vaddr)
     }
 }
 
+static uint8_t block_of(uint64_t a)
+{
+    for (int i = 0; i < n_blocks; i++) {
+        if (a - blocks[i].origin < blocks[i].size) {
+            return blocks[i].id;
+        }
+    }
+    return BLOCK_OTHER;
+}
+
+/* Load pipelining holds only within one memory block (timings.LOAD_BLOCK_SOURCE): a load the table costed as
+ * pipelined (F_PIPE) whose block differs from the previous load's takes the cycle the pipelining saved. */
+static inline void load_block(struct insn *in, uint8_t blk)
+{
+    if (in->flags & F_PIPE && blk != last_block && blk != BLOCK_NONE && last_block != BLOCK_NONE) {
+        in->e->data_stall += 1;
+        hdr[H_PIPE_BREAKS]++;
+        add_cycles(&hdr[H_DATA_STALL], 1);
+    }
+    last_block = blk;
+}
+
+/* A load whose address the block's translation fixed (a literal, a stack load): its memory block, in order. */
+static void static_load_exec(unsigned int vcpu, void *udata)
+{
+    (void)vcpu;
+    struct insn *in = udata;
+    load_block(in, in->block);
+}
+
 static void tb_exec(unsigned int vcpu, void *udata)
 {
     (void)vcpu;
@@ -407,6 +478,7 @@ static void take_snapshot(uint64_t pc, int keep)
     s->fetch_stall = hdr[H_FETCH_STALL];
     s->data_stall = hdr[H_DATA_STALL];
     s->exception_cycles = hdr[H_EXC_CYCLES];
+    s->pipeline_breaks = hdr[H_PIPE_BREAKS];
     s->pc = pc;
     memcpy(s->class_cycles, &hdr[H_CLASS], sizeof s->class_cycles);
     if (s == &snaps[n]) {
@@ -426,6 +498,9 @@ static void mem_exec(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vad
     }
     if (in_flash(vaddr)) {
         flash_load(in, vaddr);
+    }
+    if (n_blocks) {
+        load_block(in, block_of(vaddr));
     }
 }
 
@@ -491,6 +566,7 @@ static struct insn *insn_at(uint32_t addr, uint32_t size, const uint8_t *data)
     if (in->load == LOAD_LITERAL && timebase && in->lit_addr == timebase) {
         in->load = LOAD_DYNAMIC;
     }
+    in->block = in->load == LOAD_LITERAL ? block_of(in->lit_addr) : stack_block;
     if (hdr[H_N_INSNS] < insn_cap) {
         in->e = &entries[hdr[H_N_INSNS]];
         in->e->addr = addr;
@@ -610,6 +686,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             /* MEM_RW, not MEM_R: QEMU 7.2 never calls a read-only memory callback (plugin-gen.c's op_rw tests
              * `cb->rw & (rw + 1)`, which is 0 for a read); mem_exec skips the stores. */
             qemu_plugin_register_vcpu_mem_cb(qi, mem_exec, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, in);
+        } else if (in->flags & F_LOAD && n_blocks) { /* literal or stack: its block is known, its turn is not */
+            qemu_plugin_register_vcpu_insn_exec_cb(qi, static_load_exec, QEMU_PLUGIN_CB_NO_REGS, in);
         }
     }
     /* Registered after the instructions' ops, but QEMU puts a block's callback before its first instruction. */
@@ -736,6 +814,22 @@ static int read_costs(const char *path)
             }
             handlers = realloc(handlers, (n_handlers + 1) * sizeof *handlers);
             handlers[n_handlers++] = addr & ~1u;
+        } else if (strcmp(word, "block") == 0) {
+            if (sscanf(rest, "%" SCNx64 " %" SCNx64 " %u", &a, &b, &cls) != 3 || n_blocks == MAX_BLOCKS ||
+                cls >= BLOCK_OTHER) {
+                fclose(f);
+                return bad(path, lineno, "expected `block <origin_hex> <size_hex> <id 0..253>` (at most 16)");
+            }
+            blocks[n_blocks].origin = a;
+            blocks[n_blocks].size = b;
+            blocks[n_blocks].id = (uint8_t)cls;
+            n_blocks++;
+        } else if (strcmp(word, "stack_block") == 0) {
+            if (sscanf(rest, "%u", &cls) != 1 || cls >= BLOCK_OTHER) {
+                fclose(f);
+                return bad(path, lineno, "expected `stack_block <id 0..253>`");
+            }
+            stack_block = (uint8_t)cls;
         } else if (strcmp(word, "class") == 0) {
             if (sscanf(rest, "%u", &cls) != 1 || cls >= N_CLASSES) {
                 fclose(f);
@@ -743,8 +837,10 @@ static int read_costs(const char *path)
             }
         } else {
             fclose(f);
-            return bad(path, lineno, "unknown item (cosim-cycles-costs 1 has flash, wait_states, fetch_bytes, "
-                                     "prefetch, icache, dcache, exception_entry, timebase, handler, class, insn)");
+            return bad(path, lineno,
+                       "unknown item (cosim-cycles-costs 1 has flash, wait_states, fetch_bytes, "
+                       "prefetch, icache, dcache, exception_entry, timebase, handler, block, stack_block, "
+                       "class, insn)");
         }
     }
     fclose(f);
@@ -796,8 +892,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         } else if (strncmp(argv[i], "snapshots=", 10) == 0 && parse_u64(argv[i] + 10, &snap_cap)) {
         } else if (strncmp(argv[i], "decode=", 7) == 0 && parse_u64(argv[i] + 7, &decode_loads)) {
         } else {
-            fprintf(stderr, "cosim cycles plugin: bad argument %s (costs=PATH profile=PATH [insns=N] "
-                            "[snapshots=N] [decode=0|1])\n", argv[i]);
+            fprintf(stderr,
+                    "cosim cycles plugin: bad argument %s (costs=PATH profile=PATH [insns=N] "
+                    "[snapshots=N] [decode=0|1])\n",
+                    argv[i]);
             return -1;
         }
     }

@@ -46,6 +46,51 @@ cb_\name\()_b:
     ldr r4, [r0, #12]
     READ_B load_chain
 
+/* Loads that alternate between SRAM and flash: pipelining holds only within one memory block, so each load that
+ * crosses takes the cycle back: SRAM (2), flash (1 + 1), SRAM (1 + 1), the stack in SRAM1 (1), flash (1 + 1), a
+ * literal in flash (1), SRAM (1 + 1). The flash reads miss the ART data cache only with the ART off. */
+    BENCH load_blocks
+    ldr r0, =cb_buf
+    ldr r3, =cb_flash_words
+    READ_A load_blocks
+    ldr r1, [r0]
+    ldr r2, [r3]
+    ldr r4, [r0, #4]
+    ldr r5, [sp]
+    ldr r1, [r3, #4]
+    ldr r2, =0x12345678
+    ldr r4, [r0, #8]
+    READ_B load_blocks
+
+/* Post-indexed loads: two on one base do not pipeline, the next on another base does (2 + 2 + 1). The movs puts
+ * the three 32-bit loads at word addresses (no unaligned group). */
+    BENCH indexed_loads
+    ldr r0, =cb_buf
+    ldr r4, =cb_buf + 32
+    movs r5, #0
+    READ_A indexed_loads
+    ldr r1, [r0], #4
+    ldr r2, [r0], #4
+    ldr r3, [r4], #4
+    READ_B indexed_loads
+
+/* Post-indexed stores on one base: the second is not pipelined (1 + 2). */
+    BENCH indexed_stores
+    ldr r0, =cb_buf
+    READ_A indexed_stores
+    str r1, [r0], #4
+    str r2, [r0], #4
+    READ_B indexed_stores
+
+/* Three 32-bit instructions at halfword addresses one after another (the first read sits at a halfword address,
+ * so the body starts at one): one cycle for the group (1 + 1 + 2). */
+    BENCH unaligned_group
+    READ_A unaligned_group
+    add.w r1, r1, #1
+    add.w r2, r2, #1
+    add.w r3, r3, #1
+    READ_B unaligned_group
+
 /* A pointer chase: each address is the previous load's result, nothing pipelines (2 + 2 + 2 + 2). */
     BENCH dependent_loads
     ldr r0, =cb_chain
@@ -66,7 +111,8 @@ cb_\name\()_b:
     ldr r3, [r1]
     READ_B address_dependency
 
-/* LDR then STR [imm] (pipelined, 1), STR [reg] after a store (2), LDR after a store (not pipelined, 2). */
+/* LDR then STR [imm] (pipelined, 1), STR [reg] after a store (2), LDR after a store (not pipelined, 2, and one
+ * more: a store does not pipeline with the load after it). */
     BENCH load_store
     ldr r0, =cb_buf
     movs r2, #20
@@ -180,6 +226,12 @@ cb_exit_args:
     .global cb_chain
 cb_chain:
     .word cb_chain + 4, cb_chain + 8, cb_chain + 12, cb_chain
+
+    .section .rodata.cb_flash_words, "a", %progbits
+    .balign 4
+    .global cb_flash_words
+cb_flash_words:
+    .word 1, 2, 3, 4
 
     .bss
     .balign 4

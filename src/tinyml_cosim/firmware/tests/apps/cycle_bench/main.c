@@ -10,6 +10,10 @@ extern void cb_load_chain(void);
 extern void cb_dependent_loads(void);
 extern void cb_address_dependency(void);
 extern void cb_load_store(void);
+extern void cb_load_blocks(void);
+extern void cb_indexed_loads(void);
+extern void cb_indexed_stores(void);
+extern void cb_unaligned_group(void);
 extern void cb_branches(void);
 extern void cb_divide_small(void);
 extern void cb_divide_large(void);
@@ -20,9 +24,9 @@ extern void cb_loop_ram(void);
 extern void cb_semihost_exit(void) __attribute__((noreturn));
 
 static const bench_fn benches[] = {
-    cb_load_chain, cb_dependent_loads, cb_address_dependency, cb_load_store,
-    cb_branches,   cb_divide_small,    cb_divide_large,       cb_multiplies,
-    cb_ldm_stm,    cb_loop_flash,      cb_loop_ram,
+    cb_load_chain,     cb_dependent_loads, cb_address_dependency, cb_load_store,   cb_load_blocks,  cb_indexed_loads,
+    cb_indexed_stores, cb_unaligned_group, cb_branches,           cb_divide_small, cb_divide_large, cb_multiplies,
+    cb_ldm_stm,        cb_loop_flash,      cb_loop_ram,
 };
 
 int main(void)

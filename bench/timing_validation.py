@@ -2,8 +2,12 @@
 (TFLM + CMSIS-NN, as they ran on a NUCLEO-L4R5ZI), rebuilt outside this repository, run on QEMU, and their
 per-inference cycles predicted at the stm32l4r5 board's parameters against the published silicon latencies.
 
-    .venv/bin/python bench/timing_validation.py --elf-dir DIR --mlperf-tiny-dir DIR
+    .venv/bin/python bench/timing_validation.py --elf-dir DIR --mlperf-tiny-dir DIR [--extra-dir DIR2] [--sensitivity]
     # or VALIDATION_ELF_DIR=... MLPERF_TINY_DIR=... .venv/bin/python bench/timing_validation.py
+
+--extra-dir DIR2: more rows, each DIR2/<row>/ with <row>.elf, flags.txt, PROVENANCE and row.json (published latency
+and its source, the symbol to measure, what its rebuild checked of the output, and the memory system as that silicon's
+start-up set it: `run_extra`). --sensitivity: each row costed again under memory-system variants (SENSITIVITY).
 
 DIR/<model>/ holds <model>.elf (model: kws, ic, ad, vww), flags.txt (its compiler command lines) and PROVENANCE
 (one line: what was compiled, from where). The firmwares are built from fetched third-party sources, so neither
@@ -90,6 +94,11 @@ NOT_REBUILT = [
         "reason": "the only TF v2.3 trees to be had are mbed projects generated with TAGS=cmsis-nn: they carry the "
         "CMSIS-NN versions of conv, depthwise_conv, fully_connected, pooling, add, mul and softmax and not the "
         "reference ones; no published row to compare with either",
+    },
+    {
+        "name": "octoml-native-kws, octoml-native-ic, octoml-native-vww (MLPerf Tiny v1.0, microTVM native kernels)",
+        "reason": "their TVM workspaces (146,960, 247,392 and 353,800 bytes) exceed the 128 KiB of SRAM QEMU's "
+        "netduinoplus2 maps (the NUCLEO-L4R5ZI has 640 KiB); the rebuild's workspace sizes are in its SOURCES.md",
     },
 ]
 
@@ -207,6 +216,65 @@ def _sensitivity(elf: Path, work: Path, spans: list[tuple[int, int]], published_
     return out
 
 
+def _measured_run(elf: Path, symbol: str, out: Path) -> tuple[dict, float]:
+    """`cosim run ELF --measure SYMBOL` on the run board: the record and its wall seconds."""
+    t0 = time.monotonic()
+    cosim = Path(sys.executable).with_name("cosim")
+    argv = [str(cosim), "run", str(elf), "--board", RUN_BOARD, "--measure", symbol, "--json", "--out", str(out)]
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    return json.loads(proc.stdout), round(time.monotonic() - t0, 1)
+
+
+def run_extra(row_dir: Path, work: Path, factors: dict, sensitivity: bool = False) -> dict:
+    """A row another rebuild describes in ROW_DIR/row.json (name, published_ms, published_source, measure_symbol,
+    golden: what its rebuild checked, memory_overrides: the board's memory system as that silicon's start-up code
+    set it, with `memory_sources`) beside ROW_DIR/<name>.elf, flags.txt and PROVENANCE."""
+    spec = json.loads((row_dir / "row.json").read_text())
+    out, elf, published_ms = work / spec["name"], row_dir / f"{spec['name']}.elf", spec["published_ms"]
+    row: dict = {k: spec.get(k) for k in ("name", "suite", "kernels", "published_ms", "published_source", "golden")}
+    row.update(board=PREDICT_BOARD, run_board=RUN_BOARD, clock_hz=SILICON_HZ, measure=spec["measure_symbol"])
+    if not elf.is_file():
+        row["status"], row["reason"] = "not built", f"{elf} is missing"
+        return row
+    out.mkdir(parents=True, exist_ok=True)
+    flags, prov = row_dir / "flags.txt", row_dir / "PROVENANCE"
+    row["compiler_flags"] = flags.read_text().strip().splitlines() if flags.is_file() else []
+    row["code"] = prov.read_text().strip() if prov.is_file() else f"{elf} (no PROVENANCE file beside it)"
+    row["elf_sha256"] = hashlib.sha256(elf.read_bytes()).hexdigest()
+    run, row["run_seconds"] = _measured_run(elf, spec["measure_symbol"], out)
+    if run["status"] != "exited" or run["exit_code"] != 0 or not run["measurements"]:
+        row["status"], row["reason"] = "run failed", run.get("diagnosis") or "no measured call"
+        return row
+    per = [m["instructions"] for m in run["measurements"]]
+    row.update(instructions=int(statistics.median(per)), instructions_per_inference=per,
+               instructions_exact=run["instructions_exact"] and run["measurements_exact"],
+               golden_match=str(spec.get("golden", "")).startswith("matched"))  # fmt: skip
+    # the old factor where its kernel set ran (CMSIS-NN kernels under another runtime); none for other kernels
+    kernel_set = "cmsis-nn" if "cmsis-nn" in str(spec.get("kernels")) else None
+    row["factor_predicted_ms"] = (
+        round(factors[kernel_set] * row["instructions"] / SILICON_HZ * 1000, 2) if kernel_set else None
+    )
+    row["factor_source"] = (
+        f"platforms/{FACTOR_BOARD}.yaml silicon.kernels.cmsis-nn.cycles_per_instruction {factors['cmsis-nn']}"
+        if kernel_set
+        else f"none: the factors are per kernel set (cmsis-nn, the project's own), and {spec.get('kernels')} is neither"
+    )
+    if kernel_set:
+        row["factor_error_pct"] = round((row["factor_predicted_ms"] - published_ms) / published_ms * 100, 1)
+    base = load_board(PREDICT_BOARD).cycle_model
+    assert base is not None
+    memory = base.model_copy(update=spec.get("memory_overrides") or {})
+    row["memory_overrides"], row["memory_sources"] = spec.get("memory_overrides"), spec.get("memory_sources")
+    spans = [(m["begin"], m["begin"] + m["instructions"]) for m in run["measurements"]]
+    cyc = _cycles(elf, out, spans, memory)
+    ms = cyc["median"] / SILICON_HZ * 1000
+    row.update(predicted_cycles=cyc["median"], predicted_ms=round(ms, 2), cycles=cyc,
+               error_pct=round((ms - published_ms) / published_ms * 100, 1), status="ok")  # fmt: skip
+    if sensitivity:
+        row["sensitivity"] = _sensitivity(elf, out, spans, published_ms)
+    return row
+
+
 def run_model(
     model: str, kernels: str, elf_dir: Path, root: Path, work: Path, factors: dict, sensitivity: bool = False
 ) -> dict:
@@ -233,12 +301,7 @@ def run_model(
     flags, prov = src / "flags.txt", src / "PROVENANCE"
     row["compiler_flags"] = flags.read_text().strip().splitlines() if flags.is_file() else []
     row["elf_sha256"] = hashlib.sha256(elf.read_bytes()).hexdigest()
-    t0 = time.monotonic()
-    cosim = Path(sys.executable).with_name("cosim")
-    argv = [str(cosim), "run", str(elf), "--board", RUN_BOARD, "--measure", MEASURE, "--json", "--out", str(out)]
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    row["run_seconds"] = round(time.monotonic() - t0, 1)
-    run = json.loads(proc.stdout)
+    run, row["run_seconds"] = _measured_run(elf, MEASURE, out)
     if run["status"] != "exited" or run["exit_code"] != 0:
         row["status"], row["reason"] = "run failed", run["diagnosis"]
         return row
@@ -292,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, default=None, help="default $COSIM_BUILD_DIR/timing_validation or /tmp")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--sensitivity", action="store_true", help="also cost each row under the SENSITIVITY variants")
+    ap.add_argument("--extra-dir", type=Path, action="append", default=[], help="DIR/<row>/row.json: more rows")
     a = ap.parse_args(argv)
     try:
         elf_dir = _dir(a.elf_dir, "VALIDATION_ELF_DIR", ".", "the rebuilt firmwares: DIR/<model>/<model>.elf")
@@ -319,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
             row = run_model(model, kernels, elf_dir, root, work, factors, a.sensitivity)
             rows.append(row)
             summary = {k: row.get(k) for k in ("status", "instructions", "predicted_ms", "error_pct")}
+            print(f"  {json.dumps(summary)}", file=sys.stderr)
+    for extra in a.extra_dir:
+        for row_dir in sorted(p.parent for p in extra.glob("*/row.json")):
+            print(f"timing_validation: {row_dir.name} ...", file=sys.stderr, flush=True)
+            rows.append(run_extra(row_dir, work, factors, a.sensitivity))
+            summary = {k: rows[-1].get(k) for k in ("status", "instructions", "error_pct")}
             print(f"  {json.dumps(summary)}", file=sys.stderr)
     rows += [dict(r, status="not rebuilt") for r in NOT_REBUILT]
     gcc = subprocess.run(["arm-none-eabi-gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]

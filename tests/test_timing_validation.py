@@ -20,10 +20,12 @@ PREDICTED = [r for r in TABLE["rows"] if r.get("status") == "ok" and r.get("publ
 
 
 def test_rows_carry_the_issue_fields_and_consistent_numbers() -> None:
-    assert len(PREDICTED) == 4
+    assert len(PREDICTED) == 9  # the four v0.5 reference rows and five of OctoML's v1.0 rows
     for r in PREDICTED:
         assert r.keys() >= ROW_FIELDS, r["name"]
-        assert r["golden_match"] and r["instructions_exact"]  # bit-exact with TFLM; counts exact
+        assert r["instructions_exact"]
+        # bit-exact with TFLM, except where the kernels round their own way (TVM's native ones), said in the row
+        assert r["golden_match"] or (r["kernels"] == "microtvm-native" and r["golden"].startswith("differs")), r["name"]
         assert r["predicted_ms"] == pytest.approx(r["predicted_cycles"] / r["clock_hz"] * 1000, abs=0.006)
         err = (r["predicted_ms"] - r["published_ms"]) / r["published_ms"] * 100
         assert r["error_pct"] == pytest.approx(err, abs=0.06)
@@ -38,4 +40,4 @@ def test_board_validation_blocks_quote_the_table(board: str) -> None:
     errors = [r["error_pct"] for r in PREDICTED]
     assert (v.rows, v.error_pct_min, v.error_pct_max) == (len(errors), min(errors), max(errors))
     for r in PREDICTED:
-        assert f"{r['name'].upper()} {r['error_pct']:+.1f} %".replace("+", "") in v.summary.replace("+", "")
+        assert f"{r['name']} {r['error_pct']:+.1f} %".replace("+", "") in v.summary.lower().replace("+", "")

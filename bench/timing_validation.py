@@ -216,6 +216,24 @@ def _sensitivity(elf: Path, work: Path, spans: list[tuple[int, int]], published_
     return out
 
 
+def _describe_elf(row: dict, elf: Path, out: Path) -> bool:
+    """The row's compiler flags (flags.txt beside the ELF) and ELF hash; False (the row says "not built") when the
+    ELF is missing."""
+    if not elf.is_file():
+        row["status"], row["reason"] = "not built", f"{elf} is missing"
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    flags = elf.with_name("flags.txt")
+    row["compiler_flags"] = flags.read_text().strip().splitlines() if flags.is_file() else []
+    row["elf_sha256"] = hashlib.sha256(elf.read_bytes()).hexdigest()
+    return True
+
+
+def _provenance(elf: Path) -> str:
+    prov = elf.with_name("PROVENANCE")
+    return prov.read_text().strip() if prov.is_file() else f"{elf} (no PROVENANCE file beside it)"
+
+
 def _measured_run(elf: Path, symbol: str, out: Path) -> tuple[dict, float]:
     """`cosim run ELF --measure SYMBOL` on the run board: the record and its wall seconds."""
     t0 = time.monotonic()
@@ -233,14 +251,9 @@ def run_extra(row_dir: Path, work: Path, factors: dict, sensitivity: bool = Fals
     out, elf, published_ms = work / spec["name"], row_dir / f"{spec['name']}.elf", spec["published_ms"]
     row: dict = {k: spec.get(k) for k in ("name", "suite", "kernels", "published_ms", "published_source", "golden")}
     row.update(board=PREDICT_BOARD, run_board=RUN_BOARD, clock_hz=SILICON_HZ, measure=spec["measure_symbol"])
-    if not elf.is_file():
-        row["status"], row["reason"] = "not built", f"{elf} is missing"
+    if not _describe_elf(row, elf, out):
         return row
-    out.mkdir(parents=True, exist_ok=True)
-    flags, prov = row_dir / "flags.txt", row_dir / "PROVENANCE"
-    row["compiler_flags"] = flags.read_text().strip().splitlines() if flags.is_file() else []
-    row["code"] = prov.read_text().strip() if prov.is_file() else f"{elf} (no PROVENANCE file beside it)"
-    row["elf_sha256"] = hashlib.sha256(elf.read_bytes()).hexdigest()
+    row["code"] = _provenance(elf)
     run, row["run_seconds"] = _measured_run(elf, spec["measure_symbol"], out)
     if run["status"] != "exited" or run["exit_code"] != 0 or not run["measurements"]:
         row["status"], row["reason"] = "run failed", run.get("diagnosis") or "no measured call"
@@ -294,13 +307,8 @@ def run_model(
         "clock_hz": SILICON_HZ,
     }
     elf = src / f"{model}.elf"
-    if not elf.is_file():
-        row["status"], row["reason"] = "not built", f"{elf} is missing"
+    if not _describe_elf(row, elf, out):
         return row
-    out.mkdir(parents=True, exist_ok=True)
-    flags, prov = src / "flags.txt", src / "PROVENANCE"
-    row["compiler_flags"] = flags.read_text().strip().splitlines() if flags.is_file() else []
-    row["elf_sha256"] = hashlib.sha256(elf.read_bytes()).hexdigest()
     run, row["run_seconds"] = _measured_run(elf, MEASURE, out)
     if run["status"] != "exited" or run["exit_code"] != 0:
         row["status"], row["reason"] = "run failed", run["diagnosis"]
@@ -311,7 +319,7 @@ def run_model(
     golden = _golden(_model_bytes(root, model), x)
     arena = re.search(r"arena_used=(\d+)", "\n".join(run.get("console_tail", [])))
     row.update(
-        code=prov.read_text().strip() if prov.is_file() else f"{elf} (no PROVENANCE file beside it)",
+        code=_provenance(elf),
         instructions=int(statistics.median(per)),
         instructions_per_inference=per,
         instructions_exact=run["instructions_exact"] and run["measurements_exact"],

@@ -111,29 +111,9 @@ enum { F_LOAD = 1, F_STORE = 2, F_BRANCH = 4, F_WIDE = 8, F_KEEP = 16, F_PIPE = 
 
 /* Header words, u64, little-endian (docs/cycles.md: the profile's page 0). */
 enum {
-    H_MAGIC,
-    H_VERSION,
-    H_N_INSNS,
-    H_INSN_CAP,
-    H_N_SNAPS,
-    H_SNAP_CAP,
-    H_FLAGS,
-    H_INSTRUCTIONS,
-    H_CYCLES,
-    H_TAKEN,
-    H_FETCH_STALL,
-    H_DATA_STALL,
-    H_EXC_ENTRIES,
-    H_EXC_CYCLES,
-    H_IC_HITS,
-    H_IC_MISSES,
-    H_DC_HITS,
-    H_DC_MISSES,
-    H_FLASH_LOADS,
-    H_UNKNOWN,
-    H_PREFETCH_HIDDEN,
-    H_PIPE_BREAKS,
-    H_CLASS = 32,
+    H_MAGIC, H_VERSION, H_N_INSNS, H_INSN_CAP, H_N_SNAPS, H_SNAP_CAP, H_FLAGS, H_INSTRUCTIONS, H_CYCLES, H_TAKEN,
+    H_FETCH_STALL, H_DATA_STALL, H_EXC_ENTRIES, H_EXC_CYCLES, H_IC_HITS, H_IC_MISSES, H_DC_HITS, H_DC_MISSES,
+    H_FLASH_LOADS, H_UNKNOWN, H_PREFETCH_HIDDEN, H_PIPE_BREAKS, H_CLASS = 32,
 };
 enum { HF_INSNS_FULL = 1, HF_SNAPS_FULL = 2 };
 
@@ -169,7 +149,7 @@ struct insn {
     struct insn *next; /* hash chain */
     struct entry *e;
     uint32_t addr, size, base, taken_extra;
-    uint32_t dc_hint;  /* data cache slot of its last access */
+    uint32_t dc_hint; /* data cache slot of its last access */
     uint32_t lit_addr; /* LOAD_LITERAL: the address it reads */
     uint8_t flags, load;
     uint8_t block; /* LOAD_LITERAL / LOAD_STACK: the memory block it reads (fixed at translation) */
@@ -178,10 +158,10 @@ struct insn {
 enum { LOAD_DYNAMIC, LOAD_LITERAL, LOAD_STACK };
 
 struct line {
-    uint32_t addr;       /* fetch-line address */
-    uint32_t base_sum;   /* base cycles of this block's instructions in the line */
-    struct entry *first; /* the block's first instruction in the line: its fetch stall */
-    uint32_t ic_hint;    /* instruction cache slot it was found in last */
+    uint32_t addr;        /* fetch-line address */
+    uint32_t base_sum;    /* base cycles of this block's instructions in the line */
+    struct entry *first;  /* the block's first instruction in the line: its fetch stall */
+    uint32_t ic_hint;     /* instruction cache slot it was found in last */
     uint8_t in_flash;
 };
 
@@ -195,9 +175,9 @@ struct block {
     struct block *next; /* hash chain */
     uint64_t pc;
     uint32_t n, nlines;
-    int handler;       /* starts an exception handler */
-    uint64_t end;      /* fall-through address of the last instruction */
-    struct insn *last; /* the last instruction (kept here: the common case reads no insn) */
+    int handler; /* starts an exception handler */
+    uint64_t end;       /* fall-through address of the last instruction */
+    struct insn *last;  /* the last instruction (kept here: the common case reads no insn) */
     uint32_t nlits;
     struct insn **insns;
     struct line *lines;
@@ -217,14 +197,9 @@ static struct entry *entries;
 static struct snapshot *snaps;
 static uint64_t insn_cap, snap_cap;
 
-static struct {
-    uint64_t origin, size;
-} flash[MAX_FLASH];
+static struct { uint64_t origin, size; } flash[MAX_FLASH];
 static int n_flash;
-static struct {
-    uint64_t origin, size;
-    uint8_t id;
-} blocks[MAX_BLOCKS];
+static struct { uint64_t origin, size; uint8_t id; } blocks[MAX_BLOCKS];
 static int n_blocks;
 static uint8_t stack_block = BLOCK_NONE;
 static uint8_t last_block = BLOCK_NONE; /* the memory block of the load that ran last */
@@ -837,10 +812,9 @@ static int read_costs(const char *path)
             }
         } else {
             fclose(f);
-            return bad(path, lineno,
-                       "unknown item (cosim-cycles-costs 1 has flash, wait_states, fetch_bytes, "
-                       "prefetch, icache, dcache, exception_entry, timebase, handler, block, stack_block, "
-                       "class, insn)");
+            return bad(path, lineno, "unknown item (cosim-cycles-costs 1 has flash, wait_states, fetch_bytes, "
+                                     "prefetch, icache, dcache, exception_entry, timebase, handler, block, stack_block, "
+                                     "class, insn)");
         }
     }
     fclose(f);
@@ -892,10 +866,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         } else if (strncmp(argv[i], "snapshots=", 10) == 0 && parse_u64(argv[i] + 10, &snap_cap)) {
         } else if (strncmp(argv[i], "decode=", 7) == 0 && parse_u64(argv[i] + 7, &decode_loads)) {
         } else {
-            fprintf(stderr,
-                    "cosim cycles plugin: bad argument %s (costs=PATH profile=PATH [insns=N] "
-                    "[snapshots=N] [decode=0|1])\n",
-                    argv[i]);
+            fprintf(stderr, "cosim cycles plugin: bad argument %s (costs=PATH profile=PATH [insns=N] "
+                            "[snapshots=N] [decode=0|1])\n", argv[i]);
             return -1;
         }
     }

@@ -243,8 +243,7 @@ def estimate(
         categories[CATEGORY_OF_CLASS[InsnClass(cid)]] += int(class_cycles[cid])
     categories["branches"] += int(taken_cycles.sum())
     categories["fetch_wait"] = int(fetch.sum())
-    # The breaks sit in the entries' data stall; a full insn table (a problem said below) keeps some out of the sum.
-    breaks = min(profile.counters.pipeline_breaks, int(data.sum()))
+    breaks = min(profile.counters.pipeline_breaks, int(data.sum()))  # in data stall (a full insn table drops some)
     categories["load_pipeline"] = breaks
     categories["data_wait"] = int(data.sum()) - breaks
     categories["exceptions"] = exception_cycles

@@ -202,17 +202,27 @@ def _cycles(elf: Path, work: Path, spans: list[tuple[int, int]], memory: CycleMo
     }
 
 
+def _error_pct(predicted_ms: float, published_ms: float | None) -> float | None:
+    return round((predicted_ms - published_ms) / published_ms * 100, 1) if published_ms else None
+
+
+def _predict_memory() -> CycleModel:
+    """PREDICT_BOARD's memory system, which the variants and a row's overrides start from."""
+    memory = load_board(PREDICT_BOARD).cycle_model
+    assert memory is not None
+    return memory
+
+
 def _sensitivity(elf: Path, work: Path, spans: list[tuple[int, int]], published_ms: float | None) -> dict:
     """The row's error under each SENSITIVITY variant of the board's memory system."""
-    base = load_board(PREDICT_BOARD).cycle_model
-    assert base is not None
+    base = _predict_memory()
     out = {}
     for name, (what, update) in SENSITIVITY.items():
         (work / name).mkdir(parents=True, exist_ok=True)
         median = _cycles(elf, work / name, spans, base.model_copy(update=update))["median"]
         ms = median / SILICON_HZ * 1000
-        error = round((ms - published_ms) / published_ms * 100, 1) if published_ms else None
-        out[name] = {"what": what, "predicted_cycles": median, "predicted_ms": round(ms, 2), "error_pct": error}
+        out[name] = {"what": what, "predicted_cycles": median, "predicted_ms": round(ms, 2),
+                     "error_pct": _error_pct(ms, published_ms)}  # fmt: skip
     return out
 
 
@@ -273,16 +283,14 @@ def run_extra(row_dir: Path, work: Path, factors: dict, sensitivity: bool = Fals
         else f"none: the factors are per kernel set (cmsis-nn, the project's own), and {spec.get('kernels')} is neither"
     )
     if kernel_set:
-        row["factor_error_pct"] = round((row["factor_predicted_ms"] - published_ms) / published_ms * 100, 1)
-    base = load_board(PREDICT_BOARD).cycle_model
-    assert base is not None
-    memory = base.model_copy(update=spec.get("memory_overrides") or {})
+        row["factor_error_pct"] = _error_pct(row["factor_predicted_ms"], published_ms)
+    memory = _predict_memory().model_copy(update=spec.get("memory_overrides") or {})
     row["memory_overrides"], row["memory_sources"] = spec.get("memory_overrides"), spec.get("memory_sources")
     spans = [(m["begin"], m["begin"] + m["instructions"]) for m in run["measurements"]]
     cyc = _cycles(elf, out, spans, memory)
     ms = cyc["median"] / SILICON_HZ * 1000
     row.update(predicted_cycles=cyc["median"], predicted_ms=round(ms, 2), cycles=cyc,
-               error_pct=round((ms - published_ms) / published_ms * 100, 1), status="ok")  # fmt: skip
+               error_pct=_error_pct(ms, published_ms), status="ok")  # fmt: skip
     if sensitivity:
         row["sensitivity"] = _sensitivity(elf, out, spans, published_ms)
     return row
@@ -342,11 +350,11 @@ def run_model(
         return row
     predicted_ms = cyc["median"] / SILICON_HZ * 1000
     if published_ms:  # the old factor's error on the same row, for comparison (it was calibrated on these boards)
-        row["factor_error_pct"] = round((row["factor_predicted_ms"] - published_ms) / published_ms * 100, 1)
+        row["factor_error_pct"] = _error_pct(row["factor_predicted_ms"], published_ms)
     row.update(
         predicted_cycles=cyc["median"],
         predicted_ms=round(predicted_ms, 2),
-        error_pct=round((predicted_ms - published_ms) / published_ms * 100, 1) if published_ms else None,
+        error_pct=_error_pct(predicted_ms, published_ms),
         cycles=cyc,
     )
     if sensitivity:

@@ -103,10 +103,13 @@ class _WideGroup:
     stores_only: bool = True
     charged: bool = False
 
+    def _reset(self) -> None:
+        self.length, self.stores_only, self.charged = 0, True, False
+
     def step(self, addr: int, size: int, klass: InsnClass, transfer: bool) -> int:
         """The group's extra cycles charged to this instruction (0 or UNALIGNED_WIDE_GROUP_STALL)."""
         if size != 4 or addr % 4 != 2:
-            self.length, self.stores_only, self.charged = 0, True, False
+            self._reset()
             return 0
         self.length += 1
         self.stores_only &= klass == C.STORE
@@ -114,7 +117,7 @@ class _WideGroup:
         extra = UNALIGNED_WIDE_GROUP_STALL if due and not self.charged else 0
         self.charged |= due
         if transfer:  # the fetch restarts at the target
-            self.length, self.stores_only, self.charged = 0, True, False
+            self._reset()
         return extra
 
 

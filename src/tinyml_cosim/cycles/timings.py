@@ -161,8 +161,8 @@ WRITEBACK_CHAIN_STALL = 1
 WRITEBACK_CHAIN_SOURCE = f"{SILICON_SOURCE}: pre/post-indexed loads (stores) back to back on one base: not pipelined"
 # "load pipelining happens only when targeting the same memory block by all loads (e.g. SRAM1 vs SRAM2 (and CCM) on
 # f407)": decided at run time by the plugin (the addresses), over the board's `cycle_model.blocks`; a pipelined load
-# whose block differs from the previous load's costs LOAD_BLOCK_STALL more, in its data stall.
-LOAD_BLOCK_STALL = 1
+# whose block differs from the previous load's takes back the cycle pipelining saved (PIPELINED_SAVING, 1: the
+# plugin adds it to its data stall).
 LOAD_BLOCK_SOURCE = f"{SILICON_SOURCE}, loads: pipelining only within one memory block (plugin, at run time)"
 # compendium.i-0.nl "Alignment rules" (measured, code in flash, data in SRAM2): "Groups of three or more unaligned wide
 # instructions will take one extra cycle"; "Groups of unaligned wide str only add the penalty cycle from a length of
